@@ -1,0 +1,33 @@
+#!/bin/sh
+# The build's promises: every tool has a man page that mandoc accepts, the tool's USAGE is
+# the man page's SYNOPSIS, and every binary that uses cdb_init gets tinycdb's, not the one
+# libskarnet also exports (the link order -lcdb -lskarnet decides; see DESIGN.md).
+. "$(dirname "$0")/lib.sh"
+cd "$TOP" || exit 1
+tools=$(ls tools/*.c 2>/dev/null | sed 's|tools/||; s|\.c$||')
+[ -n "$tools" ] || skip_all "no tools yet"
+n=1; for t in $tools; do n=$((n+4)); done
+plan $n
+
+for t in $tools; do
+  man=$(ls doc/"$t".[1-8] 2>/dev/null | head -1)
+  ok "$t: binary built" test -x "$B/$t"
+  if [ -z "$man" ]; then
+    _fail "$t: has a man page doc/$t.N"; _fail "$t: man page lints clean"; _fail "$t: USAGE = SYNOPSIS"
+  else
+    _pass "$t: has a man page $man"
+    ok "$t: man page lints clean" sh -c "mandoc -T lint -W warning '$man'"
+    usage=$("$B/$t" -% 2>&1 </dev/null | sed -n 's/^[^:]*: usage: //p' | tr -d ' \t\n')
+    syn=$(mandoc -T ascii "$man" | col -bx | awk '/^SYNOPSIS/{on=1;next} /^[A-Z]/{on=0} on' | tr -d ' \t\n')
+    is "$usage" "$syn" "$t: USAGE is the man page's SYNOPSIS (blanks ignored)"
+  fi
+done
+
+# cdb_init binding: the first NEEDED library that defines it wins at run time.
+bad=""
+for t in $tools; do
+  nm -D --undefined-only "$B/$t" 2>/dev/null | grep -qw cdb_init || continue
+  order=$(readelf -d "$B/$t" | sed -n 's/.*NEEDED.*\[\(lib[a-z]*\).*/\1/p' | grep -E '^lib(cdb|skarnet)$' | tr '\n' ' ')
+  case $order in libcdb\ *) ;; *) bad="$bad $t($order)" ;; esac
+done
+is "$bad" "" "every binary that calls cdb_init links libcdb before libskarnet"
