@@ -6,7 +6,7 @@
 cd "$TOP" || exit 1
 tools=$(ls tools/*.c 2>/dev/null | sed 's|tools/||; s|\.c$||')
 [ -n "$tools" ] || skip_all "no tools yet"
-n=1; for t in $tools; do n=$((n+4)); done
+n=2; for t in $tools; do n=$((n+4)); done
 plan $n
 
 for t in $tools; do
@@ -31,3 +31,7 @@ for t in $tools; do
   case $order in libcdb\ *) ;; *) bad="$bad $t($order)" ;; esac
 done
 is "$bad" "" "every binary that calls cdb_init links libcdb before libskarnet"
+
+bad=""
+for m in doc/*.[1-8]; do mandoc -T lint -W warning "$m" >/dev/null 2>&1 || bad="$bad $m"; done
+is "$bad" "" "every page in doc/ lints clean"
