@@ -8,6 +8,8 @@ command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
 plan 37
 
 ask() { "$U/dns" ask "$@" 2>&1; }
+# the interpreter itself, not a wrapper that may fork: start_bg must know its pid
+PY=$(python3 -c 'import sys; print(sys.executable)')
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # ---- dnsmasq, authoritative for *.example only, never forwarding (--no-resolv, no --server)
@@ -74,7 +76,7 @@ fi
 
 # ---- a server that misbehaves on purpose
 FP=$(free_port udp)
-start_bg python3 "$TOP/t/fakedns.py" "$FP" >"$T/fake.out"
+start_bg "$PY" "$TOP/t/fakedns.py" "$FP" >"$T/fake.out"
 wait_listen "$FP" udp
 export DNSCACHEIP=127.0.0.1:$FP
 is "$(ask a 2.0.0.127.ok.test 2000)" "1 -

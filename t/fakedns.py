@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""fakedns.py PORT: a DNS server on 127.0.0.1 (UDP and TCP) that misbehaves on purpose.
+"""fakedns.py PORT [UPSTREAMPORT [ADDR]]: a DNS server on ADDR (default 127.0.0.1), UDP and
+TCP, that misbehaves on purpose, and forwards every other question to 127.0.0.1:UPSTREAMPORT
+(a real server the test started, rbldnsd), as a resolver would.
 
 A test double: no real server sends broken packets on demand. The label before the last
 one of the question picks the behaviour ("2.0.0.127.loop.test" -> loop):
@@ -16,11 +18,14 @@ one of the question picks the behaviour ("2.0.0.127.loop.test" -> loop):
   tc        UDP: TC set, no answers; TCP: the full answer
   othersrc  the right answer, from another port
   oversize  the right answer padded to 3000 bytes with extra TXT records (no TC)
-Anything else: NXDOMAIN. Writes "ready" on stdout once listening.
+Anything else: forwarded upstream, or NXDOMAIN without one. Writes "ready" on stdout once
+listening.
 """
 import os, socket, struct, sys, threading
 
 port = int(sys.argv[1])
+upstream = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "0" else 0
+addr = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
 
 
 def parse_question(pkt):
@@ -98,16 +103,26 @@ def replies(pkt, tcp):
         return [(good(qid, question, qtype), True)]
     if mode == "oversize":
         return [(good(qid, question, qtype, extra=11), False)]
+    if upstream:
+        f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        f.settimeout(2)
+        try:
+            f.sendto(pkt, ("127.0.0.1", upstream))
+            return [(f.recv(65535), False)]
+        except OSError:
+            return []
+        finally:
+            f.close()
     return [(header(qid, 0x8583, 1, 0) + question, False)]
 
 
 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-udp.bind(("127.0.0.1", port))
+udp.bind((addr, port))
 other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-other.bind(("127.0.0.1", 0))
+other.bind((addr, 0))
 tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-tcp.bind(("127.0.0.1", port))
+tcp.bind((addr, port))
 tcp.listen(16)
 
 
@@ -133,9 +148,9 @@ def serve_tcp():
 threading.Thread(target=serve_tcp, daemon=True).start()
 print("ready", flush=True)
 while True:
-    pkt, addr = udp.recvfrom(65535)
+    pkt, peer = udp.recvfrom(65535)
     try:
         for out, from_other in replies(pkt, False):
-            (other if from_other else udp).sendto(out, addr)
+            (other if from_other else udp).sendto(out, peer)
     except Exception:
         pass

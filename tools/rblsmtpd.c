@@ -440,7 +440,7 @@ int main (int argc, char const *const *argv)
     if (r < 0)   /* gone before the greeting: nothing to serve */
     {
       strerr_warnn(6, PROG, ": end ", iplog.s, " pid ", pidfmt, ": the client left before the greeting") ;
-      return 0 ;
+      _exit(0) ;
     }
     if (r > 0 && !tagvar)
     {
