@@ -96,7 +96,7 @@ t0=$(now_ms)
 is "$(ask a 2.0.0.127.retry.test 3000)" "1 -
 127.0.0.2" "the first datagram lost: the retransmission gets the answer"
 t1=$(now_ms)
-ok "... about a second later ($((t1 - t0)) ms)" test $((t1 - t0)) -ge 900 -a $((t1 - t0)) -lt 2500
+ok "... about a second later ($((t1 - t0)) ms)" test $((t1 - t0)) -ge 900 -a $((t1 - t0)) -lt 2800
 
 # everything that must be ignored ends at the deadline, not earlier, not much later
 for mode in silent garbage qloop wrongq othersrc; do
@@ -104,7 +104,7 @@ for mode in silent garbage qloop wrongq othersrc; do
   r=$(ask a "2.0.0.127.$mode.test" 600)
   t1=$(now_ms)
   el=$((t1 - t0))
-  if [ "$r" = "-1 Connection timed out" ] && [ $el -ge 550 ] && [ $el -lt 1500 ]; then
+  if [ "$r" = "-1 Connection timed out" ] && [ $el -ge 550 ] && [ $el -lt 2000 ]; then
     _pass "$mode: ignored, ETIMEDOUT at the deadline ($el ms)"
   else
     _fail "$mode: ignored, ETIMEDOUT at the deadline"; diag "got: $r after $el ms"

@@ -104,13 +104,13 @@ is "$(out)" "ran" "A list, not listed at all"
 # ---- dead and broken lists, one deadline
 sl 127.0.0.9 '' -T 1 -r silent.test -r zen.test=127.0.0.2 -r bl.test echo ran
 is "$(out)" "ran" "a dead list with -C: let through"
-ok "... after the deadline, not the sum of waits ($el ms)" test "$el" -ge 900 -a "$el" -lt 1900
+ok "... after the deadline, not the sum of waits ($el ms)" test "$el" -ge 900 -a "$el" -lt 2600
 like "$(cat "$T/e")" "^rblsmtpd: warning: 127\.0\.0\.9 pid [0-9]+: lookup in silent\.test failed: Connection timed out$" "the failed lookup is logged"
 sl 127.0.0.9 '' -t0 -c -T 1 -r silent.test echo ran
 is "$(out)" "451 temporary RBL lookup error^M" "a dead list with -c: temporary refusal"
 sl 127.0.0.2 '' -t0 -T 3 -r bl.test -r silent.test echo ran
 is "$(out)" "451 Listed in bl.test: 127.0.0.2^M" "listed by the first list, a dead list after it"
-ok "... decided without waiting for the dead one ($el ms)" test "$el" -lt 1000
+ok "... decided without waiting for the dead one ($el ms)" test "$el" -lt 2000
 sl 127.0.0.2 '' -t0 -T 1 -r silent.test -b -r bl.test echo ran
 is "$(out)" "451 Listed in bl.test: 127.0.0.2^M" "a failed lookup on the way turns 553 into 451"
 sl 127.0.0.2 '' -t0 -T 1 -a silent.test -r bl.test echo ran
@@ -120,7 +120,7 @@ is "$(out)" "451 Listed in bl.test: 127.0.0.2^M" "a dead anti-list with -c does 
 sl 127.0.0.2 '' -t0 -c -T 2 -r trunc.test echo ran
 is "$(out)" "451 temporary RBL lookup error^M" "an answer cut short counts as a failure"
 like "$(cat "$T/e")" "lookup in trunc\.test failed: Bad message$" "... logged as a bad message"
-ok "... at once ($el ms)" test "$el" -lt 1000
+ok "... at once ($el ms)" test "$el" -lt 1500
 sl 127.0.0.2 '' -t0 -c -T 2 -r loop.test echo ran
 is "$(out)" "451 temporary RBL lookup error^M" "a compression loop counts as a failure"
 sl 127.0.0.2 '' -t0 -T 2 -r wrongid.test echo ran
@@ -137,7 +137,7 @@ is "$(out)" "ran" "SERVFAIL and NXDOMAIN lists: let through"
 # ---- $RBLSMTPD
 RBLSMTPD= sl 127.0.0.2 '' -t0 -T 3 -r bl.test -r silent.test echo ran
 is "$(out)" "ran" "RBLSMTPD empty: let through, listed or not"
-ok "... without asking ($el ms)" test "$el" -lt 800
+ok "... without asking ($el ms)" test "$el" -lt 2000
 RBLSMTPD="-Go away" sl 127.0.0.9 '' -t0 -r bl.test echo ran
 is "$(out)" "553 Go away^M" "RBLSMTPD=-text: 553 and the text"
 like "$(cat "$T/e")" '^rblsmtpd: deny 127\.0\.0\.9 pid [0-9]+ by \$RBLSMTPD: 553 Go away$' "... logged as the rule's"
@@ -189,7 +189,7 @@ TCPREMOTEIP=127.0.0.2 "$B/rblsmtpd" -t 1 -r bl.test echo ran <"$T/fifo" >"$T/o" 
 rc=$?; el=$(( $(now_ms) - t0 ))
 kill "$sleeper" 2>/dev/null
 is "$(out) $rc" "220 rblsmtpd.local^M 0" "-t 1: a silent client is dropped, exit 0"
-ok "... after a second ($el ms)" test "$el" -ge 900 -a "$el" -lt 2500
+ok "... after a second ($el ms)" test "$el" -ge 900 -a "$el" -lt 3000
 
 # ---- a real SMTP client over TCP (Debian's tcpserver hosts rblsmtpd; it sets TCPREMOTEIP)
 if command -v tcpserver >/dev/null; then
@@ -256,7 +256,7 @@ TCPREMOTEIP=127.0.0.9 "$B/rblsmtpd" -w 1 -r bl.test echo ran </dev/null >"$T/o" 
 is "$? $(out)" "0 " "greeting delay: a client that left is not served"
 like "$(cat "$T/e")" "^rblsmtpd: end 127\.0\.0\.9 pid [0-9]+: the client left before the greeting$" "... and logged"
 sl 127.0.0.3 '' -w 3 -a al.test echo ran
-ok "an anti-listed client is not delayed ($el ms)" test "$el" -lt 1500
+ok "an anti-listed client is not delayed ($el ms)" test "$el" -lt 2500
 
 # ---- tagging
 sl 127.0.0.2 '' -m RBLTAG -r bl.test sh -c 'echo "ran tag=$RBLTAG"'
