@@ -102,6 +102,8 @@ int main (int argc, char const *const *argv)
         case 0 : die_parse(name, lineno, m.err) ;
       }
       start += len + !!nl ;
+      /* start writing back as we go, so that the final fsync has little left to wait for */
+      if (!(lineno & 0x7fff)) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) ;
     }
     if (have - start > RULES_LINE_MAX) die_parse(name, lineno + 1, "line longer than 65536 bytes") ;
     memmove(buf, buf + start, have - start) ;

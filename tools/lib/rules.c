@@ -155,25 +155,40 @@ static int value_parse (rules_result *r, char const *d, size_t len)
   }
 }
 
-/* Probe r->key. 1 found (r filled), 0 not found, -1 error. */
-static int probe (struct cdb *c, rules_result *r)
+/* A database being read: tinycdb's cdb_seek and cdb_bread, read(2) only. Mapping the file
+   costs more than the whole lookup (page tables set up and torn down for each call), and
+   an open fd sees one version of the file even when tcprules renames a new one over it. */
+typedef struct reader_s reader ;
+struct reader_s { int fd ; stralloc data ; } ;
+
+/* Find key; its value in c->data. 1 found, 0 not found, -1 error. */
+static int find (reader *c, char const *key, size_t klen)
 {
-  char const *d ;
-  int e = cdb_find(c, r->key.s, r->key.len) ;
+  unsigned int dlen ;
+  int e = cdb_seek(c->fd, key, klen, &dlen) ;
   if (e <= 0) return e ;
-  d = cdb_getdata(c) ;
-  if (!d) return -1 ;
-  return value_parse(r, d, cdb_datalen(c)) ? 1 : -1 ;
+  if (!stralloc_ready(&c->data, dlen + 1)) return -1 ;
+  if (cdb_bread(c->fd, c->data.s, dlen) < 0) return -1 ;
+  c->data.len = dlen ;
+  return 1 ;
 }
 
-static int probe_text (struct cdb *c, rules_result *r, char const *a, size_t alen, char const *b, size_t blen)
+/* Probe r->key. 1 found (r filled), 0 not found, -1 error. */
+static int probe (reader *c, rules_result *r)
+{
+  int e = find(c, r->key.s, r->key.len) ;
+  if (e <= 0) return e ;
+  return value_parse(r, c->data.s, c->data.len) ? 1 : -1 ;
+}
+
+static int probe_text (reader *c, rules_result *r, char const *a, size_t alen, char const *b, size_t blen)
 {
   r->key.len = 0 ;
   if (!stralloc_catb(&r->key, a, alen) || !stralloc_catb(&r->key, b, blen)) return -1 ;
   return probe(c, r) ;
 }
 
-static int probe_host (struct cdb *c, rules_result *r, char const *prefix, size_t plen, char const *host, size_t hlen)
+static int probe_host (reader *c, rules_result *r, char const *prefix, size_t plen, char const *host, size_t hlen)
 {
   size_t i ;
   r->key.len = 0 ;
@@ -189,7 +204,7 @@ static int probe_host (struct cdb *c, rules_result *r, char const *prefix, size_
 
 /* CIDR prefixes of ip (family 4 or 6), longest first; for IPv4 the 0.88 dotted prefixes
    (text, /24 /16 /8) take their place among them. */
-static int probe_prefixes (struct cdb *c, rules_result *r, int family, unsigned char const *ip, char const *text, size_t tlen)
+static int probe_prefixes (reader *c, rules_result *r, int family, unsigned char const *ip, char const *text, size_t tlen)
 {
   unsigned char present[129] ;
   unsigned int bytes = family == 4 ? 4 : 16, max = 8 * bytes ;
@@ -197,14 +212,13 @@ static int probe_prefixes (struct cdb *c, rules_result *r, int family, unsigned 
   memset(present, 0, sizeof present) ;
   {
     char lkey[3] = { 0, 'L', family == 4 ? '4' : '6' } ;
-    e = cdb_find(c, lkey, 3) ;
+    e = find(c, lkey, 3) ;
     if (e < 0) return -1 ;
     if (e)
     {
-      unsigned char const *d = cdb_getdata(c) ;
-      unsigned int n = cdb_datalen(c), i ;
-      if (!d) return -1 ;
-      for (i = 0 ; i < n ; i++) if (d[i] <= max) present[d[i]] = 1 ;
+      unsigned char const *d = (unsigned char const *)c->data.s ;
+      size_t i ;
+      for (i = 0 ; i < c->data.len ; i++) if (d[i] <= max) present[d[i]] = 1 ;
     }
   }
   for (l = max - 1 ; l >= 0 ; l--)
@@ -249,7 +263,7 @@ static int probe_prefixes (struct cdb *c, rules_result *r, int family, unsigned 
 }
 
 /* 0.88's prefixes of an address text it cannot parse: every prefix ending with a dot. */
-static int probe_dots (struct cdb *c, rules_result *r, char const *text, size_t tlen)
+static int probe_dots (reader *c, rules_result *r, char const *text, size_t tlen)
 {
   size_t n = tlen ;
   for (; n ; n--) if (text[n-1] == '.')
@@ -260,7 +274,7 @@ static int probe_dots (struct cdb *c, rules_result *r, char const *text, size_t 
   return 0 ;
 }
 
-static int lookup (struct cdb *c, rules_result *r, char const *iptext, char const *host, char const *info)
+static int lookup (reader *c, rules_result *r, char const *iptext, char const *host, char const *info)
 {
   char canon[RULES_IP6_FMT] ;
   unsigned char ip[16] ;
@@ -311,24 +325,18 @@ static int lookup (struct cdb *c, rules_result *r, char const *iptext, char cons
 
 int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info)
 {
-  struct cdb c ;
-  int fd, e, err ;
+  reader c = { .fd = -1, .data = STRALLOC_ZERO } ;
+  int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (!stralloc_ready(&r->key, 64)) return -1 ;
   if (!ip) ip = "0.0.0.0" ;
-  fd = open(path, O_RDONLY | O_CLOEXEC) ;
-  if (fd < 0) return -1 ;
-  if (cdb_init(&c, fd) < 0)
-  {
-    err = errno == ENOENT || !errno ? EPROTO : errno ;
-    close(fd) ;
-    errno = err ;
-    return -1 ;
-  }
+  c.fd = open(path, O_RDONLY | O_CLOEXEC) ;
+  if (c.fd < 0) return -1 ;
+  errno = 0 ;
   e = lookup(&c, r, ip, host, info) ;
   err = errno ;
-  cdb_free(&c) ;
-  close(fd) ;
+  close(c.fd) ;
+  stralloc_free(&c.data) ;
   if (e <= 0) { r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ; }
   if (e < 0) errno = err ? err : EPROTO ;
   return e ;

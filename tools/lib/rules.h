@@ -18,8 +18,9 @@ struct rules_result_s { int deny ; stralloc env ; stralloc key ; } ;
 /* Look up a client in the rules cdb at path, in tcpserver 0.88's order, extended with CIDR and
    IPv6. ip: address text (IPv4 dotted quad or IPv6, as tcpsrv sets TCPREMOTEIP); host, info: 0 when unknown.
    1: a rule matched (r filled); 0: no rule matched (allow, set nothing); -1: the database
-   cannot be opened or is corrupt (errno). Opens, maps and closes the file on each call, so a
-   database replaced by tcprules is seen at the next call with no torn read. */
+   cannot be opened or is corrupt (errno). Opens, reads (tinycdb's cdb_seek: read(2), no
+   mapping) and closes the file on each call, so a database replaced by tcprules is seen at
+   the next call with no torn read. */
 extern int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info) ;
 extern void rules_result_free (rules_result *r) ;
 
