@@ -110,6 +110,8 @@ int main (int argc, char const *const *argv)
     have -= start ; start = 0 ;
   }
   if (rules_make_finish(&m) < 0) die_write() ;
+  rules_make_free(&m) ;
+  free(buf) ;
   if (!atomic_rename(fd, tmp, argv[0])) strerr_diefu4sys(111, "move ", tmp, " to ", argv[0]) ;
   return 0 ;
 }

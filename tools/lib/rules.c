@@ -159,7 +159,7 @@ static int value_parse (rules_result *r, char const *d, size_t len)
    costs more than the whole lookup (page tables set up and torn down for each call), and
    an open fd sees one version of the file even when tcprules renames a new one over it. */
 typedef struct reader_s reader ;
-struct reader_s { int fd ; stralloc data ; } ;
+struct reader_s { int fd ; stralloc data ; stralloc pre ; } ;
 
 /* Find key; its value in c->data. 1 found, 0 not found, -1 error. */
 static int find (reader *c, char const *key, size_t klen)
@@ -294,9 +294,9 @@ static int lookup (reader *c, rules_result *r, char const *iptext, char const *h
     if (e) return e ;
     if (host)
     {
-      char pre[ilen + 2] ;
-      memcpy(pre, info, ilen) ; pre[ilen] = '@' ; pre[ilen+1] = '=' ;
-      e = probe_host(c, r, pre, ilen + 2, host, hlen) ;
+      c->pre.len = 0 ;
+      if (!stralloc_catb(&c->pre, info, ilen) || !stralloc_catb(&c->pre, "@=", 2)) return -1 ;
+      e = probe_host(c, r, c->pre.s, c->pre.len, host, hlen) ;
       if (e) return e ;
     }
   }
@@ -325,7 +325,7 @@ static int lookup (reader *c, rules_result *r, char const *iptext, char const *h
 
 int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info)
 {
-  reader c = { .fd = -1, .data = STRALLOC_ZERO } ;
+  reader c = { .fd = -1, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO } ;
   int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (!stralloc_ready(&r->key, 64)) return -1 ;
@@ -337,6 +337,7 @@ int rules_lookup (rules_result *r, char const *path, char const *ip, char const 
   err = errno ;
   close(c.fd) ;
   stralloc_free(&c.data) ;
+  stralloc_free(&c.pre) ;
   if (e <= 0) { r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ; }
   if (e < 0) errno = err ? err : EPROTO ;
   return e ;
