@@ -288,6 +288,9 @@ int main (int argc, char const *const *argv)
   expect_bad("=ho*st:allow", "bad character in host name") ;
   expect_bad("=a..b:allow", "empty label") ;
   expect_bad("=.:allow", "host name") ;
+  expect_bad("=..example.com:allow", "empty label") ;
+  expect_bad("=.example.com.:allow", "empty label") ;
+  expect_bad("joe@=.x:allow", "empty label") ;
   expect_bad("@1.2.3.4:allow", "empty info") ;
   expect_bad("joe@1.2.3.:allow", "info@ takes a full address") ;
   expect_bad("joe@10.0.0.0/8:allow", "info@ takes a full address") ;

@@ -512,8 +512,8 @@ static int add_cidr (rules_make *m, int family, unsigned char *ip, unsigned int 
   }
 }
 
-/* host names: letters, digits, - _ . ; no empty label; lowercased */
-static int host_check (rules_make *m, char *k, char const *h, size_t hlen, int domain)
+/* host names: letters, digits, - _ . ; no empty label; lowercased into k */
+static int host_check (rules_make *m, char *k, char const *h, size_t hlen)
 {
   size_t i ;
   if (!hlen) return fail(m, "bad host name (empty)", 0, 0) ;
@@ -523,7 +523,7 @@ static int host_check (rules_make *m, char *k, char const *h, size_t hlen, int d
     if (ch >= 'A' && ch <= 'Z') ch += 32 ;
     if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
       return fail(m, "bad character in host name", h, hlen) ;
-    if (ch == '.' && (i + 1 == hlen || h[i+1] == '.' || (!i && !domain)))
+    if (ch == '.' && (!i || i + 1 == hlen || h[i+1] == '.'))
       return fail(m, "bad host name (empty label)", h, hlen) ;
     k[i] = ch ;
   }
@@ -551,7 +551,7 @@ static int add_address (rules_make *m, char const *a, size_t alen, size_t dlen)
       char k[alen] ;
       if (rlen == 1) return fail(m, "bad address (info@= needs a host name)", a, alen) ;
       memcpy(k, a, plen + 1) ;
-      if (!host_check(m, k + plen + 1, rest + 1, rlen - 1, 0)) return 0 ;
+      if (!host_check(m, k + plen + 1, rest + 1, rlen - 1)) return 0 ;
       return add(m, k, alen, dlen) ;
     }
     if (memchr(rest, ':', rlen))
@@ -571,9 +571,9 @@ static int add_address (rules_make *m, char const *a, size_t alen, size_t dlen)
     if (a[1] == '.')
     {
       k[1] = '.' ;
-      if (!host_check(m, k + 2, a + 2, alen - 2, 1)) return 0 ;
+      if (!host_check(m, k + 2, a + 2, alen - 2)) return 0 ;
     }
-    else if (!host_check(m, k + 1, a + 1, alen - 1, 0)) return 0 ;
+    else if (!host_check(m, k + 1, a + 1, alen - 1)) return 0 ;
     return add(m, k, alen, dlen) ;
   }
   {
