@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <skalibs/strerr.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
 #include "atomic.h"
@@ -32,6 +34,23 @@ int main (int argc, char const *const *argv)
   unsigned long u ;
   if (!dir) { fprintf(stderr, "usage: lib-basics scratchdir\n") ; return 2 ; }
   signal(SIGPIPE, SIG_IGN) ;   /* as qqueue.h asks of its callers */
+
+  /* strerr: the forced strerrfix.h mends skalibs 2.13's "fatal: : unable to" */
+  {
+    int p[2], wstat ;
+    char buf[128] ;
+    ssize_t n ;
+    pid_t pid ;
+    CHECK(pipe(p) == 0) ;
+    pid = fork() ;
+    if (!pid) { dup2(p[1], 2) ; PROG = "tool" ; strerr_diefu2x(100, "do ", "this") ; }
+    close(p[1]) ;
+    n = read(p[0], buf, sizeof buf - 1) ;
+    close(p[0]) ;
+    waitpid(pid, &wstat, 0) ;
+    CHECK(n == 31 && !memcmp(buf, "tool: fatal: unable to do this\n", 31)) ;
+    CHECK(WIFEXITED(wstat) && WEXITSTATUS(wstat) == 100) ;
+  }
 
   /* logtext */
   CHECK(logtext_cat(&sa, "a\001b:c\xff", 6, 100, ":")) ;
