@@ -52,7 +52,7 @@ ok "pipelined envelope: two recipients (.sub.example.net takes a.sub.example.net
 
 # python smtplib: 8BITMIME, SIZE, SMTPUTF8, several messages on one connection
 qq_clear
-python3 - $P1 > "$T/py.out" 2>&1 <<'EOF'
+"$PY" - $P1 > "$T/py.out" 2>&1 <<'EOF'
 import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="py.example")
 s.ehlo()
@@ -145,7 +145,7 @@ out=$(raw $P1 "$T/in")
 like "$out" '^250-SIZE 1000$' "SIZE advertises control/databytes"
 like "$out" '^552 5.3.4' "SIZE= over the limit: 552"
 qq_clear
-python3 -c 'import sys; sys.stdout.write("EHLO x\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\n" + ("y" * 98 + "\r\n") * 50 + ".\r\nQUIT\r\n")' > "$T/in"
+"$PY" -c 'import sys; sys.stdout.write("EHLO x\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\n" + ("y" * 98 + "\r\n") * 50 + ".\r\nQUIT\r\n")' > "$T/in"
 out=$(raw $P1 "$T/in")
 like "$out" '^552 5.3.4 message size exceeds the limit' "5000-byte message over databytes 1000: 552 after the end of data"
 is "$(qq_count)" 0 "the oversize message is not queued"
@@ -156,5 +156,5 @@ rm -f "$C/databytes"
 
 # hop count: a looping message is refused
 qq_clear
-python3 -c 'import sys; sys.stdout.write("EHLO x\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\n" + "Received: from x by y\r\n" * 101 + "\r\nloop\r\n.\r\nQUIT\r\n")' > "$T/in"
+"$PY" -c 'import sys; sys.stdout.write("EHLO x\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\n" + "Received: from x by y\r\n" * 101 + "\r\nloop\r\n.\r\nQUIT\r\n")' > "$T/in"
 like "$(raw $P1 "$T/in")" '^554 5.4.6' "101 Received: lines: 554 5.4.6, not queued"

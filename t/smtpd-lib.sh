@@ -5,6 +5,7 @@
 #                             serve smtpd on a loopback port through the TCP server ("$B/tcpsrv"
 #                             when it exists, else Debian's /usr/bin/tcpserver); $PORT; smtpd's
 #                             log in $T/NAME.log
+#   $PY                       python3 to run
 #   raw PORT FILE             connect, read the greeting, send FILE's bytes, print every byte
 #                             the server sends until it closes (5 s at most)
 #   qq_count; qq_last         messages queued; the directory of the only one (msg, env)
@@ -13,6 +14,10 @@
 #                             envelope), "hang"
 # The capturing queue program stands in for queue-inject, which another branch writes: it keeps
 # the message (fd 0) and the envelope (fd 1) byte for byte, so the tests can compare them.
+
+# Debian's python3 starts fast; a python3 found first in PATH may be a slow wrapper
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 
 tcp_server() {
   if [ -x "$B/tcpsrv" ]; then echo "$B/tcpsrv"; else echo /usr/bin/tcpserver; fi
@@ -63,7 +68,7 @@ smtpd_start() {
 }
 
 raw() {
-  python3 - "$1" "$2" <<'EOF'
+  "$PY" - "$1" "$2" <<'EOF'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.settimeout(5)
