@@ -48,6 +48,7 @@ static unsigned long badcmds = 0 ;
 static int inmail = 0, smtputf8 = 0 ;
 static unsigned long nrcpt = 0 ;
 static stralloc sender, envelope, rcptlog, addr, logsa, tmp ;
+static qqueue qq = QQUEUE_ZERO ;   /* the queue program of the message being received */
 
 /* I/O with the client: replies are buffered and flushed before every read that would
    block, which is what PIPELINING (RFC 2920) needs */
@@ -101,7 +102,7 @@ static int ready (int fd, int forwrite)
     int r = iopause_g(&x, 1, &deadline) ;
     if (r > 0) return 1 ;
     if (!r) return 0 ;
-    if (errno != EINTR) strerr_diefu1sys(111, "iopause") ;
+    if (errno != EINTR) { qqueue_abort(&qq) ; strerr_diefu1sys(111, "iopause") ; }
   }
 }
 
@@ -125,6 +126,7 @@ static void flush (void)
   {
     int e = errno ;
     logword("end") ; logreason("client write error") ; logflush() ;
+    qqueue_abort(&qq) ;
     errno = e ;
     strerr_diefu1sys(111, "write to the client") ;
   }
@@ -148,6 +150,7 @@ static void out (char const *s) { outb(s, strlen(s)) ; }
 static void closing (int e) gccattr_noreturn ;
 static void closing (int e)
 {
+  qqueue_abort(&qq) ;
   flush() ;
   _exit(e) ;
 }
@@ -157,6 +160,7 @@ static void timedout (void)
 {
   out("421 4.4.2 ") ; out(me.s) ; out(" timeout, closing connection\r\n") ;
   logword("end") ; logreason("timeout") ; logflush() ;
+  qqueue_abort(&qq) ;   /* a message cut short is never queued */
   (void)timed_write(1, outbuf, outlen) ;   /* best effort: the client may be gone */
   _exit(111) ;
 }
@@ -175,6 +179,7 @@ static int fill (void)
     if (errno == EINTR) continue ;
     if (errno == EAGAIN) { if (!ready(0, 0)) timedout() ; continue ; }
     if (errno == ECONNRESET) return 0 ;
+    qqueue_abort(&qq) ;
     strerr_diefu1sys(111, "read from the client") ;
   }
 }
@@ -183,6 +188,7 @@ static void gone (void) gccattr_noreturn ;
 static void gone (void)
 {
   /* the client left without QUIT: not our failure */
+  qqueue_abort(&qq) ;
   if (inmail) { logword("end") ; logreason("client closed the connection") ; logflush() ; }
   _exit(0) ;
 }
@@ -203,6 +209,7 @@ static int getline_smtp (void)
 static void die_nomem (void) gccattr_noreturn ;
 static void die_nomem (void)
 {
+  qqueue_abort(&qq) ;
   out("421 4.3.0 out of memory, closing connection\r\n") ;
   flush() ;
   strerr_diefu1x(111, "allocate memory") ;
@@ -530,21 +537,21 @@ static void smtp_data (size_t arglen)
 {
   static char qbuf[65536] ;
   size_t qlen = 0 ;
-  qqueue q = QQUEUE_ZERO ;
+  qqueue *q = &qq ;
   smtpdata d = SMTPDATA_ZERO ;
   int toobig = 0, loop = 0, qfail = 0, r, code ;
   unsigned long qp ;
   if (arglen) { refuse("501 5.5.4 DATA takes no argument", 0) ; return ; }
   if (!inmail) { refuse("503 5.5.1 send MAIL first", 0) ; return ; }
   if (!nrcpt) { refuse("503 5.5.1 send RCPT first", 0) ; return ; }
-  if (!qqueue_start(&q))
+  if (!qqueue_start(q))
   {
     strerr_warnwu1sys("start the queue program") ;
     refuse("451 4.3.0 unable to start the queue program", 0) ;
     return ;
   }
-  qp = (unsigned long)q.pid ;
-  if (ndelay_on(q.msgfd) < 0) qfail = 1 ;
+  qp = (unsigned long)q->pid ;
+  if (ndelay_on(q->msgfd) < 0) qfail = 1 ;
   out("354 go ahead, end with <CRLF>.<CRLF>\r\n") ;
   received(&tmp) ;
   qlen = tmp.len < sizeof qbuf / 2 ? tmp.len : sizeof qbuf / 2 ;   /* a few hundred bytes */
@@ -552,19 +559,19 @@ static void smtp_data (size_t arglen)
   for (;;)
   {
     size_t used, produced, n ;
-    if (!fill()) { qqueue_abort(&q) ; gone() ; }
+    if (!fill()) gone() ;
     n = inlen - inpos ;
     if (n > sizeof qbuf - qlen) n = sizeof qbuf - qlen ;
     r = smtpdata_feed(&d, inbuf + inpos, n, qbuf + qlen, &used, &produced) ;
     inpos += used ;
-    if (databytes && d.bytes > databytes && !toobig) { toobig = 1 ; qqueue_abort(&q) ; }
-    if (d.hops > MAXHOPS && !loop) { loop = 1 ; qqueue_abort(&q) ; }
+    if (databytes && d.bytes > databytes && !toobig) { toobig = 1 ; qqueue_abort(q) ; }
+    if (d.hops > MAXHOPS && !loop) { loop = 1 ; qqueue_abort(q) ; }
     if (toobig || loop) qlen = 0 ;
     else qlen += produced ;
     if (r == SMTPDATA_BARELF || r == SMTPDATA_BARECR)
     {
       /* the client's idea of a line is not ours: nothing it sends next can be trusted */
-      qqueue_abort(&q) ;
+      qqueue_abort(q) ;
       refuse(r == SMTPDATA_BARELF
         ? "554 5.6.0 bare LF in message text: lines must end with CRLF (RFC 5321 2.3.8); closing connection"
         : "554 5.6.0 bare CR in message text: lines must end with CRLF (RFC 5321 2.3.8); closing connection", 0) ;
@@ -572,12 +579,12 @@ static void smtp_data (size_t arglen)
     }
     if (qlen && (r == SMTPDATA_END || qlen == sizeof qbuf) && !qfail)
     {
-      if (!timed_write(q.msgfd, qbuf, qlen))
+      if (!timed_write(q->msgfd, qbuf, qlen))
       {
         /* a program that stopped reading has usually exited: its code decides, below;
            one that hangs is killed */
         qfail = errno == ETIMEDOUT ? 2 : 1 ;
-        if (qfail == 2) qqueue_abort(&q) ;
+        if (qfail == 2) qqueue_abort(q) ;
       }
       qlen = 0 ;
     }
@@ -586,7 +593,7 @@ static void smtp_data (size_t arglen)
   }
   if (toobig) { refuse("552 5.3.4 message size exceeds the limit", 0) ; transaction_reset() ; return ; }
   if (loop) { refuse("554 5.4.6 too many hops: this message is looping", 0) ; transaction_reset() ; return ; }
-  code = qfail == 2 ? 52 : qqueue_finish(&q, envelope.s, envelope.len) ;
+  code = qfail == 2 ? 52 : qqueue_finish(q, envelope.s, envelope.len) ;
   if (!code && qfail) code = 54 ;   /* never 250 for text the queue did not read in full */
   if (!code)
   {
