@@ -10,8 +10,7 @@
 #                             the server sends until it closes (5 s at most)
 #   qq_count; qq_last         messages queued; the directory of the only one (msg, env)
 #   qq_mode MODE              what the capturing queue does next: an exit code, "crash",
-#                             "noread" (exit 0 without reading), "noenv" (exit 0 without the
-#                             envelope), "hang"
+#                             "noread" (exit 0 without reading), "hang"
 # The capturing queue program stands in for queue-inject, which another branch writes: it keeps
 # the message (fd 0) and the envelope (fd 1) byte for byte, so the tests can compare them.
 
@@ -42,7 +41,6 @@ esac
 d=$QQ/msg.$$
 mkdir "$d.tmp" || exit 53
 cat > "$d.tmp/msg" || exit 54
-[ "$mode" = noenv ] && exit 0
 cat <&1 > "$d.tmp/env" || exit 54
 [ "$mode" = 0 ] || exit "$mode"
 mv "$d.tmp" "$d" || exit 53
