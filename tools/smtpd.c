@@ -71,16 +71,17 @@ static void logword (char const *word)
    || !logtext_cat(&logsa, remoteip, strlen(remoteip), LOGMAX, " ")) logsa.len = 0 ;
 }
 
+/* a log line that lacks memory loses its tail, never the whole event */
 static void logtext (char const *key, char const *s, size_t len)
 {
-  if (!stralloc_catb(&logsa, " ", 1) || !stralloc_cats(&logsa, key)
-   || !logtext_cat(&logsa, s, len, LOGMAX, " ")) return ;
+  if (stralloc_catb(&logsa, " ", 1) && stralloc_cats(&logsa, key))
+    logtext_cat(&logsa, s, len, LOGMAX, " ") ;
 }
 
 /* free text, last on the line: blanks kept */
 static void logreason (char const *s)
 {
-  if (!stralloc_cats(&logsa, " reason=") || !logtext_cat(&logsa, s, strlen(s), LOGMAX, "")) return ;
+  if (stralloc_cats(&logsa, " reason=")) logtext_cat(&logsa, s, strlen(s), LOGMAX, "") ;
 }
 
 static void logaddr (char const *key, char const *a)
@@ -262,6 +263,17 @@ static void die_control (char const *name)
   strerr_diefu3sys(111, "read ", control_root(), name) ;
 }
 
+/* control/name as a number; 0 only when zero is allowed */
+static void readnum (unsigned long *u, char const *name, unsigned long dflt, int zero)
+{
+  size_t n = strlen(name) ;
+  char path[n + 10] ;
+  memcpy(path, "/control/", 9) ;
+  memcpy(path + 9, name, n + 1) ;
+  if (control_readulong(u, name, dflt) < 0) die_control(path) ;
+  if (!*u && !zero) { errno = EINVAL ; die_control(path) ; }
+}
+
 static void readcontrols (void)
 {
   char const *s ;
@@ -277,13 +289,18 @@ static void readcontrols (void)
   if (control_readline(&liphost, "localiphost", me.s) < 0) die_control("/control/localiphost") ;
   if (control_readlines(&rcpthosts, "rcpthosts") < 0) die_control("/control/rcpthosts") ;
   if (control_readlines(&badmailfrom, "badmailfrom") < 0) die_control("/control/badmailfrom") ;
-  if (control_readulong(&databytes, "databytes", 0) < 0) die_control("/control/databytes") ;
-  if (control_readulong(&timeoutsec, "timeoutsmtpd", 1200) < 0 || !timeoutsec) die_control("/control/timeoutsmtpd") ;
+  readnum(&databytes, "databytes", 0, 1) ;
+  readnum(&timeoutsec, "timeoutsmtpd", 1200, 0) ;
   if (timeoutsec > 86400) timeoutsec = 86400 ;
-  if (control_readulong(&maxrcpt, "maxrcpt", 100) < 0 || !maxrcpt) die_control("/control/maxrcpt") ;
-  if (control_readulong(&maxbad, "maxbadcommands", 20) < 0 || !maxbad) die_control("/control/maxbadcommands") ;
+  readnum(&maxrcpt, "maxrcpt", 100, 0) ;
+  readnum(&maxbad, "maxbadcommands", 20, 0) ;
   s = getenv("DATABYTES") ;
-  if (s && (!*s || s[ulong_scan(s, &databytes)])) { errno = EINVAL ; die_control(" $DATABYTES") ; }
+  if (s && (!*s || s[ulong_scan(s, &databytes)]))
+  {
+    out("421 4.3.0 unable to read the configuration, closing connection\r\n") ;
+    flush() ;
+    strerr_dief2x(111, "invalid $DATABYTES: ", s) ;
+  }
   {
     stralloc path = STRALLOC_ZERO ;
     int fd ;
