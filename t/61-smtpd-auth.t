@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd-lib.sh"
 command -v swaks >/dev/null || skip_all "swaks is not installed"
-plan 30
+plan 33
 
 smtpd_setup
 C=$SLUICEDIR/control
@@ -119,3 +119,15 @@ like "$out" '^250 2.1.0' "REQUIREAUTH: MAIL after AUTH accepted"
 smtpd_start noauth || exit 1
 printf 'EHLO x\r\nAUTH PLAIN %s\r\nQUIT\r\n' "$(b64 '\0alice\0s3cret')" > "$T/in"
 like "$(raw $PORT "$T/in")" '^502 5.5.1 AUTH not available' "without a checkpassword program AUTH is 502"
+
+# RBLSMTPD set by a rule (rblsmtpd not in the chain): recipients refused as rblsmtpd would,
+# unless the client logs in
+smtpd_start rbl 'RBLSMTPD=-listed at bl.example, see http://bl.example/' -- "$T/cp" true || exit 1
+printf 'EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.org>\r\nAUTH PLAIN %s\r\nQUIT\r\n' "$(b64 '\0alice\0s3cret')" > "$T/in"
+out=$(raw $PORT "$T/in")
+like "$out" '^553 5.7.1 listed at bl.example, see http://bl.example/$' "RBLSMTPD=-text: RCPT refused with 553 and the text"
+printf 'EHLO x\r\nAUTH PLAIN %s\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.org>\r\nQUIT\r\n' "$(b64 '\0alice\0s3cret')" > "$T/in"
+like "$(raw $PORT "$T/in")" '^250 2.1.5' "RBLSMTPD: an authenticated client is let through"
+smtpd_start rbl2 'RBLSMTPD=try later' || exit 1
+printf 'EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.org>\r\nQUIT\r\n' > "$T/in"
+like "$(raw $PORT "$T/in")" '^451 4.7.1 try later$' "RBLSMTPD=text: 451 and the text"

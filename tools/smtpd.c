@@ -37,7 +37,7 @@ static stralloc me, greeting, liphost, rcpthosts, badmailfrom ;
 static struct cdb mrh ;
 static int hasmrh = 0 ;
 static unsigned long databytes, timeoutsec, maxrcpt, maxbad ;
-static char const *relayclient, *remoteip, *remotehost, *remoteinfo, *localip ;
+static char const *relayclient, *remoteip, *remotehost, *remoteinfo, *localip, *rblsmtpd ;
 static int requireauth, tls ;
 static char const *const *authprog = 0 ;
 
@@ -325,6 +325,8 @@ static void readenv (void)
   remoteinfo = getenv("TCPREMOTEINFO") ;
   localip = getenv("TCPLOCALIP") ;
   relayclient = getenv("RELAYCLIENT") ;
+  rblsmtpd = getenv("RBLSMTPD") ;
+  if (rblsmtpd && !*rblsmtpd) rblsmtpd = 0 ;
   {
     char const *s = getenv("REQUIREAUTH") ;
     requireauth = s && *s ;
@@ -460,6 +462,18 @@ static void smtp_rcpt (char const *arg, size_t len)
   r = smtpcmd_param(arg, len, &pos, &key, &keylen, &val, &vallen) ;
   if (r) { refuse(r < 0 ? "501 5.5.4 bad RCPT parameter syntax" : "555 5.5.4 unsupported RCPT parameter", addr.s) ; return ; }
   if ((flags & SMTPPATH_UTF8) && !smtputf8) { refuse("553 5.6.7 non-ASCII address needs SMTPUTF8", addr.s) ; return ; }
+  if (rblsmtpd && !authed)
+  {
+    /* as rblsmtpd would refuse: "-text" permanently, "text" temporarily; a client that
+       logged in is let through (a dynamic address on a block list, sending as a user) */
+    int perm = rblsmtpd[0] == '-' ;
+    char const *t = rblsmtpd + perm ;
+    tmp.len = 0 ;
+    if (!stralloc_cats(&tmp, perm ? "553 5.7.1 " : "451 4.7.1 ")
+     || !logtext_cat(&tmp, t, strlen(t), 200, "") || !stralloc_0(&tmp)) die_nomem() ;
+    refuse(tmp.s, addr.s) ;
+    return ;
+  }
   if (!(flags & SMTPPATH_DOMAIN))
   {
     /* RFC 5321 4.5.1: <postmaster> without a domain must be accepted */
