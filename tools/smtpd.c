@@ -1,0 +1,889 @@
+/* smtpd: speak SMTP (RFC 5321) on fd 0/1 under tcpsrv and hand each accepted message to the
+   queue through the qmail-queue interface; AUTH PLAIN/LOGIN through a checkpassword program. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/wait.h>
+#include <cdb.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/iopause.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/tai.h>
+#include <skalibs/types.h>
+#include "control.h"
+#include "logtext.h"
+#include "qqueue.h"
+#include "smtpauth.h"
+#include "smtpcmd.h"
+#include "smtpdata.h"
+#include "smtppolicy.h"
+
+#define USAGE "smtpd [ checkpassword prog... ]"
+#define dieusage() strerr_dieusage(100, USAGE)
+
+#define MAXHOPS 100          /* Received:/Delivered-To: lines before a message is a loop */
+#define LOGMAX 256           /* longest piece of client text in a log line */
+
+/* configuration: control files and environment, read once per connection */
+static stralloc me, greeting, liphost, rcpthosts, badmailfrom ;
+static struct cdb mrh ;
+static int hasmrh = 0 ;
+static unsigned long databytes, timeoutsec, maxrcpt, maxbad ;
+static char const *relayclient, *remoteip, *remotehost, *remoteinfo, *localip, *rblsmtpd ;
+static int requireauth, tls ;
+static char const *const *authprog = 0 ;
+
+/* the session and the current transaction */
+static stralloc helo, authuser ;
+static int seenhelo = 0, esmtp = 0, authed = 0 ;
+static unsigned long badcmds = 0 ;
+static int inmail = 0, smtputf8 = 0 ;
+static unsigned long nrcpt = 0 ;
+static stralloc sender, envelope, rcptlog, addr, logsa, tmp ;
+static qqueue qq = QQUEUE_ZERO ;   /* the queue program of the message being received */
+
+/* I/O with the client: replies are buffered and flushed before every read that would
+   block, which is what PIPELINING (RFC 2920) needs */
+static char inbuf[16384] ;
+static size_t inpos = 0, inlen = 0 ;
+static char outbuf[8192] ;
+static size_t outlen = 0 ;
+static smtpline line = SMTPLINE_ZERO ;
+
+static void logflush (void)
+{
+  if (stralloc_catb(&logsa, "\n", 1)) allwrite(2, logsa.s, logsa.len) ;
+  logsa.len = 0 ;
+}
+
+static void logword (char const *word)
+{
+  logsa.len = 0 ;
+  if (!stralloc_cats(&logsa, word) || !stralloc_cats(&logsa, " ip=")
+   || !logtext_cat(&logsa, remoteip, strlen(remoteip), LOGMAX, " ")) logsa.len = 0 ;
+}
+
+/* a log line that lacks memory loses its tail, never the whole event */
+static void logtext (char const *key, char const *s, size_t len)
+{
+  if (stralloc_catb(&logsa, " ", 1) && stralloc_cats(&logsa, key))
+    logtext_cat(&logsa, s, len, LOGMAX, " ") ;
+}
+
+/* free text, last on the line: blanks kept */
+static void logreason (char const *s)
+{
+  if (stralloc_cats(&logsa, " reason=")) logtext_cat(&logsa, s, strlen(s), LOGMAX, "") ;
+}
+
+static void logaddr (char const *key, char const *a)
+{
+  logtext(key, "<", 1) ;
+  logtext_cat(&logsa, a, strlen(a), LOGMAX, " ") ;
+  stralloc_catb(&logsa, ">", 1) ;
+}
+
+/* wait until fd can be read (or written) for at most timeoutsec; 1 ready, 0 timed out */
+static int ready (int fd, int forwrite)
+{
+  iopause_fd x = { .fd = fd, .events = forwrite ? IOPAUSE_WRITE : IOPAUSE_READ, .revents = 0 } ;
+  tain deadline ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, (int)timeoutsec) ;
+  for (;;)
+  {
+    int r = iopause_g(&x, 1, &deadline) ;
+    if (r > 0) return 1 ;
+    if (!r) return 0 ;
+    if (errno != EINTR) { qqueue_abort(&qq) ; strerr_diefu1sys(111, "iopause") ; }
+  }
+}
+
+/* write s[0..len) to the non-blocking fd within the timeout; 1, or 0 with errno */
+static int timed_write (int fd, char const *s, size_t len)
+{
+  while (len)
+  {
+    ssize_t w = write(fd, s, len) ;
+    if (w > 0) { s += w ; len -= w ; continue ; }
+    if (w < 0 && errno == EINTR) continue ;
+    if (w < 0 && errno == EAGAIN) { if (!ready(fd, 1)) { errno = ETIMEDOUT ; return 0 ; } continue ; }
+    return 0 ;
+  }
+  return 1 ;
+}
+
+static void flush (void)
+{
+  if (outlen && !timed_write(1, outbuf, outlen))
+  {
+    int e = errno ;
+    logword("end") ; logreason("client write error") ; logflush() ;
+    qqueue_abort(&qq) ;
+    errno = e ;
+    strerr_diefu1sys(111, "write to the client") ;
+  }
+  outlen = 0 ;
+}
+
+static void outb (char const *s, size_t len)
+{
+  while (len)
+  {
+    size_t n = sizeof outbuf - outlen ;
+    if (!n) { flush() ; continue ; }
+    if (n > len) n = len ;
+    memcpy(outbuf + outlen, s, n) ;
+    outlen += n ; s += n ; len -= n ;
+  }
+}
+
+static void out (char const *s) { outb(s, strlen(s)) ; }
+
+static void closing (int e) gccattr_noreturn ;
+/* the last words: a client that hung up first does not make it a failure */
+static void closing (int e)
+{
+  qqueue_abort(&qq) ;
+  (void)timed_write(1, outbuf, outlen) ;
+  _exit(e) ;
+}
+
+static void timedout (void) gccattr_noreturn ;
+static void timedout (void)
+{
+  out("421 4.4.2 ") ; out(me.s) ; out(" timeout, closing connection\r\n") ;
+  logword("end") ; logreason("timeout") ; logflush() ;
+  qqueue_abort(&qq) ;   /* a message cut short is never queued */
+  (void)timed_write(1, outbuf, outlen) ;   /* best effort: the client may be gone */
+  _exit(111) ;
+}
+
+/* make input available; 0 when the client closed the connection */
+static int fill (void)
+{
+  if (inpos < inlen) return 1 ;
+  flush() ;
+  inpos = inlen = 0 ;
+  for (;;)
+  {
+    ssize_t r = read(0, inbuf, sizeof inbuf) ;
+    if (r > 0) { inlen = r ; return 1 ; }
+    if (!r) return 0 ;
+    if (errno == EINTR) continue ;
+    if (errno == EAGAIN) { if (!ready(0, 0)) timedout() ; continue ; }
+    if (errno == ECONNRESET) return 0 ;
+    qqueue_abort(&qq) ;
+    strerr_diefu1sys(111, "read from the client") ;
+  }
+}
+
+static void gone (void) gccattr_noreturn ;
+static void gone (void)
+{
+  /* the client left without QUIT: not our failure */
+  qqueue_abort(&qq) ;
+  if (inmail) { logword("end") ; logreason("client closed the connection") ; logflush() ; }
+  _exit(0) ;
+}
+
+/* read one command line into line; an SMTPLINE_ code */
+static int getline_smtp (void)
+{
+  int done = 0 ;
+  smtpline_reset(&line) ;
+  while (!done)
+  {
+    if (!fill()) gone() ;
+    inpos += smtpline_feed(&line, inbuf + inpos, inlen - inpos, &done) ;
+  }
+  return smtpline_finish(&line) ;
+}
+
+static void die_nomem (void) gccattr_noreturn ;
+static void die_nomem (void)
+{
+  qqueue_abort(&qq) ;
+  out("421 4.3.0 out of memory, closing connection\r\n") ;
+  flush() ;
+  strerr_diefu1x(111, "allocate memory") ;
+}
+
+static void transaction_reset (void)
+{
+  inmail = 0 ; smtputf8 = 0 ; nrcpt = 0 ;
+  sender.len = 0 ; envelope.len = 0 ; rcptlog.len = 0 ;
+}
+
+/* reply with an error ("553 5.7.1 text"); R_LOG: log it as a reject; R_COUNT: count a 5xx
+   reply against the client, who is shown the door after maxbad of them */
+#define R_LOG 1
+#define R_COUNT 2
+static void reply_error (char const *reply, char const *to, int how)
+{
+  out(reply) ; out("\r\n") ;
+  if (how & R_LOG)
+  {
+    char const *reason = reply ;
+    size_t k ;
+    for (k = 0 ; k < 2 && reason ; k++) { reason = strchr(reason, ' ') ; if (reason) reason++ ; }
+    logword("reject") ;
+    logtext("code=", reply, 3) ;
+    if (inmail) logaddr("from=", sender.s) ;
+    if (to) logaddr("to=", to) ;
+    if (reason) logreason(reason) ;
+    logflush() ;
+  }
+  if ((how & R_COUNT) && reply[0] == '5' && ++badcmds >= maxbad)
+  {
+    out("421 4.7.0 ") ; out(me.s) ; out(" too many errors, closing connection\r\n") ;
+    logword("end") ; logreason("too many errors") ; logflush() ;
+    closing(0) ;
+  }
+}
+
+static void refuse (char const *reply, char const *to)
+{
+  reply_error(reply, to, R_LOG | R_COUNT) ;
+}
+
+static void die_control (char const *name) gccattr_noreturn ;
+static void die_control (char const *name)
+{
+  out("421 4.3.0 unable to read the configuration, closing connection\r\n") ;
+  flush() ;
+  strerr_diefu3sys(111, "read ", control_root(), name) ;
+}
+
+/* control/name as a number; 0 only when zero is allowed */
+static void readnum (unsigned long *u, char const *name, unsigned long dflt, int zero)
+{
+  size_t n = strlen(name) ;
+  char path[n + 10] ;
+  memcpy(path, "/control/", 9) ;
+  memcpy(path + 9, name, n + 1) ;
+  if (control_readulong(u, name, dflt) < 0) die_control(path) ;
+  if (!*u && !zero) { errno = EINVAL ; die_control(path) ; }
+}
+
+static void readcontrols (void)
+{
+  char const *s ;
+  if (control_readline(&me, "me", 0) < 0) die_control("/control/me") ;
+  if (!me.s[0])
+  {
+    char h[256] ;
+    if (gethostname(h, sizeof h - 1) < 0) die_control("/control/me") ;
+    h[sizeof h - 1] = 0 ;
+    if (!stralloc_copys(&me, h) || !stralloc_0(&me)) die_nomem() ;
+  }
+  if (control_readline(&greeting, "smtpgreeting", me.s) < 0) die_control("/control/smtpgreeting") ;
+  if (control_readline(&liphost, "localiphost", me.s) < 0) die_control("/control/localiphost") ;
+  if (control_readlines(&rcpthosts, "rcpthosts") < 0) die_control("/control/rcpthosts") ;
+  if (control_readlines(&badmailfrom, "badmailfrom") < 0) die_control("/control/badmailfrom") ;
+  readnum(&databytes, "databytes", 0, 1) ;
+  readnum(&timeoutsec, "timeoutsmtpd", 1200, 0) ;
+  if (timeoutsec > 86400) timeoutsec = 86400 ;
+  readnum(&maxrcpt, "maxrcpt", 100, 0) ;
+  readnum(&maxbad, "maxbadcommands", 20, 0) ;
+  s = getenv("DATABYTES") ;
+  if (s && (!*s || s[ulong_scan(s, &databytes)]))
+  {
+    out("421 4.3.0 unable to read the configuration, closing connection\r\n") ;
+    flush() ;
+    strerr_dief2x(111, "invalid $DATABYTES: ", s) ;
+  }
+  {
+    stralloc path = STRALLOC_ZERO ;
+    int fd ;
+    if (!stralloc_cats(&path, control_root()) || !stralloc_cats(&path, "/control/morercpthosts.cdb")
+     || !stralloc_0(&path)) die_nomem() ;
+    fd = open(path.s, O_RDONLY | O_CLOEXEC) ;
+    if (fd < 0 && errno != ENOENT) die_control("/control/morercpthosts.cdb") ;
+    if (fd >= 0)
+    {
+      if (cdb_init(&mrh, fd) < 0) die_control("/control/morercpthosts.cdb") ;
+      hasmrh = 1 ;
+    }
+    stralloc_free(&path) ;
+  }
+}
+
+static void readenv (void)
+{
+  remoteip = getenv("TCPREMOTEIP") ;
+  if (!remoteip || !*remoteip) remoteip = "unknown" ;
+  remotehost = getenv("TCPREMOTEHOST") ;
+  remoteinfo = getenv("TCPREMOTEINFO") ;
+  localip = getenv("TCPLOCALIP") ;
+  relayclient = getenv("RELAYCLIENT") ;
+  rblsmtpd = getenv("RBLSMTPD") ;
+  if (rblsmtpd && !*rblsmtpd) rblsmtpd = 0 ;
+  {
+    char const *s = getenv("REQUIREAUTH") ;
+    requireauth = s && *s ;
+  }
+  {
+    char const *s = getenv("SSL_PROTOCOL") ;
+    tls = s && *s ;
+  }
+}
+
+static void smtp_greet (void)
+{
+  out("220 ") ; out(greeting.s) ; out(" ESMTP\r\n") ;
+}
+
+static void smtp_helo (char const *arg, size_t len, int ext)
+{
+  if (!len) { refuse(ext ? "501 5.5.4 EHLO needs a domain or address literal" : "501 5.5.4 HELO needs a domain or address literal", 0) ; return ; }
+  helo.len = 0 ;
+  if (!logtext_cat(&helo, arg, len, 255, "()\\\"<>;") || !stralloc_0(&helo)) die_nomem() ;
+  seenhelo = 1 ; esmtp = ext ;
+  transaction_reset() ;
+  if (!ext) { out("250 ") ; out(me.s) ; out("\r\n") ; return ; }
+  out("250-") ; out(me.s) ; out("\r\n") ;
+  out("250-PIPELINING\r\n250-8BITMIME\r\n") ;
+  if (databytes)
+  {
+    char fmt[ULONG_FMT] ;
+    out("250-SIZE ") ; outb(fmt, ulong_fmt(fmt, databytes)) ; out("\r\n") ;
+  }
+  else out("250-SIZE\r\n") ;
+  if (authprog) out("250-AUTH PLAIN LOGIN\r\n") ;
+  out("250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n") ;
+}
+
+/* 1 when the address literal "[...]" is the local address of this connection */
+static int literal_is_local (char const *lit, size_t len)
+{
+  char a[64], b[64] ;
+  unsigned char x[16], y[16] ;
+  int fx, fy ;
+  if (!localip || len < 2 || len - 2 >= sizeof a || strlen(localip) >= sizeof b) return 0 ;
+  memcpy(a, lit + 1, len - 2) ; a[len - 2] = 0 ;
+  strcpy(b, localip) ;
+  if (!strncasecmp(a, "ipv6:", 5)) { fx = AF_INET6 ; memmove(a, a + 5, strlen(a + 5) + 1) ; }
+  else fx = AF_INET ;
+  if (inet_pton(fx, a, x) != 1) return 0 ;
+  fy = strchr(b, ':') ? AF_INET6 : AF_INET ;
+  if (inet_pton(fy, b, y) != 1) return 0 ;
+  if (fx == fy) return !memcmp(x, y, fx == AF_INET ? 4 : 16) ;
+  if (fx == AF_INET && fy == AF_INET6)   /* a v4-mapped local address */
+    return !memcmp(y, "\0\0\0\0\0\0\0\0\0\0\377\377", 12) && !memcmp(x, y + 12, 4) ;
+  return 0 ;
+}
+
+static int hostallowed (char const *domain)
+{
+  int r ;
+  if (smtppolicy_hostlisted(rcpthosts.s, rcpthosts.len, domain)) return 1 ;
+  if (!hasmrh) return 0 ;
+  r = smtppolicy_hostincdb(&mrh, domain) ;
+  if (r < 0) die_control("/control/morercpthosts.cdb") ;
+  return r ;
+}
+
+static void smtp_mail (char const *arg, size_t len)
+{
+  int flags, r ;
+  size_t pos ;
+  char const *key, *val ;
+  size_t keylen, vallen ;
+  int utf8 = 0 ;
+  if (!seenhelo) { refuse("503 5.5.1 send HELO or EHLO first", 0) ; return ; }
+  if (inmail) { refuse("503 5.5.1 nested MAIL command", 0) ; return ; }
+  if (requireauth && !authed) { refuse("530 5.7.0 authentication required", 0) ; return ; }
+  r = smtpcmd_path(arg, len, "from", &addr, &flags, &pos) ;
+  if (r < 0) die_nomem() ;
+  if (r == SMTPPATH_TOOLONG) { refuse("501 5.1.7 sender address too long", 0) ; return ; }
+  if (r) { refuse("501 5.1.7 bad sender address syntax", 0) ; return ; }
+  while ((r = smtpcmd_param(arg, len, &pos, &key, &keylen, &val, &vallen)) > 0)
+  {
+    if (!esmtp) { refuse("555 5.5.4 MAIL parameters need EHLO", 0) ; return ; }
+    if (smtpcmd_is(key, keylen, "size") && val)
+    {
+      char num[32] ;
+      unsigned long size ;
+      size_t k ;
+      if (vallen >= sizeof num) vallen = sizeof num - 1 ;
+      memcpy(num, val, vallen) ; num[vallen] = 0 ;
+      for (k = 0 ; k < vallen ; k++) if (num[k] < '0' || num[k] > '9') break ;
+      if (k < vallen || !vallen) { refuse("501 5.5.4 bad SIZE parameter", 0) ; return ; }
+      if (num[ulong_scan(num, &size)]) size = (unsigned long)-1 ;   /* too big to count */
+      if (databytes && size > databytes) { refuse("552 5.3.4 message size exceeds the limit", 0) ; return ; }
+    }
+    else if (smtpcmd_is(key, keylen, "body") && val)
+    {
+      if (!smtpcmd_is(val, vallen, "7bit") && !smtpcmd_is(val, vallen, "8bitmime"))
+      { refuse("555 5.5.4 unsupported BODY type", 0) ; return ; }
+    }
+    else if (smtpcmd_is(key, keylen, "smtputf8") && !val) utf8 = 1 ;
+    else if (smtpcmd_is(key, keylen, "auth") && val) ;   /* RFC 4954 5: accepted, not trusted */
+    else { refuse("555 5.5.4 unsupported MAIL parameter", 0) ; return ; }
+  }
+  if (r < 0) { refuse("501 5.5.4 bad MAIL parameter syntax", 0) ; return ; }
+  if ((flags & SMTPPATH_UTF8) && !utf8) { refuse("553 5.6.7 non-ASCII address needs SMTPUTF8", 0) ; return ; }
+  if (addr.len && !(flags & SMTPPATH_DOMAIN)) { refuse("553 5.1.7 sender address must have a domain", 0) ; return ; }
+  if (smtppolicy_badmailfrom(badmailfrom.s, badmailfrom.len, addr.s))
+  {
+    if (!stralloc_copyb(&sender, addr.s, addr.len + 1)) die_nomem() ;
+    inmail = 1 ;   /* so that the log names the sender */
+    refuse("553 5.7.1 sender address rejected (badmailfrom)", 0) ;
+    transaction_reset() ;
+    return ;
+  }
+  transaction_reset() ;
+  if (!stralloc_copyb(&sender, addr.s, addr.len + 1)) die_nomem() ;
+  if (!qqueue_envelope_add(&envelope, 'F', addr.s)) die_nomem() ;
+  inmail = 1 ; smtputf8 = utf8 ;
+  out("250 2.1.0 ok\r\n") ;
+}
+
+static void smtp_rcpt (char const *arg, size_t len)
+{
+  int flags, r ;
+  size_t pos, keylen, vallen ;
+  char const *key, *val ;
+  int allowed = 0 ;
+  if (!inmail) { refuse("503 5.5.1 send MAIL first", 0) ; return ; }
+  r = smtpcmd_path(arg, len, "to", &addr, &flags, &pos) ;
+  if (r < 0) die_nomem() ;
+  if (r == SMTPPATH_TOOLONG) { refuse("501 5.1.3 recipient address too long", 0) ; return ; }
+  if (r || !addr.len) { refuse("501 5.1.3 bad recipient address syntax", 0) ; return ; }
+  r = smtpcmd_param(arg, len, &pos, &key, &keylen, &val, &vallen) ;
+  if (r) { refuse(r < 0 ? "501 5.5.4 bad RCPT parameter syntax" : "555 5.5.4 unsupported RCPT parameter", addr.s) ; return ; }
+  if ((flags & SMTPPATH_UTF8) && !smtputf8) { refuse("553 5.6.7 non-ASCII address needs SMTPUTF8", addr.s) ; return ; }
+  if (rblsmtpd && !authed)
+  {
+    /* as rblsmtpd would refuse: "-text" permanently, "text" temporarily; a client that
+       logged in is let through (a dynamic address on a block list, sending as a user) */
+    int perm = rblsmtpd[0] == '-' ;
+    char const *t = rblsmtpd + perm ;
+    tmp.len = 0 ;
+    if (!stralloc_cats(&tmp, perm ? "553 5.7.1 " : "451 4.7.1 ")
+     || !logtext_cat(&tmp, t, strlen(t), 200, "") || !stralloc_0(&tmp)) die_nomem() ;
+    refuse(tmp.s, addr.s) ;
+    return ;
+  }
+  if (!(flags & SMTPPATH_DOMAIN))
+  {
+    /* RFC 5321 4.5.1: <postmaster> without a domain must be accepted */
+    if (!smtpcmd_is(addr.s, addr.len, "postmaster")) { refuse("553 5.1.3 recipient address must have a domain", addr.s) ; return ; }
+    if (!stralloc_cats(&addr, "@") || !stralloc_cats(&addr, me.s) || !stralloc_0(&addr)) die_nomem() ;
+    addr.len-- ;
+    allowed = 1 ;
+  }
+  else if (flags & SMTPPATH_LITERAL)
+  {
+    char const *d = smtppolicy_domain(addr.s) ;
+    if (literal_is_local(d, strlen(d)))
+    {
+      addr.len = d - addr.s ;
+      if (!stralloc_cats(&addr, liphost.s) || !stralloc_0(&addr)) die_nomem() ;
+      addr.len-- ;
+    }
+  }
+  if (relayclient)
+  {
+    if (!stralloc_cats(&addr, relayclient) || !stralloc_0(&addr)) die_nomem() ;
+    addr.len-- ;
+    allowed = 1 ;
+  }
+  else if (authed) allowed = 1 ;
+  else if (!allowed) allowed = hostallowed(smtppolicy_domain(addr.s)) ;
+  if (!allowed) { refuse("553 5.7.1 relaying denied: this domain is not in my list of rcpthosts", addr.s) ; return ; }
+  if (nrcpt >= maxrcpt) { refuse("452 4.5.3 too many recipients", addr.s) ; return ; }
+  if (!qqueue_envelope_add(&envelope, 'T', addr.s)) die_nomem() ;
+  if (!stralloc_cats(&rcptlog, " to=<") || !logtext_cat(&rcptlog, addr.s, addr.len, LOGMAX, " ")
+   || !stralloc_catb(&rcptlog, ">", 1)) die_nomem() ;
+  nrcpt++ ;
+  out("250 2.1.5 ok\r\n") ;
+}
+
+static void rfc5322date (stralloc *sa)
+{
+  static char const days[] = "SunMonTueWedThuFriSat" ;
+  static char const months[] = "JanFebMarAprMayJunJulAugSepOctNovDec" ;
+  time_t t = time(0) ;
+  struct tm tm ;
+  char fmt[UINT_FMT] ;
+  gmtime_r(&t, &tm) ;
+  stralloc_catb(sa, days + 3 * tm.tm_wday, 3) ;
+  stralloc_catb(sa, ", ", 2) ;
+  stralloc_catb(sa, fmt, uint_fmt(fmt, tm.tm_mday)) ;
+  stralloc_catb(sa, " ", 1) ;
+  stralloc_catb(sa, months + 3 * tm.tm_mon, 3) ;
+  stralloc_catb(sa, " ", 1) ;
+  stralloc_catb(sa, fmt, uint_fmt(fmt, tm.tm_year + 1900)) ;
+  stralloc_catb(sa, " ", 1) ;
+  fmt[0] = '0' + tm.tm_hour / 10 ; fmt[1] = '0' + tm.tm_hour % 10 ; fmt[2] = ':' ;
+  fmt[3] = '0' + tm.tm_min / 10 ; fmt[4] = '0' + tm.tm_min % 10 ; fmt[5] = ':' ;
+  fmt[6] = '0' + tm.tm_sec / 10 ; fmt[7] = '0' + tm.tm_sec % 10 ;
+  stralloc_catb(sa, fmt, 8) ;
+  stralloc_cats(sa, " +0000") ;
+}
+
+/* the Received: line (RFC 5321 4.4), LF-terminated as the queue stores text */
+static void received (stralloc *sa)
+{
+  static char const unsafe[] = "()<>[]\\\";" ;
+  char const *proto ;
+  sa->len = 0 ;
+  stralloc_cats(sa, "Received: from ") ;
+  logtext_cat(sa, helo.s, strlen(helo.s), 255, "") ;
+  stralloc_cats(sa, " (") ;
+  if (remoteinfo && *remoteinfo) { logtext_cat(sa, remoteinfo, strlen(remoteinfo), 64, unsafe) ; stralloc_catb(sa, "@", 1) ; }
+  if (remotehost && *remotehost) logtext_cat(sa, remotehost, strlen(remotehost), 255, unsafe) ;
+  else stralloc_cats(sa, "unknown") ;
+  stralloc_cats(sa, strchr(remoteip, ':') ? " [IPv6:" : " [") ;
+  logtext_cat(sa, remoteip, strlen(remoteip), 64, unsafe) ;
+  stralloc_cats(sa, "])\n") ;
+  if (authed)
+  {
+    stralloc_cats(sa, "\t(authenticated user ") ;
+    logtext_cat(sa, authuser.s, authuser.len, 128, unsafe) ;
+    stralloc_cats(sa, ")\n") ;
+  }
+  if (smtputf8) proto = authed ? (tls ? "UTF8SMTPSA" : "UTF8SMTPA") : (tls ? "UTF8SMTPS" : "UTF8SMTP") ;
+  else if (!esmtp) proto = "SMTP" ;
+  else proto = authed ? (tls ? "ESMTPSA" : "ESMTPA") : (tls ? "ESMTPS" : "ESMTP") ;
+  stralloc_cats(sa, "\tby ") ;
+  stralloc_cats(sa, me.s) ;
+  stralloc_cats(sa, " (sluice smtpd) with ") ;
+  stralloc_cats(sa, proto) ;
+  stralloc_cats(sa, ";\n\t") ;
+  rfc5322date(sa) ;
+  if (!stralloc_catb(sa, "\n", 1)) die_nomem() ;
+}
+
+static void smtp_data (size_t arglen)
+{
+  static char qbuf[65536] ;
+  size_t qlen = 0 ;
+  qqueue *q = &qq ;
+  smtpdata d = SMTPDATA_ZERO ;
+  int toobig = 0, loop = 0, qfail = 0, r, code ;
+  unsigned long qp ;
+  if (arglen) { refuse("501 5.5.4 DATA takes no argument", 0) ; return ; }
+  if (!inmail) { refuse("503 5.5.1 send MAIL first", 0) ; return ; }
+  if (!nrcpt) { refuse("503 5.5.1 send RCPT first", 0) ; return ; }
+  if (!qqueue_start(q))
+  {
+    strerr_warnwu1sys("start the queue program") ;
+    refuse("451 4.3.0 unable to start the queue program", 0) ;
+    return ;
+  }
+  qp = (unsigned long)q->pid ;
+  if (ndelay_on(q->msgfd) < 0) qfail = 1 ;
+  out("354 go ahead, end with <CRLF>.<CRLF>\r\n") ;
+  received(&tmp) ;
+  qlen = tmp.len < sizeof qbuf / 2 ? tmp.len : sizeof qbuf / 2 ;   /* a few hundred bytes */
+  memcpy(qbuf, tmp.s, qlen) ;
+  for (;;)
+  {
+    size_t used, produced, n ;
+    if (!fill()) gone() ;
+    n = inlen - inpos ;
+    if (n > sizeof qbuf - qlen) n = sizeof qbuf - qlen ;
+    r = smtpdata_feed(&d, inbuf + inpos, n, qbuf + qlen, &used, &produced) ;
+    inpos += used ;
+    if (databytes && d.bytes > databytes && !toobig) { toobig = 1 ; qqueue_abort(q) ; }
+    if (d.hops > MAXHOPS && !loop) { loop = 1 ; qqueue_abort(q) ; }
+    if (toobig || loop) qlen = 0 ;
+    else qlen += produced ;
+    if (r == SMTPDATA_BARELF || r == SMTPDATA_BARECR)
+    {
+      /* the client's idea of a line is not ours: nothing it sends next can be trusted */
+      qqueue_abort(q) ;
+      refuse(r == SMTPDATA_BARELF
+        ? "554 5.6.0 bare LF in message text: lines must end with CRLF (RFC 5321 2.3.8); closing connection"
+        : "554 5.6.0 bare CR in message text: lines must end with CRLF (RFC 5321 2.3.8); closing connection", 0) ;
+      closing(0) ;
+    }
+    if (qlen && (r == SMTPDATA_END || qlen == sizeof qbuf) && !qfail)
+    {
+      if (!timed_write(q->msgfd, qbuf, qlen))
+      {
+        /* a program that stopped reading has usually exited: its code decides, below;
+           one that hangs is killed */
+        qfail = errno == ETIMEDOUT ? 2 : 1 ;
+        if (qfail == 2) qqueue_abort(q) ;
+      }
+      qlen = 0 ;
+    }
+    if (qfail) qlen = 0 ;
+    if (r == SMTPDATA_END) break ;
+  }
+  if (toobig) { refuse("552 5.3.4 message size exceeds the limit", 0) ; transaction_reset() ; return ; }
+  if (loop) { refuse("554 5.4.6 too many hops: this message is looping", 0) ; transaction_reset() ; return ; }
+  code = qfail == 2 ? 52 : qqueue_finish(q, envelope.s, envelope.len) ;
+  if (!code && qfail) code = 54 ;   /* never 250 for text the queue did not read in full */
+  if (!code)
+  {
+    char fmt[ULONG_FMT] ;
+    out("250 2.0.0 ok ") ;
+    outb(fmt, ulong_fmt(fmt, (unsigned long)time(0))) ;
+    out(" qp ") ;
+    outb(fmt, ulong_fmt(fmt, qp)) ;
+    out("\r\n") ;
+    logword("accept") ;
+    logtext("qp=", fmt, ulong_fmt(fmt, qp)) ;
+    logtext("bytes=", fmt, ulong_fmt(fmt, (unsigned long)d.bytes)) ;
+    if (authed) logtext("auth=", authuser.s, authuser.len) ;
+    logaddr("from=", sender.s) ;
+    stralloc_catb(&logsa, rcptlog.s, rcptlog.len) ;
+    logflush() ;
+  }
+  else
+  {
+    char fmt[UINT_FMT] ;
+    tmp.len = 0 ;
+    if (!stralloc_cats(&tmp, qqueue_permanent(code) ? "554 5.3.0 " : "451 4.3.0 ")
+     || !stralloc_cats(&tmp, "queue failure: ") || !stralloc_cats(&tmp, qqueue_strerror(code))
+     || !stralloc_cats(&tmp, " (#") || !stralloc_catb(&tmp, fmt, uint_fmt(fmt, code))
+     || !stralloc_cats(&tmp, ")") || !stralloc_0(&tmp)) die_nomem() ;
+    reply_error(tmp.s, 0, R_LOG) ;   /* the queue's failure is not the client's */
+  }
+  transaction_reset() ;
+}
+
+/* one response line of the AUTH dialogue, decoded; 0 when the client cancelled or sent
+   something that is not base64 (the reply is already given) */
+static int auth_response (stralloc *sa)
+{
+  int r = getline_smtp() ;
+  if (r != SMTPLINE_OK) { refuse("501 5.5.2 bad AUTH response line", 0) ; return 0 ; }
+  if (!strcmp(line.s, "*")) { refuse("501 5.0.0 AUTH cancelled", 0) ; return 0 ; }
+  r = smtpauth_b64decode(sa, line.s, line.len) ;
+  explicit_bzero(line.s, line.len) ;
+  if (r < 0) die_nomem() ;
+  if (!r) { refuse("501 5.5.2 AUTH response is not base64", 0) ; return 0 ; }
+  return 1 ;
+}
+
+/* run the checkpassword program with login\0password\0timestamp\0 on fd 3; its exit code,
+   or -1 when it could not run or did not finish in time */
+static int checkpassword (char const *in, size_t len)
+{
+  int p[2], wstat ;
+  pid_t pid ;
+  tain deadline ;
+  unsigned int ms = 1 ;
+  if (pipe(p) < 0) return -1 ;
+  pid = fork() ;
+  if (pid < 0) { close(p[0]) ; close(p[1]) ; return -1 ; }
+  if (!pid)
+  {
+    int nul ;
+    close(p[1]) ;
+    if (fd_move(3, p[0]) < 0) _exit(111) ;
+    /* the program talks to nobody: the client is on fd 0/1 */
+    nul = open("/dev/null", O_RDWR) ;
+    if (nul < 0 || fd_copy(0, nul) < 0 || fd_copy(1, nul) < 0) _exit(111) ;
+    if (nul > 3) close(nul) ;
+    signal(SIGPIPE, SIG_DFL) ;
+    execvp(authprog[0], (char *const *)authprog) ;
+    _exit(111) ;
+  }
+  close(p[0]) ;
+  allwrite(p[1], in, len) ;   /* at most 512 bytes: fits in the pipe */
+  close(p[1]) ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, (int)timeoutsec) ;
+  for (;;)
+  {
+    pid_t r = waitpid(pid, &wstat, WNOHANG) ;
+    if (r == pid) break ;
+    if (r < 0 && errno != EINTR) return -1 ;
+    tain_now_g() ;
+    if (!tain_less(&STAMP, &deadline))
+    {
+      kill(pid, SIGKILL) ;
+      waitpid(pid, &wstat, 0) ;
+      strerr_warnw2x(authprog[0], " did not answer in time") ;
+      return -1 ;
+    }
+    {
+      struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ms * 1000000L } ;
+      nanosleep(&ts, 0) ;
+    }
+    if (ms < 50) ms *= 2 ;
+  }
+  return WIFEXITED(wstat) ? WEXITSTATUS(wstat) : -1 ;
+}
+
+static void smtp_auth (char const *arg, size_t len)
+{
+  stralloc resp = STRALLOC_ZERO, user = STRALLOC_ZERO, pass = STRALLOC_ZERO, in = STRALLOC_ZERO ;
+  char stamp[UINT64_FMT * 2 + 300] ;
+  size_t m = 0, u, ul, p, pl ;
+  char const *mech ;
+  int r ;
+  if (!authprog) { refuse("502 5.5.1 AUTH not available", 0) ; return ; }
+  if (!esmtp) { refuse("503 5.5.1 AUTH needs EHLO", 0) ; return ; }
+  if (authed) { refuse("503 5.5.1 already authenticated", 0) ; return ; }
+  if (inmail) { refuse("503 5.5.1 AUTH not allowed during a mail transaction", 0) ; return ; }
+  while (m < len && arg[m] != ' ') m++ ;
+  mech = smtpcmd_is(arg, m, "plain") ? "PLAIN" : smtpcmd_is(arg, m, "login") ? "LOGIN" : 0 ;
+  if (!mech) { refuse("504 5.5.4 unrecognized authentication mechanism", 0) ; return ; }
+  while (m < len && arg[m] == ' ') m++ ;
+  if (mech[0] == 'P')
+  {
+    if (m < len)
+    {
+      if (!(len - m == 1 && arg[m] == '='))
+      {
+        r = smtpauth_b64decode(&resp, arg + m, len - m) ;
+        if (r < 0) die_nomem() ;
+        if (!r) { refuse("501 5.5.2 AUTH response is not base64", 0) ; goto end ; }
+      }
+    }
+    else
+    {
+      out("334 \r\n") ;
+      if (!auth_response(&resp)) goto end ;
+    }
+    if (!smtpauth_plain(resp.s, resp.len, &u, &ul, &p, &pl))
+    { refuse("501 5.5.2 malformed AUTH PLAIN response", 0) ; goto end ; }
+    if (!stralloc_catb(&user, resp.s + u, ul) || !stralloc_catb(&pass, resp.s + p, pl)) die_nomem() ;
+  }
+  else
+  {
+    if (m < len)
+    {
+      r = smtpauth_b64decode(&user, arg + m, len - m) ;
+      if (r < 0) die_nomem() ;
+      if (!r) { refuse("501 5.5.2 AUTH response is not base64", 0) ; goto end ; }
+    }
+    else
+    {
+      out("334 VXNlcm5hbWU6\r\n") ;   /* "Username:" */
+      if (!auth_response(&user)) goto end ;
+    }
+    out("334 UGFzc3dvcmQ6\r\n") ;     /* "Password:" */
+    if (!auth_response(&pass)) goto end ;
+  }
+  {
+    size_t n = 0, ml = strlen(me.s) ;
+    stamp[n++] = '<' ;
+    n += uint64_fmt(stamp + n, (uint64_t)getpid()) ;
+    stamp[n++] = '.' ;
+    n += uint64_fmt(stamp + n, (uint64_t)time(0)) ;
+    stamp[n++] = '@' ;
+    if (ml > 255) ml = 255 ;
+    memcpy(stamp + n, me.s, ml) ; n += ml ;
+    stamp[n++] = '>' ;
+    stamp[n] = 0 ;
+  }
+  r = smtpauth_cpinput(&in, user.s, user.len, pass.s, pass.len, stamp) ;
+  if (r < 0) die_nomem() ;
+  if (!r) r = 1 ;   /* unusable login: as the program would say */
+  else
+  {
+    r = checkpassword(in.s, in.len) ;
+    explicit_bzero(in.s, in.len) ;
+  }
+  logword(r ? "auth failure" : "auth success") ;
+  logtext("user=", user.s, user.len) ;
+  logtext("mech=", mech, strlen(mech)) ;
+  if (r)
+  {
+    char fmt[UINT_FMT] ;
+    if (r < 0) logtext("code=", "none", 4) ;
+    else logtext("code=", fmt, uint_fmt(fmt, (unsigned int)r)) ;
+  }
+  logflush() ;
+  if (!r)
+  {
+    authed = 1 ;
+    if (!stralloc_copy(&authuser, &user)) die_nomem() ;
+    out("235 2.7.0 authentication successful\r\n") ;
+  }
+  else if (r == 1 || r == 2) reply_error("535 5.7.8 authentication failed", 0, R_COUNT) ;
+  else reply_error("454 4.7.0 temporary authentication failure", 0, 0) ;
+ end:
+  if (pass.s) explicit_bzero(pass.s, pass.len) ;
+  if (resp.s) explicit_bzero(resp.s, resp.len) ;
+  stralloc_free(&resp) ; stralloc_free(&user) ; stralloc_free(&pass) ; stralloc_free(&in) ;
+}
+
+static void smtp_help (void)
+{
+  out("214-2.0.0 sluice smtpd: RFC 5321 mail receiver\r\n"
+      "214-2.0.0 commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP") ;
+  if (authprog) out(" AUTH") ;
+  out("\r\n214 2.0.0 end of HELP\r\n") ;
+}
+
+static void smtp_command (void)
+{
+  size_t arg ;
+  int verb = smtpcmd_verb(line.s, line.len, &arg) ;
+  char const *a = line.s + arg ;
+  size_t alen = line.len - arg ;
+  switch (verb)
+  {
+    case SMTPVERB_HELO : smtp_helo(a, alen, 0) ; break ;
+    case SMTPVERB_EHLO : smtp_helo(a, alen, 1) ; break ;
+    case SMTPVERB_MAIL : smtp_mail(a, alen) ; break ;
+    case SMTPVERB_RCPT : smtp_rcpt(a, alen) ; break ;
+    case SMTPVERB_DATA : smtp_data(alen) ; break ;
+    case SMTPVERB_AUTH : smtp_auth(a, alen) ; break ;
+    case SMTPVERB_RSET :
+      if (alen) { refuse("501 5.5.4 RSET takes no argument", 0) ; break ; }
+      transaction_reset() ; out("250 2.0.0 ok\r\n") ; break ;
+    case SMTPVERB_NOOP : out("250 2.0.0 ok\r\n") ; break ;
+    case SMTPVERB_QUIT :
+      out("221 2.0.0 ") ; out(me.s) ; out(" closing connection\r\n") ;
+      closing(0) ;
+    case SMTPVERB_VRFY : out("252 2.5.2 cannot VRFY the user, but will accept the message and attempt delivery\r\n") ; break ;
+    case SMTPVERB_HELP : smtp_help() ; break ;
+    case SMTPVERB_EXPN : refuse("502 5.5.1 EXPN not available", 0) ; break ;
+    case SMTPVERB_STARTTLS : refuse("502 5.5.1 STARTTLS not available", 0) ; break ;
+    case SMTPVERB_BDAT : refuse("502 5.5.1 CHUNKING not available", 0) ; break ;
+    case SMTPVERB_HTTP :
+      refuse("421 4.7.0 this is an SMTP server, not a web server; closing connection", 0) ;
+      closing(0) ;
+    default : refuse("500 5.5.1 unrecognized command", 0) ; break ;
+  }
+}
+
+int main (int argc, char const *const *argv)
+{
+  PROG = "smtpd" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "", &l) ;
+      if (opt == -1) break ;
+      dieusage() ;
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc) authprog = argv ;
+  signal(SIGPIPE, SIG_IGN) ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "set the connection non-blocking") ;
+  readenv() ;
+  timeoutsec = 1200 ;
+  if (!stralloc_copys(&me, "smtpd") || !stralloc_0(&me)) die_nomem() ;
+  readcontrols() ;
+  smtp_greet() ;
+  for (;;)
+  {
+    int r = getline_smtp() ;
+    if (r == SMTPLINE_TOOLONG) refuse("500 5.5.2 line too long", 0) ;
+    else if (r == SMTPLINE_BARECR) refuse("500 5.5.2 bare CR in command line", 0) ;
+    else if (r == SMTPLINE_NUL) refuse("500 5.5.2 NUL byte in command line", 0) ;
+    else smtp_command() ;
+  }
+}
