@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -8,32 +9,44 @@
 #include <skalibs/djbunix.h>
 #include "qqueue.h"
 
+/* a pipe whose ends are both above 2 and close-on-exec, so the dup2s below cannot clash */
+static int qqueue_pipe (int p[2])
+{
+  int i ;
+  if (pipe2(p, O_CLOEXEC) < 0) return 0 ;
+  for (i = 0 ; i < 2 ; i++) if (p[i] <= 2)
+  {
+    int fd = fcntl(p[i], F_DUPFD_CLOEXEC, 3) ;
+    if (fd < 0) { int e = errno ; close(p[0]) ; close(p[1]) ; errno = e ; return 0 ; }
+    close(p[i]) ; p[i] = fd ;
+  }
+  return 1 ;
+}
+
 int qqueue_start (qqueue *q)
 {
-  int m[2], e[2] ;
+  extern char **environ ;
+  int m[2], e[2], r ;
   char const *prog = getenv("QMAILQUEUE") ;
+  char *argv[2] ;
+  posix_spawn_file_actions_t fa ;
   pid_t pid ;
   if (!prog || !*prog) prog = "queue-inject" ;
-  if (pipe(m) < 0) return 0 ;
-  if (pipe(e) < 0) { int x = errno ; close(m[0]) ; close(m[1]) ; errno = x ; return 0 ; }
-  pid = fork() ;
-  if (pid < 0)
-  {
-    int x = errno ;
-    close(m[0]) ; close(m[1]) ; close(e[0]) ; close(e[1]) ;
-    errno = x ; return 0 ;
-  }
-  if (!pid)
-  {
-    char const *argv[2] = { prog, 0 } ;
-    close(m[1]) ; close(e[1]) ;
-    if (fd_move(0, m[0]) < 0 || fd_move(1, e[0]) < 0) _exit(53) ;
-    execvp(prog, (char *const *)argv) ;
-    _exit(errno == ENOENT ? 61 : 81) ;
-  }
+  argv[0] = (char *)prog ; argv[1] = 0 ;
+  if (!qqueue_pipe(m)) return 0 ;
+  if (!qqueue_pipe(e)) { int x = errno ; close(m[0]) ; close(m[1]) ; errno = x ; return 0 ; }
+  /* posix_spawn, not fork: one per message, and far cheaper for the caller's hot path */
+  r = posix_spawn_file_actions_init(&fa) ;
+  if (!r) r = posix_spawn_file_actions_adddup2(&fa, m[0], 0) ;
+  if (!r) r = posix_spawn_file_actions_adddup2(&fa, e[0], 1) ;
+  if (!r) r = posix_spawnp(&pid, prog, &fa, 0, argv, environ) ;
+  posix_spawn_file_actions_destroy(&fa) ;
   close(m[0]) ; close(e[0]) ;
-  fcntl(m[1], F_SETFD, FD_CLOEXEC) ;
-  fcntl(e[1], F_SETFD, FD_CLOEXEC) ;
+  if (r)
+  {
+    close(m[1]) ; close(e[1]) ;
+    errno = r ; return 0 ;
+  }
   q->pid = pid ; q->msgfd = m[1] ; q->envfd = e[1] ;
   return 1 ;
 }

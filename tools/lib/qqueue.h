@@ -15,7 +15,8 @@ struct qqueue_s
 } ;
 #define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1 }
 
-/* Start the queue program. 1 on success, 0 with errno. */
+/* Start the queue program (posix_spawn). 1 on success; 0 with errno, also when the program
+   cannot be run (ENOENT, EACCES): a temporary failure for the caller. */
 extern int qqueue_start (qqueue *q) ;
 
 /* Add F or T (kind) with addr to an envelope being built in env; 1 or 0 (allocation). */
