@@ -15,10 +15,11 @@
 #define USAGE "cond-redirect addr prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
+static stralloc dt = STRALLOC_ZERO ;   /* DTLINE, newline-terminated */
+
 int main (int argc, char const *const *argv)
 {
   char const *sender, *dtline ;
-  stralloc dt = STRALLOC_ZERO ;
   off_t start ;
   int msg, wstat, code ;
   char fmt[UINT_FMT] ;

@@ -12,10 +12,11 @@
 #define USAGE "forward addr..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
+static stralloc dt = STRALLOC_ZERO ;   /* DTLINE, newline-terminated */
+
 int main (int argc, char const *const *argv)
 {
   char const *sender, *dtline ;
-  stralloc dt = STRALLOC_ZERO ;
   int code ;
   PROG = "forward" ;
   {

@@ -42,6 +42,9 @@ static stralloc text = STRALLOC_ZERO ;
 static genalloc lines = GENALLOC_ZERO ;   /* dotqmail_line */
 static int msg ;
 static off_t msgstart ;
+static stralloc name = STRALLOC_ZERO ;     /* the .qmail file */
+static stralloc sa = STRALLOC_ZERO ;       /* DTLINE, then NEWSENDER */
+static genalloc steps = GENALLOC_ZERO ;    /* step */
 
 static dotqmail_line const *line_at (size_t i) { return genalloc_s(dotqmail_line, &lines) + i ; }
 
@@ -181,9 +184,6 @@ static void check_home (int doit)
 int main (int argc, char const *const *argv)
 {
   char const *user, *home, *local, *dash, *ext, *host, *sender, *dflt = "./Maildir/\n" ;
-  stralloc name = STRALLOC_ZERO ;
-  stralloc sa = STRALLOC_ZERO ;
-  genalloc steps = GENALLOC_ZERO ;   /* step */
   unsigned int skip = 0 ;
   unsigned long files = 0, forwards = 0, programs = 0 ;
   int doit = 1 ;
