@@ -4,7 +4,7 @@
 # loops, writable files, mbox, bad lines. Forwards go to t/42-qqcapture.py as $QMAILQUEUE: a
 # stand-in for queue-inject (not written yet) that checks the envelope byte by byte.
 . "$(dirname "$0")/lib.sh"
-plan 83
+plan 85
 H=$T/home
 mkdir -p "$H/Maildir/tmp" "$H/Maildir/new" "$H/Maildir/cur" "$T/qq"
 chmod 755 "$H"
@@ -63,6 +63,14 @@ did 0+3+0" "three forward lines: one step"
 is "$(env0 2)" "Fjoe-list-owner@example.com|Ta@b.example|Tc@d.example|Te@f.example||" "one envelope with the three, sender LOCAL-owner@HOST since .qmail-list-owner exists"
 ld joe-list - list ""
 is "$(env0 3)" "F|Ta@b.example|Tc@d.example|Te@f.example||" "a bounce (empty sender) is forwarded with the empty sender"
+
+# a long list: one envelope with every address, the report cut short
+i=1; : >"$H/.qmail-big"; while [ $i -le 12 ]; do echo "&r$i@list.example" >>"$H/.qmail-big"; i=$((i+1)); done
+chmod 644 "$H/.qmail-big"
+ld joe-big - big
+is "$?:$(cat "$T/out")" "0:delivered 1 forward r1@list.example r2@list.example r3@list.example r4@list.example r5@list.example r6@list.example r7@list.example r8@list.example r9@list.example r10@list.example ... (12 addresses)
+did 0+12+0" "twelve forwards: one step, the report names ten and the count"
+is "$(env0 4 | tr '|' '\n' | grep -c '^T')" 12 "the envelope has all twelve"
 
 # bounce-saying stops the chain
 qmail "-closed" '|bounce-saying "This address is closed."\n./Maildir/\n'

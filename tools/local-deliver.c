@@ -59,16 +59,23 @@ static char const *kindname (unsigned int kind)
   }
 }
 
-/* "WORD N kind arg..." on stdout, flushed: the record a retry relies on */
+/* "WORD N kind arg..." on stdout, flushed: the record a retry relies on. A long list of
+   forward addresses is cut short: the step number is what counts. */
 static void report (char const *word, size_t n, step const *st)
 {
   stralloc sa = STRALLOC_ZERO ;
   char fmt[SIZE_FMT] ;
+  size_t shown = st->count > 10 ? 10 : st->count ;
   fmt[size_fmt(fmt, n)] = 0 ;
   if (!stralloc_cats(&sa, word) || !stralloc_catb(&sa, " ", 1) || !stralloc_cats(&sa, fmt)
    || !stralloc_catb(&sa, " ", 1) || !stralloc_cats(&sa, kindname(st->kind))) dienomem() ;
-  for (size_t i = 0 ; i < st->count ; i++)
+  for (size_t i = 0 ; i < shown ; i++)
     if (!stralloc_catb(&sa, " ", 1) || !stralloc_cats(&sa, text.s + line_at(st->first + i)->arg)) dienomem() ;
+  if (shown < st->count)
+  {
+    fmt[size_fmt(fmt, st->count)] = 0 ;
+    if (!stralloc_cats(&sa, " ... (") || !stralloc_cats(&sa, fmt) || !stralloc_cats(&sa, " addresses)")) dienomem() ;
+  }
   if (!stralloc_catb(&sa, "\n", 1)) dienomem() ;
   if (buffer_put(buffer_1, sa.s, sa.len) < 0 || !buffer_flush(buffer_1))
     strerr_diefu1sys(111, "write the delivery report") ;
@@ -152,11 +159,13 @@ static int do_program (step const *st)
 
 static void do_forward (step const *st, char const *newsender)
 {
-  char const *rcpts[st->count] ;
+  char const **rcpts = malloc(st->count * sizeof *rcpts) ;   /* a list may be long */
   int code ;
+  if (!rcpts) dienomem() ;
   for (size_t i = 0 ; i < st->count ; i++) rcpts[i] = text.s + line_at(st->first + i)->arg ;
   rewind_msg() ;
   code = dotqmail_forward(msg, getenv("DTLINE"), newsender, rcpts, st->count) ;
+  free(rcpts) ;
   if (code < 0) die_at(111, st, "unable to forward the message: ", strerror(errno), "") ;
   if (code)
   {

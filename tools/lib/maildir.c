@@ -430,6 +430,13 @@ static int move_to_new (int dfd, char const *tmp, char *name, uint64_t size, mai
     {
       /* a filesystem without RENAME_NOREPLACE: link() does not replace either */
       if (linkat(dfd, tmp, dfd, new, 0) == 0) { unlinkat(dfd, tmp, 0) ; return 1 ; }
+      if (errno == EPERM || errno == ENOSYS || errno == ENOTSUP)
+      {
+        /* nor hard links (vfat, some FUSE): a plain rename to a name checked free */
+        struct stat st ;
+        if (fstatat(dfd, new, &st, AT_SYMLINK_NOFOLLOW) == 0) errno = EEXIST ;
+        else if (errno == ENOENT && renameat(dfd, tmp, dfd, new) == 0) return 1 ;
+      }
     }
     if (errno != EEXIST || tries == 3) return fail(r, 111, errno, "move a file into new/ of") ;
     /* someone else's file has this name: take a fresh one */
