@@ -226,12 +226,12 @@ int main (int argc, char const *const *argv)
   if (chdir(home) < 0) strerr_diefu2sys(111, "switch to ", home) ;
   check_home(doit) ;
 
-  msg = dotqmail_seekable(0, &msgstart) ;
-  if (msg < 0) strerr_diefu1sys(111, "keep a copy of the message") ;
   if (!dotqmail_dtline(&sa, local, host)) dienomem() ;
   if (doit)
   {
     int r ;
+    msg = dotqmail_seekable(0, &msgstart) ;
+    if (msg < 0) strerr_diefu1sys(111, "keep a copy of the message") ;
     rewind_msg() ;
     r = dotqmail_looping(msg, sa.s) ;
     if (r < 0) strerr_diefu1sys(111, "read the message") ;
