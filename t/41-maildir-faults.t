@@ -80,8 +80,8 @@ killed = done = 0
 def kill(p):
     try: p.send_signal(signal.SIGKILL)
     except ProcessLookupError: pass
-end = time.time() + 12
-for i in range(40):
+end = time.time() + 8
+for i in range(30):
     if time.time() > end: break
     if i % 2:
         # slow sender: the kill lands while the message is being written
