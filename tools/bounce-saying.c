@@ -1,0 +1,48 @@
+/* bounce-saying: bounce the message with text; or, when prog is given, only when prog says
+   so (exit 0). In a .qmail file: |bounce-saying "text" [ prog... ]. */
+#include <unistd.h>
+#include <sys/wait.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/strerr.h>
+#include <skalibs/types.h>
+#include "dotqmail.h"
+
+#define USAGE "bounce-saying text [ prog... ]"
+#define dieusage() strerr_dieusage(100, USAGE)
+
+int main (int argc, char const *const *argv)
+{
+  PROG = "bounce-saying" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    if (subgetopt_r(argc, argv, "", &l) != -1) dieusage() ;
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc < 1) dieusage() ;
+  if (argc > 1)
+  {
+    int wstat ;
+    char fmt[UINT_FMT] ;
+    if (!dotqmail_run(argv + 1, &wstat)) strerr_diefu2sys(111, "run ", argv[1]) ;
+    if (WIFSIGNALED(wstat))
+    {
+      fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0 ;
+      strerr_dief4x(111, argv[1], " crashed (signal ", fmt, ")") ;
+    }
+    switch (WEXITSTATUS(wstat))
+    {
+      case 0 : break ;
+      case 111 : strerr_dief2x(111, argv[1], " failed temporarily (exit 111)") ;
+      default : return 0 ;
+    }
+  }
+  /* the text alone: it becomes the bounce message */
+  {
+    size_t n = 0 ;
+    while (argv[0][n]) n++ ;
+    allwrite(2, argv[0], n) ;
+    allwrite(2, "\n", 1) ;
+  }
+  return 100 ;
+}

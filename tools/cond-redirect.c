@@ -1,0 +1,67 @@
+/* cond-redirect: when prog exits 0, send the message on to addr instead (exit 99: the .qmail
+   chain stops here); otherwise let the chain go on (exit 0), or defer when prog says 111. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/sig.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/types.h>
+#include "dotqmail.h"
+#include "qqueue.h"
+
+#define USAGE "cond-redirect addr prog..."
+#define dieusage() strerr_dieusage(100, USAGE)
+
+static stralloc dt = STRALLOC_ZERO ;   /* DTLINE, newline-terminated */
+
+int main (int argc, char const *const *argv)
+{
+  char const *sender, *dtline ;
+  off_t start ;
+  int msg, wstat, code ;
+  char fmt[UINT_FMT] ;
+  PROG = "cond-redirect" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    if (subgetopt_r(argc, argv, "", &l) != -1) dieusage() ;
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc < 2 || !*argv[0]) dieusage() ;
+  sender = getenv("SENDER") ;
+  if (!sender) strerr_dienotset(100, "SENDER") ;
+  dtline = getenv("DTLINE") ;
+  if (!dtline) strerr_dienotset(100, "DTLINE") ;
+  if (!stralloc_cats(&dt, dtline) || (dt.len && dt.s[dt.len-1] != '\n' && !stralloc_catb(&dt, "\n", 1)) || !stralloc_0(&dt))
+    strerr_diefu1sys(111, "allocate memory") ;
+  sig_ignore(SIGPIPE) ;
+
+  /* prog reads the message: keep a copy to read it again */
+  msg = dotqmail_seekable(0, &start) ;
+  if (msg < 0) strerr_diefu1sys(111, "keep a copy of the message") ;
+  if (msg && (dup2(msg, 0) < 0 || lseek(0, start, SEEK_SET) < 0)) strerr_diefu1sys(111, "set up the message") ;
+  if (!dotqmail_run(argv + 1, &wstat)) strerr_diefu2sys(111, "run ", argv[1]) ;
+  if (WIFSIGNALED(wstat))
+  {
+    fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0 ;
+    strerr_dief4x(111, argv[1], " crashed (signal ", fmt, ")") ;
+  }
+  switch (WEXITSTATUS(wstat))
+  {
+    case 0 : break ;
+    case 111 : strerr_dief2x(111, argv[1], " failed temporarily (exit 111)") ;
+    default : return 0 ;
+  }
+
+  if (lseek(0, start, SEEK_SET) < 0) strerr_diefu1sys(111, "rewind the message") ;
+  code = dotqmail_forward(0, dt.s, sender, argv, 1) ;
+  if (code < 0) strerr_diefu1sys(111, "forward the message") ;
+  if (code)
+  {
+    fmt[uint_fmt(fmt, code)] = 0 ;
+    strerr_diefu5x(qqueue_permanent(code) ? 100 : 111, "forward the message: ", qqueue_strerror(code), " (queue exit ", fmt, ")") ;
+  }
+  return 99 ;
+}
