@@ -4,7 +4,7 @@
 # input and by real SMTP clients over TCP; byte-for-byte comparisons with Debian's rblsmtpd.
 . "$(dirname "$0")/lib.sh"
 command -v rbldnsd >/dev/null || skip_all "rbldnsd not installed"
-plan 92
+plan 93
 
 # the interpreter itself, not a wrapper that may fork: start_bg must know its pid
 PY=$(python3 -c 'import sys; print(sys.executable)')
@@ -285,6 +285,10 @@ sl 127.0.0.2 '' -T 0 echo
 is "$rc" 100 "-T 0: exit 100"
 sl 127.0.0.2 '' -r 'a..b' echo
 is "$rc $(cat "$T/e")" "100 rblsmtpd: fatal: invalid list name: a..b" "a malformed list name: exit 100"
+# a list name spelled with \ddd escapes: its text is 4 times its wire form
+esc=$(python3 -c 'b=chr(92)+"097"; print(".".join([b*63, b*63, b*60]))')
+sl 127.0.0.9 '' -T 2 -r "$esc" echo ran
+is "$rc $(out)" "0 ran" "a 746-byte escaped list name (190 bytes on the wire): looked up, no overflow"
 sl 127.0.0.2 '' -r 'bl.test=127.0.0.2-127.0.0.1' echo
 is "$rc" 100 "a backwards code range: exit 100"
 sl 127.0.0.2 '' -r 'bl.test=127.0.0' echo

@@ -185,7 +185,7 @@ static int walk (source const *src, unsigned int n, dns_q const *q, int ipok, in
 static int lookup (source *src, unsigned int n, unsigned int secs, stralloc *text, int *by)
 {
   char ip[16] ;
-  char name[DNS_REVERSE_MAX + DNS_NAME_MAX + 2] ;
+  stralloc name = STRALLOC_ZERO ;   /* a base's text can be 4 times its wire form (\ddd) */
   dns_q *q ;
   dns_server srv ;
   tain deadline ;
@@ -198,27 +198,30 @@ static int lookup (source *src, unsigned int n, unsigned int secs, stralloc *tex
   else if (!dns_server_get(&srv)) strerr_diefu1sys(111, "find the DNS server (check DNSCACHEIP)") ;
   q = malloc(2 * n * sizeof *q) ;
   if (!q) dienomem() ;
-  revlen = ipok ? dns_ip_reverse(name, ip, is6) : 0 ;
-  name[revlen++] = '.' ;
+  if (!stralloc_ready(&name, DNS_REVERSE_MAX + 1)) dienomem() ;
+  revlen = ipok ? dns_ip_reverse(name.s, ip, is6) : 0 ;
+  name.s[revlen++] = '.' ;
   for (i = 0 ; i < n ; i++)
   {
     source *s = src + i ;
-    memcpy(name + revlen, s->base, strlen(s->base) + 1) ;
+    name.len = revlen ;
+    if (!stralloc_cats(&name, s->base) || !stralloc_0(&name)) dienomem() ;
     if (s->anti || s->codes)
     {
       s->qa = (int)nq ;
       q[nq] = (dns_q)DNS_Q_ZERO ;
-      if (ipok && !dns_q_init(&q[nq], name, DNS_T_A)) strerr_diefu2sys(111, "prepare a query for ", name) ;
+      if (ipok && !dns_q_init(&q[nq], name.s, DNS_T_A)) strerr_diefu2sys(111, "prepare a query for ", name.s) ;
       nq++ ;
     }
     if (!s->anti)
     {
       s->qtxt = (int)nq ;
       q[nq] = (dns_q)DNS_Q_ZERO ;
-      if (ipok && !dns_q_init(&q[nq], name, DNS_T_TXT)) strerr_diefu2sys(111, "prepare a query for ", name) ;
+      if (ipok && !dns_q_init(&q[nq], name.s, DNS_T_TXT)) strerr_diefu2sys(111, "prepare a query for ", name.s) ;
       nq++ ;
     }
   }
+  stralloc_free(&name) ;
   tain_now_g() ;
   tain_addsec_g(&deadline, (int)secs) ;
   if (ipok) dns_start(q, nq, &srv) ;
