@@ -4,7 +4,7 @@
 # input and by real SMTP clients over TCP; byte-for-byte comparisons with Debian's rblsmtpd.
 . "$(dirname "$0")/lib.sh"
 command -v rbldnsd >/dev/null || skip_all "rbldnsd not installed"
-plan 93
+plan 96
 
 # the interpreter itself, not a wrapper that may fork: start_bg must know its pid
 PY=$(python3 -c 'import sys; print(sys.executable)')
@@ -267,6 +267,22 @@ is "$(out)" "ran tag=unset" "-m: an unlisted client is not tagged"
 sl 127.0.0.9 'EHLO x\r\n' -m RBLTAG -w 1 -r bl.test sh -c 'echo "ran tag=$RBLTAG"; cat'
 is "$(out)" "ran tag=pregreet
 EHLO x^M" "-m with -w: a pregreeting client is tagged, and prog still reads what it sent"
+
+# ---- prog inherits nothing of rblsmtpd: signal dispositions, signal mask, descriptors
+state='grep -E "^Sig(Ign|Blk)" /proc/$$/status; ls /proc/$$/fd | sort -n | tr "\n" " "'
+want=$(sh -c "$state" </dev/null)
+sl 127.0.0.9 '' -T 2 -r bl.test -r silent.test sh -c "$state"
+is "$(out)" "$want" "prog (let through) sees the dispositions, mask and fds rblsmtpd was given"
+sl 127.0.0.2 '' -T 2 -m RBLTAG -r bl.test sh -c "$state"
+is "$(out)" "$want" "... also when tagged (-m)"
+ign=$(sh -c 'grep ^SigIgn /proc/$$/status' | cut -f2)
+if [ $(( 0x$ign & 0x1000 )) = 0 ]; then
+  sl 127.0.0.9 '' -r bl.test sh -c 'grep ^SigIgn /proc/$$/status' 
+  ign=$(cut -f2 "$T/o")
+  is "$(( 0x$ign & 0x1000 ))" 0 "SIGPIPE is not left ignored for prog"
+else
+  skip 1 "this shell ignores SIGPIPE already"
+fi
 
 # ---- TCPREMOTEIP missing or bad
 printf '' | "$B/rblsmtpd" -r bl.test echo ran >"$T/o" 2>"$T/e"

@@ -47,6 +47,12 @@ struct source_s
 static char const *ipenv = "" ;
 static stralloc iplog = STRALLOC_ZERO ;   /* the client's address, safe to print */
 static char pidfmt[UINT_FMT] ;
+static struct sigaction pipewas ;   /* SIGPIPE as given: prog gets it back */
+
+static void pipe_restore (void)
+{
+  if (sigaction(SIGPIPE, &pipewas, 0) < 0) strerr_diefu1sys(111, "restore the SIGPIPE disposition") ;
+}
 
 /* ---- options */
 
@@ -361,6 +367,7 @@ static void tag (char const *var, char const *by, char const *const *argv)
    || !stralloc_cats(&log, ": ") || !logtext_cat(&log, var, strlen(var), 100, 0) || !stralloc_cats(&log, " set")
    || !stralloc_0(&log)) dienomem() ;
   strerr_warnn(3, PROG, ": ", log.s) ;
+  pipe_restore() ;
   mexec_m(argv, modifs.s, modifs.len) ;
   strerr_diefu2sys(111, "run ", argv[0]) ;
 }
@@ -369,6 +376,7 @@ static void tag (char const *var, char const *by, char const *const *argv)
 static void run (char const *const *argv) gccattr_noreturn ;
 static void run (char const *const *argv)
 {
+  pipe_restore() ;
   exec(argv) ;
   strerr_diefu2sys(111, "run ", argv[0]) ;
 }
@@ -420,7 +428,14 @@ int main (int argc, char const *const *argv)
   if (x) ipenv = x ;
   if (!logtext_cat(&iplog, ipenv, strlen(ipenv), 100, 0) || !stralloc_0(&iplog)) dienomem() ;
   iplog.len-- ;
-  sig_ignore(SIGPIPE) ;
+  {
+    /* a client gone mid-dialogue is an ordinary end, not a death by signal */
+    struct sigaction ign ;
+    memset(&ign, 0, sizeof ign) ;
+    ign.sa_handler = SIG_IGN ;
+    sigemptyset(&ign.sa_mask) ;
+    if (sigaction(SIGPIPE, &ign, &pipewas) < 0) strerr_diefu1sys(111, "ignore SIGPIPE") ;
+  }
 
   x = getenv("RBLSMTPD") ;
   if (x)   /* a rule decided: no lookup, no delay */
