@@ -4,7 +4,7 @@
 # input and by real SMTP clients over TCP; byte-for-byte comparisons with Debian's rblsmtpd.
 . "$(dirname "$0")/lib.sh"
 command -v rbldnsd >/dev/null || skip_all "rbldnsd not installed"
-plan 96
+plan 97
 
 # the interpreter itself, not a wrapper that may fork: start_bg must know its pid
 PY=$(python3 -c 'import sys; print(sys.executable)')
@@ -190,6 +190,16 @@ rc=$?; el=$(( $(now_ms) - t0 ))
 kill "$sleeper" 2>/dev/null
 is "$(out) $rc" "220 rblsmtpd.local^M 0" "-t 1: a silent client is dropped, exit 0"
 ok "... after a second ($el ms)" test "$el" -ge 900 -a "$el" -lt 3000
+# the same with SIGALRM blocked by whoever ran rblsmtpd (the mask survives exec)
+(sleep 4 >"$T/fifo") &
+sleeper=$!
+t0=$(now_ms)
+TCPREMOTEIP=127.0.0.2 "$PY" -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+os.execv(sys.argv[1], sys.argv[1:])' "$B/rblsmtpd" -t 1 -r bl.test echo ran <"$T/fifo" >"$T/o" 2>"$T/e"
+el=$(( $(now_ms) - t0 ))
+kill "$sleeper" 2>/dev/null
+ok "-t 1 holds even when SIGALRM comes blocked ($el ms)" test "$el" -lt 3000
 
 # ---- a real SMTP client over TCP (Debian's tcpserver hosts rblsmtpd; it sets TCPREMOTEIP)
 if command -v tcpserver >/dev/null; then

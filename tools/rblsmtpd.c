@@ -273,7 +273,14 @@ static void refuse (char const *reply, size_t replylen, unsigned int secs)
   size_t linelen = 0 ;
   char buf[1024] ;
   if (!secs) { out(reply, replylen) ; _exit(0) ; }
-  sig_catch(SIGALRM, &drop) ;
+  {
+    /* the mask comes from whoever ran us: a blocked SIGALRM would make -t a no-op */
+    sigset_t set ;
+    sigemptyset(&set) ;
+    sigaddset(&set, SIGALRM) ;
+    if (sig_catch(SIGALRM, &drop) < 0 || sigprocmask(SIG_UNBLOCK, &set, 0) < 0)
+      strerr_diefu1sys(111, "set up the dialogue's timeout") ;
+  }
   alarm(secs) ;
   out(greet, sizeof greet - 1) ;
   for (;;)
