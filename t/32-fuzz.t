@@ -38,7 +38,7 @@ printf '1.2.3.4:deny\n10.0.0.0/9:allow,X="1"\n2001:db8::/33:deny\n:allow\n' | "$
 
 fuzz() {
   _h=$1; _c=$2
-  (cd "$T" && ASAN_OPTIONS=detect_leaks=1 TMPDIR="$T" "$T/$_h" -max_total_time=4 -max_len=4096 -timeout=5 \
+  (cd "$T" && ASAN_OPTIONS=detect_leaks=1 "$T/$_h" -max_total_time=4 -max_len=4096 -timeout=5 \
     -rss_limit_mb=1500 -artifact_prefix="$T/$_h-" "$T/$_c") >"$T/$_h.log" 2>&1
 }
 # both at once, on two cores

@@ -1,14 +1,15 @@
 /* libFuzzer harness: tcprules lines into a cdb, then lookups in that cdb and in the input
    taken as a (hostile) cdb file. Input: the rules text, then a NUL, then the client's
-   address text; a second run treats the whole input as a database. Built and run by t/32-fuzz.t; the database lives in $TMPDIR (or /tmp). */
+   address text; a second run treats the whole input as a database. The databases live in
+   a memfd, opened by rules_lookup as /proc/self/fd/N. Built and run by t/32-fuzz.t. */
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
+#include <sys/mman.h>
 #include "rules.h"
 
+static int fd = -1 ;
 static char path[64] ;
 
 static void lookup (char const *ip)
@@ -19,6 +20,11 @@ static void lookup (char const *ip)
   rules_result_free(&r) ;
 }
 
+static int empty (void)
+{
+  return ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ;
+}
+
 int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
 {
   rules_make m ;
@@ -26,11 +32,11 @@ int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
   uint8_t const *z = memchr(data, 0, size) ;
   size_t tlen = z ? (size_t)(z - data) : size ;
   size_t start = 0, i ;
-  int fd ;
-  if (!path[0])
+  if (fd < 0)
   {
-    char const *d = getenv("TMPDIR") ;
-    snprintf(path, sizeof path, "%s/fuzz-rules.%d.cdb", d && strlen(d) < 32 ? d : "/tmp", (int)getpid()) ;
+    fd = memfd_create("rules", 0) ;
+    if (fd < 0) return 0 ;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd) ;
   }
   if (z)
   {
@@ -38,9 +44,7 @@ int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
     if (n >= sizeof ip) n = sizeof ip - 1 ;
     memcpy(ip, z + 1, n) ; ip[n] = 0 ;
   }
-  fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600) ;
-  if (fd < 0) return 0 ;
-  if (rules_make_start(&m, fd) < 0) { close(fd) ; return 0 ; }
+  if (!empty() || rules_make_start(&m, fd) < 0) return 0 ;
   for (i = 0 ; i <= tlen ; i++)
     if (i == tlen || data[i] == '\n')
     {
@@ -49,12 +53,7 @@ int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
     }
   if (rules_make_finish(&m) > 0) lookup(ip) ;
   rules_make_free(&m) ;
-  close(fd) ;
   /* the raw input as a database */
-  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600) ;
-  if (fd < 0) return 0 ;
-  if (write(fd, data, size) == (ssize_t)size) lookup(ip) ;
-  close(fd) ;
-  unlink(path) ;
+  if (empty() && write(fd, data, size) == (ssize_t)size) lookup(ip) ;
   return 0 ;
 }
