@@ -3,7 +3,7 @@
 # comments; every malformed line is refused with its line number, exit 100, the old
 # database untouched and no temporary file left; system errors exit 111.
 . "$(dirname "$0")/lib.sh"
-plan 140
+plan 144
 
 # ask IP [HOST] [INFO]: what tcprules-check says about a client, lines joined by " / "
 ask() {
@@ -201,6 +201,14 @@ ln -s "$T/precious" "$T/r.tmp"
 printf '1.2.3.4:deny\n' | compile
 is "$(cat "$T/precious")" "precious" "a symlink at tmp is not written through"
 is "$(ask 1.2.3.4)" "rule 1.2.3.4: / deny connection" "and the database is written"
+
+# tmp naming the database itself: refused before anything is removed
+cp "$T/r.cdb" "$T/same.good"
+for t in "$T/r.cdb" "$T/./r.cdb"; do
+  printf 'nonsense\n' | "$B/tcprules" "$T/r.cdb" "$t" 2>"$T/err"
+  is "$?" 100 "tmp is the database ($t): 100"
+  ok "... and the database is still there, unchanged" cmp -s "$T/r.cdb" "$T/same.good"
+done
 
 # usage
 is_rc 100 "no arguments: usage, 100" "$B/tcprules"

@@ -3,7 +3,7 @@
 # unset); what it says when no rule matches, when the environment is partial, and when the
 # database cannot be read.
 . "$(dirname "$0")/lib.sh"
-plan 27
+plan 29
 C=/usr/bin/tcprulescheck
 
 cat > "$T/r.txt" <<'EOF'
@@ -78,6 +78,11 @@ head -c 2100 "$T/c.cdb" > "$T/cut.cdb"
 is_rc 111 "a truncated cdb: 111" "$B/tcprules-check" "$T/cut.cdb"
 $C "$T/cut.cdb" >/dev/null 2>&1
 is "$?" 111 "tcprulescheck says 111 too"
+# a hostile cdb: the matching record claims 4 GB of data
+printf '1.2.3.4:allow,X="y"\n' | "$B/tcprules" "$T/h.cdb" "$T/h.tmp"
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(2052); f.write(b"\xff\xff\xff\xff")' "$T/h.cdb"
+is_rc 111 "a record longer than the file: 111, not a rule" "$B/tcprules-check" "$T/h.cdb"
+like "$(cat "$T/out") $(cat "$T/err")" "^ tcprules-check: fatal: unable to read $T/h.cdb: Protocol error$" "... nothing printed but the error"
 is_rc 100 "no argument: usage, 100" "$B/tcprules-check"
 like "$(cat "$T/err")" "^tcprules-check: usage: tcprules-check rules.cdb$" "usage message"
 is_rc 100 "an option: usage, 100" "$B/tcprules-check" -x "$T/r.cdb"

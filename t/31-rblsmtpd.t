@@ -4,7 +4,7 @@
 # input and by real SMTP clients over TCP; byte-for-byte comparisons with Debian's rblsmtpd.
 . "$(dirname "$0")/lib.sh"
 command -v rbldnsd >/dev/null || skip_all "rbldnsd not installed"
-plan 92
+plan 97
 
 # the interpreter itself, not a wrapper that may fork: start_bg must know its pid
 PY=$(python3 -c 'import sys; print(sys.executable)')
@@ -190,6 +190,16 @@ rc=$?; el=$(( $(now_ms) - t0 ))
 kill "$sleeper" 2>/dev/null
 is "$(out) $rc" "220 rblsmtpd.local^M 0" "-t 1: a silent client is dropped, exit 0"
 ok "... after a second ($el ms)" test "$el" -ge 900 -a "$el" -lt 3000
+# the same with SIGALRM blocked by whoever ran rblsmtpd (the mask survives exec)
+(sleep 4 >"$T/fifo") &
+sleeper=$!
+t0=$(now_ms)
+TCPREMOTEIP=127.0.0.2 "$PY" -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+os.execv(sys.argv[1], sys.argv[1:])' "$B/rblsmtpd" -t 1 -r bl.test echo ran <"$T/fifo" >"$T/o" 2>"$T/e"
+el=$(( $(now_ms) - t0 ))
+kill "$sleeper" 2>/dev/null
+ok "-t 1 holds even when SIGALRM comes blocked ($el ms)" test "$el" -lt 3000
 
 # ---- a real SMTP client over TCP (Debian's tcpserver hosts rblsmtpd; it sets TCPREMOTEIP)
 if command -v tcpserver >/dev/null; then
@@ -268,6 +278,23 @@ sl 127.0.0.9 'EHLO x\r\n' -m RBLTAG -w 1 -r bl.test sh -c 'echo "ran tag=$RBLTAG
 is "$(out)" "ran tag=pregreet
 EHLO x^M" "-m with -w: a pregreeting client is tagged, and prog still reads what it sent"
 
+# ---- prog inherits nothing of rblsmtpd: signal dispositions, signal mask, descriptors
+# (prog's own fds, listed by ls as prog: a pipeline would race with the shell's pipe ends)
+state='grep -E "^Sig(Ign|Blk)" /proc/$$/status; exec ls /proc/self/fd'
+want=$(sh -c "$state" </dev/null)
+sl 127.0.0.9 '' -T 2 -r bl.test -r silent.test sh -c "$state"
+is "$(out)" "$want" "prog (let through) sees the dispositions, mask and fds rblsmtpd was given"
+sl 127.0.0.2 '' -T 2 -m RBLTAG -r bl.test sh -c "$state"
+is "$(out)" "$want" "... also when tagged (-m)"
+ign=$(sh -c 'grep ^SigIgn /proc/$$/status' | cut -f2)
+if [ $(( 0x$ign & 0x1000 )) = 0 ]; then
+  sl 127.0.0.9 '' -r bl.test sh -c 'grep ^SigIgn /proc/$$/status' 
+  ign=$(cut -f2 "$T/o")
+  is "$(( 0x$ign & 0x1000 ))" 0 "SIGPIPE is not left ignored for prog"
+else
+  skip 1 "this shell ignores SIGPIPE already"
+fi
+
 # ---- TCPREMOTEIP missing or bad
 printf '' | "$B/rblsmtpd" -r bl.test echo ran >"$T/o" 2>"$T/e"
 is "$(out)" "ran" "no TCPREMOTEIP, -C: let through"
@@ -285,6 +312,10 @@ sl 127.0.0.2 '' -T 0 echo
 is "$rc" 100 "-T 0: exit 100"
 sl 127.0.0.2 '' -r 'a..b' echo
 is "$rc $(cat "$T/e")" "100 rblsmtpd: fatal: invalid list name: a..b" "a malformed list name: exit 100"
+# a list name spelled with \ddd escapes: its text is 4 times its wire form
+esc=$(python3 -c 'b=chr(92)+"097"; print(".".join([b*63, b*63, b*60]))')
+sl 127.0.0.9 '' -T 2 -r "$esc" echo ran
+is "$rc $(out)" "0 ran" "a 746-byte escaped list name (190 bytes on the wire): looked up, no overflow"
 sl 127.0.0.2 '' -r 'bl.test=127.0.0.2-127.0.0.1' echo
 is "$rc" 100 "a backwards code range: exit 100"
 sl 127.0.0.2 '' -r 'bl.test=127.0.0' echo

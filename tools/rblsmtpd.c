@@ -47,6 +47,12 @@ struct source_s
 static char const *ipenv = "" ;
 static stralloc iplog = STRALLOC_ZERO ;   /* the client's address, safe to print */
 static char pidfmt[UINT_FMT] ;
+static struct sigaction pipewas ;   /* SIGPIPE as given: prog gets it back */
+
+static void pipe_restore (void)
+{
+  if (sigaction(SIGPIPE, &pipewas, 0) < 0) strerr_diefu1sys(111, "restore the SIGPIPE disposition") ;
+}
 
 /* ---- options */
 
@@ -185,7 +191,7 @@ static int walk (source const *src, unsigned int n, dns_q const *q, int ipok, in
 static int lookup (source *src, unsigned int n, unsigned int secs, stralloc *text, int *by)
 {
   char ip[16] ;
-  char name[DNS_REVERSE_MAX + DNS_NAME_MAX + 2] ;
+  stralloc name = STRALLOC_ZERO ;   /* a base's text can be 4 times its wire form (\ddd) */
   dns_q *q ;
   dns_server srv ;
   tain deadline ;
@@ -198,27 +204,30 @@ static int lookup (source *src, unsigned int n, unsigned int secs, stralloc *tex
   else if (!dns_server_get(&srv)) strerr_diefu1sys(111, "find the DNS server (check DNSCACHEIP)") ;
   q = malloc(2 * n * sizeof *q) ;
   if (!q) dienomem() ;
-  revlen = ipok ? dns_ip_reverse(name, ip, is6) : 0 ;
-  name[revlen++] = '.' ;
+  if (!stralloc_ready(&name, DNS_REVERSE_MAX + 1)) dienomem() ;
+  revlen = ipok ? dns_ip_reverse(name.s, ip, is6) : 0 ;
+  name.s[revlen++] = '.' ;
   for (i = 0 ; i < n ; i++)
   {
     source *s = src + i ;
-    memcpy(name + revlen, s->base, strlen(s->base) + 1) ;
+    name.len = revlen ;
+    if (!stralloc_cats(&name, s->base) || !stralloc_0(&name)) dienomem() ;
     if (s->anti || s->codes)
     {
       s->qa = (int)nq ;
       q[nq] = (dns_q)DNS_Q_ZERO ;
-      if (ipok && !dns_q_init(&q[nq], name, DNS_T_A)) strerr_diefu2sys(111, "prepare a query for ", name) ;
+      if (ipok && !dns_q_init(&q[nq], name.s, DNS_T_A)) strerr_diefu2sys(111, "prepare a query for ", name.s) ;
       nq++ ;
     }
     if (!s->anti)
     {
       s->qtxt = (int)nq ;
       q[nq] = (dns_q)DNS_Q_ZERO ;
-      if (ipok && !dns_q_init(&q[nq], name, DNS_T_TXT)) strerr_diefu2sys(111, "prepare a query for ", name) ;
+      if (ipok && !dns_q_init(&q[nq], name.s, DNS_T_TXT)) strerr_diefu2sys(111, "prepare a query for ", name.s) ;
       nq++ ;
     }
   }
+  stralloc_free(&name) ;
   tain_now_g() ;
   tain_addsec_g(&deadline, (int)secs) ;
   if (ipok) dns_start(q, nq, &srv) ;
@@ -264,7 +273,14 @@ static void refuse (char const *reply, size_t replylen, unsigned int secs)
   size_t linelen = 0 ;
   char buf[1024] ;
   if (!secs) { out(reply, replylen) ; _exit(0) ; }
-  sig_catch(SIGALRM, &drop) ;
+  {
+    /* the mask comes from whoever ran us: a blocked SIGALRM would make -t a no-op */
+    sigset_t set ;
+    sigemptyset(&set) ;
+    sigaddset(&set, SIGALRM) ;
+    if (sig_catch(SIGALRM, &drop) < 0 || sigprocmask(SIG_UNBLOCK, &set, 0) < 0)
+      strerr_diefu1sys(111, "set up the dialogue's timeout") ;
+  }
   alarm(secs) ;
   out(greet, sizeof greet - 1) ;
   for (;;)
@@ -358,6 +374,7 @@ static void tag (char const *var, char const *by, char const *const *argv)
    || !stralloc_cats(&log, ": ") || !logtext_cat(&log, var, strlen(var), 100, 0) || !stralloc_cats(&log, " set")
    || !stralloc_0(&log)) dienomem() ;
   strerr_warnn(3, PROG, ": ", log.s) ;
+  pipe_restore() ;
   mexec_m(argv, modifs.s, modifs.len) ;
   strerr_diefu2sys(111, "run ", argv[0]) ;
 }
@@ -366,6 +383,7 @@ static void tag (char const *var, char const *by, char const *const *argv)
 static void run (char const *const *argv) gccattr_noreturn ;
 static void run (char const *const *argv)
 {
+  pipe_restore() ;
   exec(argv) ;
   strerr_diefu2sys(111, "run ", argv[0]) ;
 }
@@ -417,7 +435,14 @@ int main (int argc, char const *const *argv)
   if (x) ipenv = x ;
   if (!logtext_cat(&iplog, ipenv, strlen(ipenv), 100, 0) || !stralloc_0(&iplog)) dienomem() ;
   iplog.len-- ;
-  sig_ignore(SIGPIPE) ;
+  {
+    /* a client gone mid-dialogue is an ordinary end, not a death by signal */
+    struct sigaction ign ;
+    memset(&ign, 0, sizeof ign) ;
+    ign.sa_handler = SIG_IGN ;
+    sigemptyset(&ign.sa_mask) ;
+    if (sigaction(SIGPIPE, &ign, &pipewas) < 0) strerr_diefu1sys(111, "ignore SIGPIPE") ;
+  }
 
   x = getenv("RBLSMTPD") ;
   if (x)   /* a rule decided: no lookup, no delay */

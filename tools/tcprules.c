@@ -65,6 +65,12 @@ int main (int argc, char const *const *argv)
   }
   if (argc < 2) dieusage() ;
   tmp = argv[1] ;
+  {
+    /* tmp is removed first and after any error: it must not be the database itself */
+    struct stat sc, st ;
+    if (stat(argv[0], &sc) == 0 && lstat(tmp, &st) == 0 && sc.st_dev == st.st_dev && sc.st_ino == st.st_ino)
+      strerr_dief4x(100, tmp, " is ", argv[0], ": rules.tmp must be another file") ;
+  }
   name = input_name(namebuf, sizeof namebuf) ;
   buf = malloc(cap) ;
   if (!buf) strerr_diefu1sys(111, "allocate memory") ;

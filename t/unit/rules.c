@@ -326,6 +326,22 @@ int main (int argc, char const *const *argv)
     CHECK(fd >= 0 && write(fd, "garbage\n", 8) == 8) ;
     close(fd) ;
     CHECK(rules_lookup(&r, path, "1.2.3.4", 0, 0) == -1) ;
+    /* a hostile database: a record whose data length runs past the end of the file */
+    {
+      static unsigned char const lens[][4] = { { 0xff, 0xff, 0xff, 0xff }, { 0x00, 0x00, 0x00, 0x80 }, { 0x00, 0x01, 0x00, 0x00 } } ;
+      unsigned int k ;
+      for (k = 0 ; k < 3 ; k++)
+      {
+        CHECK(build("hostile.cdb", "1.2.3.4:allow,X=\"y\"\n", 0, 0) == 0) ;
+        snprintf(path, sizeof path, "%s/hostile.cdb", dir) ;
+        fd = open(path, O_WRONLY) ;
+        CHECK(fd >= 0 && pwrite(fd, lens[k], 4, 2048 + 4) == 4) ;   /* the first record's dlen */
+        close(fd) ;
+        errno = 0 ;
+        CHECK(rules_lookup(&r, path, "1.2.3.4", 0, 0) == -1 && errno == EPROTO) ;
+        CHECK(!r.env.len && !r.deny) ;
+      }
+    }
     /* a database replaced under the same name is read afresh */
     snprintf(path, sizeof path, "%s/a.cdb", dir) ;
     CHECK(rules_lookup(&r, path, "1.2.4.5", 0, 0) == 1 && r.deny) ;

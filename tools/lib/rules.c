@@ -14,7 +14,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <cdb.h>
 #include <skalibs/stralloc.h>
@@ -159,16 +161,22 @@ static int value_parse (rules_result *r, char const *d, size_t len)
    costs more than the whole lookup (page tables set up and torn down for each call), and
    an open fd sees one version of the file even when tcprules renames a new one over it. */
 typedef struct reader_s reader ;
-struct reader_s { int fd ; stralloc data ; stralloc pre ; } ;
+struct reader_s { int fd ; uint64_t size ; stralloc data ; stralloc pre ; } ;
 
-/* Find key; its value in c->data. 1 found, 0 not found, -1 error. */
+/* Find key; its value in c->data. 1 found, 0 not found, -1 error. A length that runs past
+   the end of the file is corruption (EPROTO): tinycdb does not check it, and cdb_bread takes
+   an int, so a length of 2^31 or more would read nothing and report success. */
 static int find (reader *c, char const *key, size_t klen)
 {
   unsigned int dlen ;
+  off_t pos ;
   int e = cdb_seek(c->fd, key, klen, &dlen) ;
   if (e <= 0) return e ;
-  if (!stralloc_ready(&c->data, dlen + 1)) return -1 ;
-  if (cdb_bread(c->fd, c->data.s, dlen) < 0) return -1 ;
+  pos = lseek(c->fd, 0, SEEK_CUR) ;
+  if (pos < 0) return -1 ;
+  if ((uint64_t)pos > c->size || dlen > c->size - (uint64_t)pos) { errno = EPROTO ; return -1 ; }
+  if (!stralloc_ready(&c->data, (size_t)dlen + 1)) return -1 ;
+  if (cdb_bread(c->fd, c->data.s, (int)dlen) < 0) return -1 ;
   c->data.len = dlen ;
   return 1 ;
 }
@@ -325,13 +333,18 @@ static int lookup (reader *c, rules_result *r, char const *iptext, char const *h
 
 int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info)
 {
-  reader c = { .fd = -1, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO } ;
+  reader c = { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO } ;
   int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (!stralloc_ready(&r->key, 64)) return -1 ;
   if (!ip) ip = "0.0.0.0" ;
   c.fd = open(path, O_RDONLY | O_CLOEXEC) ;
   if (c.fd < 0) return -1 ;
+  {
+    struct stat st ;
+    if (fstat(c.fd, &st) < 0) { err = errno ; close(c.fd) ; errno = err ; return -1 ; }
+    c.size = (uint64_t)st.st_size ;
+  }
   errno = 0 ;
   e = lookup(&c, r, ip, host, info) ;
   err = errno ;
