@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 plan 22
 MD=$B/maildir-deliver
+MDD=$D/maildir-deliver   # LD_PRELOAD needs a dynamic link; bin/ is static
 cd "$T" || exit 1
 # a sanitized binary refuses a preloaded library ahead of its runtime unless told
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
@@ -36,7 +37,7 @@ if [ -n "$out" ]; then
 elif [ "$have_inject" = 0 ]; then
   diag "cannot mount a tmpfs here: ENOSPC comes from the LD_PRELOAD injector instead"
   fresh M
-  FAULT_CALL=write FAULT_ERRNO=ENOSPC FAULT_AFTER=4096 LD_PRELOAD=$T/fault.so "$MD" M <big 2>enospc.err
+  FAULT_CALL=write FAULT_ERRNO=ENOSPC FAULT_AFTER=4096 LD_PRELOAD=$T/fault.so "$MDD" M <big 2>enospc.err
   is "$?:$(files M)" "111:0" "ENOSPC (injected after 4 KiB): 111, nothing in new/ or tmp/"
   like "$(cat enospc.err)" 'No space left on device' "and says the disk is full"
   "$MD" M <small
@@ -48,7 +49,7 @@ fi
 # 2. every step failing in turn (injected)
 inject() {   # inject CALL ERRNO [AFTER]: run one delivery into a fresh M under the fault
   fresh M
-  FAULT_CALL=$1 FAULT_ERRNO=$2 FAULT_AFTER=${3:-0} LD_PRELOAD=$T/fault.so "$MD" M <big 2>"$T/err"
+  FAULT_CALL=$1 FAULT_ERRNO=$2 FAULT_AFTER=${3:-0} LD_PRELOAD=$T/fault.so "$MDD" M <big 2>"$T/err"
   echo "$?:$(files M)"
 }
 if [ "$have_inject" = 0 ]; then
@@ -61,7 +62,7 @@ if [ "$have_inject" = 0 ]; then
   is "$(inject fsync-dir EIO)" "111:0" "EIO on fsync of new/: 111 and the message taken back out of new/"
   like "$(cat "$T/err")" 'unable to fsync new/ of M' "and names the step"
   fresh M
-  FAULT_CALL=none LD_PRELOAD=$T/fault.so "$MD" M <big
+  FAULT_CALL=none LD_PRELOAD=$T/fault.so "$MDD" M <big
   is "$?:$(files M)" "0:1" "with the injector loaded but idle, the delivery succeeds (the injector is not the cause)"
 else
   diag "no C compiler: $(cat cc.err)"

@@ -1,5 +1,6 @@
 # t/lib.sh: sourced by every test (". "$(dirname "$0")/lib.sh"").
 #   B        the directory of the sluice binaries under test (bin/ or build-san/bin/)
+#   D        dynamically linked copies of FAULT_TOOLS (GNUmakefile), for LD_PRELOAD
 #   T        a scratch directory, removed on exit
 #   plan N; ok DESC CMD...; nok DESC CMD...; is GOT WANT DESC; like GOT ERE DESC;
 #   is_rc WANT DESC CMD...; skip_all WHY; skip N WHY; diag TEXT
@@ -10,6 +11,9 @@ set -u
 TOP=$(cd "$(dirname "$0")" && while [ ! -f GNUmakefile ] && [ "$(pwd)" != / ]; do cd ..; done; pwd)
 B=${SLUICE_BIN:-$TOP/bin}
 case $B in /*) ;; *) B=$TOP/$B ;; esac
+# dynamically linked copies of some tools, for LD_PRELOAD fault injection (bin/ is static)
+D=${SLUICE_DYN:-$TOP/build/dyn}
+case $D in /*) ;; *) D=$TOP/$D ;; esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-t.XXXXXX")
 export LC_ALL=C
 unset DNSCACHEIP RELAYCLIENT RBLSMTPD TCPREMOTEIP TCPREMOTEHOST TCPREMOTEINFO QMAILQUEUE
