@@ -391,8 +391,15 @@ static int cmd_adddomain (int argc, char const *const *argv)
   read_setting() ;
   db_open(&u, 1) ;
   if (domain_line(&u, domain.s, &d, &tmp, &s, &e)) strerr_dief2x(100, "domain exists already: ", domain.s) ;
-  if (userfile_get(&u, domain.s) && userfile_get(&u, domain.s)->text.len)
-    strerr_dief3x(100, "users/", domain.s, " exists with users in it but the domain is not listed in users/domains: remove or fix it first") ;
+  {
+    /* a users file left without its domain line (a hand edit) is not overwritten */
+    stralloc p = STRALLOC_ZERO ;
+    if (!stralloc_copy(&p, &u.dir) || !(p.len--, stralloc_catb(&p, "/", 1)) || !stralloc_cats(&p, domain.s) || !stralloc_0(&p))
+      strerr_diefu1sys(111, "allocate memory") ;
+    if (stat(p.s, &st) == 0 && st.st_size)
+      strerr_dief3x(100, "domain not listed in users/domains, but its users file is there: ", p.s, " (add its line by hand and run mail-user rebuild, or remove the file)") ;
+    stralloc_free(&p) ;
+  }
   if (mkdir(dir.s, 0700) == 0)
   {
     if (lchown(dir.s, o.uid, o.gid) < 0) strerr_diefu2sys(111, "chown ", dir.s) ;
@@ -478,7 +485,8 @@ static int cmd_deldomain (int argc, char const *const *argv)
   if (!userfile_replace(dt, 0, dt->text.len, keep.s, keep.len)) strerr_diefu1sys(111, "allocate memory") ;
   if (!isalias)
   {
-    userfile_text *t = users_of(&u, &d) ;
+    userfile_text *t = userfile_get(&u, domain.s) ;
+    if (!t && !(t = userfile_new(&u, domain.s))) strerr_diefu1sys(111, "allocate memory") ;
     t->state = 2 ;
   }
   db_commit(&u) ;

@@ -506,7 +506,7 @@ int userfile_compile (userfile *u, int fd, passwd_setting const *ps, stralloc *e
 static int create_like (char const *tmp, char const *path)
 {
   struct stat st ;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600) ;
+  int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600) ;   /* tinycdb reads back keys */
   if (fd < 0) return -1 ;
   if (stat(path, &st) == 0)
   {
