@@ -46,9 +46,15 @@ static int opts (int argc, char const *const *argv, char const *optstring, char 
     char const *p ;
     if (opt == -1) break ;
     p = strchr(optstring, opt) ;
-    if (opt == '?' || !p) usage1(u) ;
-    seen[p - optstring] = 1 ;
-    args[p - optstring] = l.arg ;
+    if (opt == '?' || opt == ':' || !p) usage1(u) ;
+    {
+      /* the option's place among the letters of optstring */
+      size_t k = 0 ;
+      char const *q = optstring ;
+      for (; q < p ; q++) if (*q != ':') k++ ;
+      seen[k] = 1 ;
+      args[k] = l.arg ;
+    }
   }
   return l.ind ;
 }
