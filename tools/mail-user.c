@@ -28,6 +28,7 @@
 
 static stralloc err = STRALLOC_ZERO ;
 static passwd_setting setting = PASSWD_SETTING_DEFAULT ;
+static userfile u = USERFILE_ZERO ;      /* the database a command works on */
 
 /* ---- input ---- */
 
@@ -364,7 +365,6 @@ static void default_owner (owner *o)
 #define U_ADDDOMAIN "mail-user adddomain [ -u owner ] [ -d dir ] domain"
 static int cmd_adddomain (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
   stralloc domain = STRALLOC_ZERO, tmp = STRALLOC_ZERO, dir = STRALLOC_ZERO, line = STRALLOC_ZERO ;
   char seen[2] = { 0, 0 } ;
   char const *args[2] = { 0, 0 } ;
@@ -419,13 +419,13 @@ static int cmd_adddomain (int argc, char const *const *argv)
    || !userfile_new(&u, domain.s))
     strerr_diefu1sys(111, "allocate memory") ;
   db_commit(&u) ;
+  stralloc_free(&domain) ; stralloc_free(&tmp) ; stralloc_free(&dir) ; stralloc_free(&line) ;
   return 0 ;
 }
 
 #define U_ALIASDOMAIN "mail-user aliasdomain alias domain"
 static int cmd_aliasdomain (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
   stralloc alias = STRALLOC_ZERO, domain = STRALLOC_ZERO, tmp = STRALLOC_ZERO, line = STRALLOC_ZERO ;
   userfile_dom d ;
   size_t s, e ;
@@ -443,13 +443,13 @@ static int cmd_aliasdomain (int argc, char const *const *argv)
       strerr_diefu1sys(111, "allocate memory") ;
   }
   db_commit(&u) ;
+  stralloc_free(&alias) ; stralloc_free(&domain) ; stralloc_free(&tmp) ; stralloc_free(&line) ;
   return 0 ;
 }
 
 #define U_DELDOMAIN "mail-user deldomain [ -r ] domain"
 static int cmd_deldomain (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
   stralloc domain = STRALLOC_ZERO, tmp = STRALLOC_ZERO, keep = STRALLOC_ZERO, dir = STRALLOC_ZERO ;
   char seen[1] = { 0 } ;
   char const *args[1] ;
@@ -508,6 +508,7 @@ static int cmd_deldomain (int argc, char const *const *argv)
       strerr_diefu3sys(111, "remove the directory of ", domain.s, " (the domain is removed)") ;
     close(fd) ;
   }
+  stralloc_free(&domain) ; stralloc_free(&tmp) ; stralloc_free(&keep) ; stralloc_free(&dir) ;
   return 0 ;
 }
 
@@ -523,6 +524,13 @@ struct target_s
   int found ;
 } ;
 #define TARGET_ZERO { .local = STRALLOC_ZERO, .domain = STRALLOC_ZERO, .dtmp = STRALLOC_ZERO, .utmp = STRALLOC_ZERO, .addr = STRALLOC_ZERO, .t = 0, .start = 0, .end = 0, .found = 0 }
+static target x = TARGET_ZERO ;         /* the user a command works on */
+
+static void target_free (target *t)
+{
+  stralloc_free(&t->local) ; stralloc_free(&t->domain) ; stralloc_free(&t->dtmp) ;
+  stralloc_free(&t->utmp) ; stralloc_free(&t->addr) ;
+}
 
 static void target_find (userfile *u, target *x)
 {
@@ -561,8 +569,6 @@ static void target_remove (target *x)
 #define U_ADDUSER "mail-user adduser [ -H ] [ -q quota ] address"
 static int cmd_adduser (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
-  target x = TARGET_ZERO ;
   char hash[PASSWD_HASHMAX] ;
   char seen[3] = { 0, 0, 0 } ;
   char const *args[3] ;
@@ -588,8 +594,6 @@ static int cmd_adduser (int argc, char const *const *argv)
 #define U_DELUSER "mail-user deluser [ -r ] address"
 static int cmd_deluser (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
-  target x = TARGET_ZERO ;
   char seen[1] = { 0 } ;
   char const *args[1] ;
   int i = opts(argc, argv, "r", U_DELUSER, seen, args) ;
@@ -620,7 +624,6 @@ static void out_flush (void)
 #define U_DOMAINS "mail-user domains"
 static int cmd_domains (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
   stralloc tmp = STRALLOC_ZERO ;
   userfile_text *dt ;
   size_t pos = 0, start, len ;
@@ -640,13 +643,13 @@ static int cmd_domains (int argc, char const *const *argv)
     out("\n") ;
   }
   out_flush() ;
+  stralloc_free(&tmp) ;
   return 0 ;
 }
 
 #define U_USERS "mail-user users domain"
 static int cmd_users (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
   stralloc domain = STRALLOC_ZERO, dtmp = STRALLOC_ZERO, tmp = STRALLOC_ZERO ;
   userfile_dom d ;
   userfile_text *t ;
@@ -666,14 +669,13 @@ static int cmd_users (int argc, char const *const *argv)
     out(e.local) ; out("@") ; out(d.name) ; out("\n") ;
   }
   out_flush() ;
+  stralloc_free(&domain) ; stralloc_free(&dtmp) ; stralloc_free(&tmp) ;
   return 0 ;
 }
 
 #define U_SHOW "mail-user show address"
 static int cmd_show (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
-  target x = TARGET_ZERO ;
   char fmt[UINT64_FMT] ;
   if (argc != 2) usage1(U_SHOW) ;
   address(argv[1], &x.local, &x.domain) ;
@@ -705,8 +707,6 @@ static int cmd_show (int argc, char const *const *argv)
 #define U_PASSWD "mail-user passwd [ -H ] address"
 static int cmd_passwd (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
-  target x = TARGET_ZERO ;
   char hash[PASSWD_HASHMAX] ;
   char seen[1] = { 0 } ;
   char const *args[1] ;
@@ -727,8 +727,6 @@ static int cmd_passwd (int argc, char const *const *argv)
 #define U_QUOTA "mail-user quota address quota"
 static int cmd_quota (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
-  target x = TARGET_ZERO ;
   uint64_t q ;
   if (argc != 3) usage1(U_QUOTA) ;
   address(argv[1], &x.local, &x.domain) ;
@@ -745,8 +743,6 @@ static int cmd_quota (int argc, char const *const *argv)
 
 static int flag_cmd (int argc, char const *const *argv, char const *usage, int disable)
 {
-  userfile u = USERFILE_ZERO ;
-  target x = TARGET_ZERO ;
   if (argc != 2) usage1(usage) ;
   address(argv[1], &x.local, &x.domain) ;
   read_setting() ;
@@ -767,8 +763,6 @@ static int cmd_disable (int argc, char const *const *argv) { return flag_cmd(arg
 #define U_FORWARD "mail-user forward [ -k ] address dest..."
 static int cmd_forward (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
-  target x = TARGET_ZERO ;
   stralloc list = STRALLOC_ZERO ;
   char seen[1] = { 0 } ;
   char const *args[1] ;
@@ -805,14 +799,13 @@ static int cmd_forward (int argc, char const *const *argv)
   if (seen[0]) x.e.flags |= USERDB_KEEP ; else x.e.flags &= ~USERDB_KEEP ;
   target_set(&x, &x.e) ;
   db_commit(&u) ;
+  stralloc_free(&list) ;
   return 0 ;
 }
 
 #define U_UNFORWARD "mail-user unforward address"
 static int cmd_unforward (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
-  target x = TARGET_ZERO ;
   if (argc != 2) usage1(U_UNFORWARD) ;
   address(argv[1], &x.local, &x.domain) ;
   read_setting() ;
@@ -853,7 +846,6 @@ static void import_child (char const *dir, char const *unused)
 #define U_IMPORT "mail-user import domain"
 static int cmd_import (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
   stralloc domain = STRALLOC_ZERO, dtmp = STRALLOC_ZERO, in = STRALLOC_ZERO, copy = STRALLOC_ZERO,
     old = STRALLOC_ZERO, add = STRALLOC_ZERO ;
   userfile_dom d ;
@@ -928,13 +920,13 @@ static int cmd_import (int argc, char const *const *argv)
   if (nh) as_owner(d.uid, d.gid, &import_child, d.dir, 0) ;
   if (add.len && !userfile_append(t, add.s, add.len)) strerr_diefu1sys(111, "allocate memory") ;
   db_commit(&u) ;
+  stralloc_free(&domain) ; stralloc_free(&dtmp) ; stralloc_free(&in) ; stralloc_free(&copy) ; stralloc_free(&old) ; stralloc_free(&add) ; free(names) ; free(homes) ;
   return 0 ;
 }
 
 #define U_REBUILD "mail-user rebuild"
 static int cmd_rebuild (int argc, char const *const *argv)
 {
-  userfile u = USERFILE_ZERO ;
   (void)argv ;
   if (argc != 1) usage1(U_REBUILD) ;
   read_setting() ;
@@ -975,5 +967,11 @@ int main (int argc, char const *const *argv)
   if (argc < 2) dieusage() ;
   for (; c->name ; c++) if (!strcmp(argv[1], c->name)) break ;
   if (!c->name) dieusage() ;
-  return c->run(argc - 1, argv + 1) ;
+  {
+    int r = c->run(argc - 1, argv + 1) ;
+    userfile_free(&u) ;
+    target_free(&x) ;
+    stralloc_free(&err) ;
+    return r ;
+  }
 }

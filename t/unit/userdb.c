@@ -124,6 +124,7 @@ int main (int argc, char const *const *argv)
     CHECK(userdb_open(&db, 0)) ;
     CHECK(userdb_lookup_user(&db, "alice", "example.com", &u) == 0) ;
     CHECK(userdb_dummy(&db, &sa) == 1 && !strncmp(sa.s, "$y$j75$", 7)) ;
+    userdb_user_free(&u) ;
     userdb_close(&db) ;
   }
   put("domains", "# the domains\nexample.com:1000:1001:/m/example.com\r\nexample.net:=example.com\n\nexample.org:1002:1002:/m/example.org") ;

@@ -331,8 +331,8 @@ int userfile_replace (userfile_text *t, size_t start, size_t end, char const *s,
 {
   size_t tail = t->text.len - end ;
   if (len > end - start && !stralloc_readyplus(&t->text, len - (end - start))) return 0 ;
-  memmove(t->text.s + start + len, t->text.s + end, tail) ;
-  memcpy(t->text.s + start, s, len) ;
+  if (tail) memmove(t->text.s + start + len, t->text.s + end, tail) ;
+  if (len) memcpy(t->text.s + start, s, len) ;
   t->text.len = start + len + tail ;
   t->state = 1 ;
   return 1 ;
