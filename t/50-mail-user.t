@@ -2,7 +2,7 @@
 # mail-user: domains, users, passwords, quotas, forwards, read back through auth-check; hand
 # edits and rebuild; bad input changes nothing; parallel runs lose nothing.
 . "$(dirname "$0")/lib.sh"
-plan 137
+plan 141
 
 chmod 755 "$T"                    # the domains' owner (nobody) must reach its directories
 export SLUICEDIR="$T/sluice"
@@ -80,6 +80,38 @@ like "$(cat "$T/err")" "plaintext password is refused" "and says why"
 is_rc 100 "an md5-crypt hash is refused" sh -c "echo '\$1\$4g366zzn\$DIklHf5ORRtUbS3NjE6QE/' | '$MU' adduser -H bob@example.com"
 is_rc 100 "a bad quota is refused" sh -c "echo pw | '$MU' adduser -q 12X bob@example.com"
 is "$(snapshot)" "$before" "bad users changed nothing"
+
+# on a terminal: a prompt, twice, without echo
+ttyadd() {   # address first-password second-password: prints exit code and whether the password was echoed
+  python3 - "$MU" "$@" <<'PY'
+import os, pty, signal, sys
+signal.alarm(20)
+mu, addr, p1, p2 = sys.argv[1:5]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(mu, [mu, "adduser", addr])
+out = b""
+def expect(s):
+    global out
+    while s not in out:
+        out += os.read(fd, 1024)
+expect(b"New password: "); os.write(fd, p1.encode() + b"\n")
+expect(b"Retype new password: "); os.write(fd, p2.encode() + b"\n")
+try:
+    while True:
+        d = os.read(fd, 1024)
+        if not d: break
+        out += d
+except OSError:
+    pass
+_, st = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(st), "echoed" if p1.encode() in out else "silent")
+PY
+}
+is "$(ttyadd tty@example.com 'tty pass' 'tty pass')" "0 silent" "on a terminal: asked twice, not echoed"
+login 'tty pass' tty@example.com; is "$?" 0 "the password typed on the terminal works"
+is "$(ttyadd tty2@example.com 'one pass' 'other pass')" "100 silent" "two different passwords: refused"
+is_rc 100 "and the user was not added" "$MU" show tty2@example.com
 
 # --- passwords, quotas, flags
 is_rc 0 "passwd" sh -c "echo 'new secret' | '$MU' passwd alice@example.com"
@@ -164,6 +196,7 @@ is_rc 0 "deluser -r" "$MU" deluser -r imp1@example.com
 nok "deluser -r removes the home" test -e "$D/example.com/imp1"
 "$MU" users example.com >"$T/out"
 is "$(cat "$T/out")" "alice@example.com
+tty@example.com
 imp2@example.com
 impalias@example.com" "users lists what is left"
 is_rc 0 "deldomain" "$MU" deldomain example.com
