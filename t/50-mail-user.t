@@ -2,7 +2,7 @@
 # mail-user: domains, users, passwords, quotas, forwards, read back through auth-check; hand
 # edits and rebuild; bad input changes nothing; parallel runs lose nothing.
 . "$(dirname "$0")/lib.sh"
-plan 141
+plan 142
 
 chmod 755 "$T"                    # the domains' owner (nobody) must reach its directories
 export SLUICEDIR="$T/sluice"
@@ -143,6 +143,7 @@ is_rc 0 "forward -k on a user" "$MU" forward -k alice@example.com bob@example.or
 like "$("$MU" show alice@example.com)" "forward: bob@example.org \(a copy kept\)" "show has the forward and the copy"
 login 'sha pass' alice@example.com; is "$?" 0 "a forwarded user still logs in"
 is_rc 100 "forward to itself" "$MU" forward alice@example.com alice@example.com
+is_rc 100 "forward to itself through an alias domain" "$MU" forward alice@example.com x@example.org,Alice@Example.NET
 is_rc 100 "forward to a bad address" "$MU" forward alice@example.com "not an address"
 is_rc 100 "forward -k on an alias" "$MU" forward -k postmaster@example.com alice@example.com
 is_rc 0 "unforward a user" "$MU" unforward alice@example.com

@@ -779,15 +779,22 @@ static int cmd_forward (int argc, char const *const *argv)
   db_open(&u, 1) ;
   target_find(&u, &x) ;
   {
-    /* a forward to the address itself would loop */
+    /* a forward to the address itself, under any of its domain's names, would loop */
+    stralloc one = STRALLOC_ZERO, l = STRALLOC_ZERO, dm = STRALLOC_ZERO, tmp = STRALLOC_ZERO ;
     char const *p = list.s ;
-    size_t alen = x.addr.len - 1 ;
     while (*p)
     {
       size_t n = strcspn(p, ",") ;
-      if (n == alen && !strncasecmp(p, x.addr.s, n)) strerr_dief2x(100, "an address cannot forward to itself: ", x.addr.s) ;
+      userfile_dom dd ;
+      size_t s0, e0 ;
+      one.len = 0 ;
+      if (!stralloc_catb(&one, p, n) || !stralloc_0(&one)) strerr_diefu1sys(111, "allocate memory") ;
+      if (userdb_split(one.s, 0, &l, &dm) > 0 && !strcmp(l.s, x.local.s)
+       && domain_line(&u, dm.s, &dd, &tmp, &s0, &e0) && !strcmp(dd.alias ? dd.alias : dd.name, x.d.name))
+        strerr_dief2x(100, "an address cannot forward to itself: ", one.s) ;
       p += n ; if (*p) p++ ;
     }
+    stralloc_free(&one) ; stralloc_free(&l) ; stralloc_free(&dm) ; stralloc_free(&tmp) ;
   }
   if (seen[0] && (!x.found || x.e.flags & USERDB_ALIAS))
     strerr_dief2x(100, "-k keeps a copy in the mailbox, and this address has none: ", x.addr.s) ;
