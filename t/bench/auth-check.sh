@@ -71,5 +71,5 @@ if command -v checkpw >/dev/null 2>&1 && id mail >/dev/null 2>&1; then
   t0=$(now); classic_loop "$NFAST"; t1=$(now); classicfast=$(rate "$NFAST" "$t0" "$t1")
 fi
 ratio() { case $2 in n/a) echo n/a ;; *) awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' ;; esac; }
-echo "auth-check: sluice $sluice checks/s (default yescrypt hash, 100000 users), classic $classic checks/s (checkpw, plaintext password), ratio $(ratio "$sluice" "$classic")"
-echo "auth-check-cheap-hash: sluice $sluicefast checks/s (sha512crypt 1000 rounds, 100000 users), classic $classicfast checks/s (checkpw, plaintext password), ratio $(ratio "$sluicefast" "$classicfast")"
+echo "auth-check: sluice $sluice, classic $classic, ratio $(ratio "$sluice" "$classic") (checks/s, a process each; sluice: default hash, yescrypt cost 4, 100000 users; classic: checkpw, a plaintext ~/Maildir/.password)"
+echo "auth-check-cheap-hash: sluice $sluicefast, classic $classicfast, ratio $(ratio "$sluicefast" "$classicfast") (checks/s; sluice: a sha512crypt hash of 1000 rounds, 100000 users: what is left besides the hash)"
