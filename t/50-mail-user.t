@@ -2,7 +2,7 @@
 # mail-user: domains, users, passwords, quotas, forwards, read back through auth-check; hand
 # edits and rebuild; bad input changes nothing; parallel runs lose nothing.
 . "$(dirname "$0")/lib.sh"
-plan 142
+plan 148
 
 chmod 755 "$T"                    # the domains' owner (nobody) must reach its directories
 export SLUICEDIR="$T/sluice"
@@ -75,11 +75,17 @@ for bad in bob "bob smith@example.com" "bob@exa/mple.com" "../bob@example.com" "
   is_rc 100 "adduser refuses '$bad'" sh -c "echo pw | '$MU' adduser '$bad'"
 done
 is_rc 100 "an empty password is refused" sh -c "printf '\n' | '$MU' adduser bob@example.com"
+is_rc 100 "a password of 257 bytes is refused" sh -c "head -c 257 /dev/zero | tr '\\0' a | '$MU' adduser bob@example.com"
+like "$(cat "$T/err")" "too long" "says it is too long"
+is_rc 100 "a password with a NUL byte is refused" sh -c "printf 'a\\000b\n' | '$MU' adduser bob@example.com"
 is_rc 100 "a plaintext 'hash' is refused" sh -c "echo secret | '$MU' adduser -H bob@example.com"
 like "$(cat "$T/err")" "plaintext password is refused" "and says why"
 is_rc 100 "an md5-crypt hash is refused" sh -c "echo '\$1\$4g366zzn\$DIklHf5ORRtUbS3NjE6QE/' | '$MU' adduser -H bob@example.com"
 is_rc 100 "a bad quota is refused" sh -c "echo pw | '$MU' adduser -q 12X bob@example.com"
 is "$(snapshot)" "$before" "bad users changed nothing"
+is_rc 0 "a password of 256 bytes is accepted" sh -c "head -c 256 /dev/zero | tr '\\0' a | '$MU' adduser long@example.com"
+login "$(head -c 256 /dev/zero | tr '\0' a)" long@example.com; is "$?" 0 "and checked"
+is_rc 0 "deluser" "$MU" deluser -r long@example.com
 
 # on a terminal: a prompt, twice, without echo
 ttyadd() {   # address first-password second-password: prints exit code and whether the password was echoed

@@ -100,33 +100,43 @@ static int quota_scan (char const *s, uint64_t *q)
   return 1 ;
 }
 
-/* read one line (the password, or a hash) from stdin: a prompt on the terminal, twice,
-   without echo, when stdin is one */
-static void secret_line (char *buf, size_t max, char const *prompt)
+/* one line (a password, or a hash) from stdin into buf, with a prompt on a terminal:
+   0 read; 1 longer than max; 2 a NUL byte in it; -1 read error (errno) */
+static int secret_line (char *buf, size_t max, char const *prompt)
 {
   size_t len = 0 ;
   int tty = isatty(0) ;
+  if (tty && prompt) allwrite(2, prompt, strlen(prompt)) ;
   for (;;)
   {
     ssize_t r ;
-    if (tty && !len && prompt) { allwrite(2, prompt, strlen(prompt)) ; }
-    if (len > max) strerr_dief1x(100, "password too long") ;
+    if (len > max) return 1 ;
     r = read(0, buf + len, 1) ;
-    if (r < 0) { if (errno == EINTR) continue ; strerr_diefu1sys(111, "read stdin") ; }
+    if (r < 0) { if (errno == EINTR) continue ; return -1 ; }
     if (!r || buf[len] == '\n') break ;
-    if (!buf[len]) strerr_dief1x(100, "a password cannot contain a NUL byte") ;
+    if (!buf[len]) return 2 ;
     len++ ;
   }
   if (len && buf[len-1] == '\r') len-- ;
   buf[len] = 0 ;
   if (tty && prompt) allwrite(2, "\n", 1) ;
+  return 0 ;
 }
 
+static void secret_die (int r)
+{
+  if (r < 0) strerr_diefu1sys(111, "read stdin") ;
+  if (r == 1) strerr_dief1x(100, "too long: a password has at most 256 bytes") ;
+  strerr_dief1x(100, "a password cannot contain a NUL byte") ;
+}
+
+/* the password (twice, without echo, on a terminal), or (ishash) a hash, from stdin */
 static void get_password (char *pw, int ishash)
 {
   char again[PASSWD_MAX + 2] ;
   struct termios old, quiet ;
   int tty = isatty(0) && !ishash ;
+  int r ;
   if (tty)
   {
     if (tcgetattr(0, &old) < 0) strerr_diefu1sys(111, "read the terminal settings") ;
@@ -134,14 +144,15 @@ static void get_password (char *pw, int ishash)
     quiet.c_lflag &= ~ECHO ;
     if (tcsetattr(0, TCSAFLUSH, &quiet) < 0) strerr_diefu1sys(111, "turn off the echo") ;
   }
-  secret_line(pw, ishash ? PASSWD_HASHMAX - 1 : PASSWD_MAX, ishash ? 0 : "New password: ") ;
+  r = secret_line(pw, ishash ? PASSWD_HASHMAX - 1 : PASSWD_MAX, ishash ? 0 : "New password: ") ;
   if (tty)
   {
-    secret_line(again, PASSWD_MAX, "Retype new password: ") ;
+    if (!r) r = secret_line(again, PASSWD_MAX, "Retype new password: ") ;
     tcsetattr(0, TCSAFLUSH, &old) ;
-    if (strcmp(pw, again)) strerr_dief1x(100, "the passwords differ") ;
+    if (!r && strcmp(pw, again)) strerr_dief1x(100, "the passwords differ") ;
     explicit_bzero(again, sizeof again) ;
   }
+  if (r) secret_die(r) ;
   if (!pw[0]) strerr_dief1x(100, ishash ? "no hash on stdin" : "empty password") ;
 }
 
