@@ -1,0 +1,176 @@
+/* auth-check: the checkpassword interface for virtual mail users: read login and password on
+   fd 3, check them against the user database, then become the user and exec prog. */
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/env.h>
+#include <skalibs/exec.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/types.h>
+#include "control.h"
+#include "logtext.h"
+#include "passwd.h"
+#include "userdb.h"
+
+#define USAGE "auth-check [ -d domain ] [ -w millisecs ] [ -t secs ] prog..."
+#define dieusage() strerr_dieusage(2, USAGE)
+
+#define INMAX 512
+
+static char const *remoteip ;
+
+static long long now_ms (void)
+{
+  struct timespec ts ;
+  clock_gettime(CLOCK_MONOTONIC, &ts) ;
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 ;
+}
+
+/* login\0password\0timestamp\0 from fd 3: at most INMAX bytes, before the deadline */
+static size_t read_fd3 (char *buf, unsigned int timeout)
+{
+  long long deadline = now_ms() + (long long)timeout * 1000 ;
+  size_t len = 0 ;
+  for (;;)
+  {
+    struct pollfd p = { .fd = 3, .events = POLLIN, .revents = 0 } ;
+    long long left = deadline - now_ms() ;
+    ssize_t r ;
+    if (left <= 0) strerr_dief1x(2, "timed out reading the login on descriptor 3") ;
+    r = poll(&p, 1, left > 60000 ? 60000 : (int)left) ;
+    if (r < 0) { if (errno == EINTR) continue ; strerr_diefu1sys(111, "poll descriptor 3") ; }
+    if (!r) continue ;
+    if (p.revents & POLLNVAL) strerr_dief1x(2, "descriptor 3 is not open: give login\\0password\\0 on it") ;
+    r = read(3, buf + len, INMAX + 1 - len) ;
+    if (r < 0)
+    {
+      if (errno == EINTR || errno == EAGAIN) continue ;
+      strerr_diefu1sys(errno == EBADF ? 2 : 111, "read descriptor 3") ;
+    }
+    if (!r) break ;
+    len += r ;
+    if (len > INMAX) strerr_dief1x(2, "more than 512 bytes on descriptor 3") ;
+  }
+  close(3) ;
+  return len ;
+}
+
+/* "auth-check: word ip login [reason]" on stderr, the login made safe; never the password */
+static void log_event (char const *word, char const *login, char const *reason)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  char const *ip = remoteip ? remoteip : "-" ;
+  int ok = stralloc_cats(&sa, PROG) && stralloc_cats(&sa, ": ") && stralloc_cats(&sa, word) && stralloc_catb(&sa, " ", 1)
+        && logtext_cat(&sa, ip, strlen(ip), 64, " ") && stralloc_catb(&sa, " ", 1)
+        && (login[0] ? logtext_cat(&sa, login, strlen(login), 128, " ") : stralloc_catb(&sa, "-", 1))
+        && (!reason || (stralloc_catb(&sa, " ", 1) && stralloc_cats(&sa, reason)))
+        && stralloc_catb(&sa, "\n", 1) ;
+  if (ok) allwrite(2, sa.s, sa.len) ;
+  stralloc_free(&sa) ;
+}
+
+static void reject (char const *login, char const *reason, unsigned int delay)
+{
+  log_event("reject", login, reason) ;
+  if (delay)
+  {
+    struct timespec ts = { .tv_sec = delay / 1000, .tv_nsec = (long)(delay % 1000) * 1000000 } ;
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) ;
+  }
+  _exit(1) ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  char buf[INMAX + 2] ;
+  stralloc dflt = STRALLOC_ZERO, local = STRALLOC_ZERO, domain = STRALLOC_ZERO, dummy = STRALLOC_ZERO ;
+  stralloc modifs = STRALLOC_ZERO ;
+  userdb db = USERDB_ZERO ;
+  userdb_user u = USERDB_USER_ZERO ;
+  char const *login, *password, *hash ;
+  unsigned int delay = 2000, timeout = 10 ;
+  size_t len, n ;
+  int found = 0, ok ;
+  PROG = "auth-check" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "d:w:t:", &l) ;
+      if (opt == -1) break ;
+      switch (opt)
+      {
+        case 'd' : if (!stralloc_cats(&dflt, l.arg) || !stralloc_0(&dflt)) strerr_diefu1sys(111, "allocate memory") ; break ;
+        case 'w' : if (!uint0_scan(l.arg, &delay)) dieusage() ; break ;
+        case 't' : if (!uint0_scan(l.arg, &timeout) || !timeout) dieusage() ; break ;
+        default : dieusage() ;
+      }
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc < 1) dieusage() ;
+  remoteip = getenv("TCPREMOTEIP") ;
+  if (!dflt.len && control_readline(&dflt, "authdomain", 0) < 0) strerr_diefu1sys(111, "read control/authdomain") ;
+
+  len = read_fd3(buf, timeout) ;
+  buf[len] = 0 ;
+  login = buf ;
+  n = strlen(login) ;
+  if (n >= len) strerr_dief1x(2, "truncated input on descriptor 3: no login\\0password\\0") ;
+  password = buf + n + 1 ;
+  if (n + 1 + strlen(password) >= len) strerr_dief1x(2, "truncated input on descriptor 3: no password\\0") ;
+
+  if (!userdb_open(&db, 0)) strerr_diefu1sys(111, "open the user database") ;
+  {
+    int r = userdb_split(login, dflt.len && dflt.s[0] ? dflt.s : 0, &local, &domain) ;
+    if (r < 0) strerr_diefu1sys(111, "allocate memory") ;
+    if (r)
+    {
+      r = userdb_lookup_user(&db, local.s, domain.s, &u) ;
+      if (r < 0) strerr_diefu1sys(111, "read the user database") ;
+      found = r && !(u.flags & USERDB_ALIAS) ;
+    }
+  }
+  /* an unknown user costs one hash too, so that the time does not tell */
+  if (found) hash = u.hash ;
+  else
+  {
+    if (userdb_dummy(&db, &dummy) < 0) strerr_diefu1sys(111, "read the user database") ;
+    hash = dummy.s ;
+  }
+  ok = passwd_verify(password, hash) ;
+  explicit_bzero(buf + n + 1, len - n - 1) ;
+  if (!found) reject(login, "nouser", delay) ;
+  if (!ok) reject(login, "badpassword", delay) ;
+  if (u.flags & USERDB_DISABLED) reject(login, "disabled", delay) ;
+
+  if (!u.uid || !u.gid) strerr_dief2x(111, "refused: uid or gid 0 for ", u.domain) ;
+  {
+    size_t hl = strlen(u.home) ;
+    char addr[strlen(u.local) + strlen(u.domain) + 2] ;
+    char maildir[hl + 9] ;
+    memcpy(maildir, u.home, hl) ;
+    memcpy(maildir + hl, "/Maildir", 9) ;
+    memcpy(addr, u.local, strlen(u.local)) ;
+    addr[strlen(u.local)] = '@' ;
+    memcpy(addr + strlen(u.local) + 1, u.domain, strlen(u.domain) + 1) ;
+    if (!env_addmodif(&modifs, "USER", addr) || !env_addmodif(&modifs, "HOME", u.home)
+     || !env_addmodif(&modifs, "MAILDIR", maildir) || !env_addmodif(&modifs, "AUTHUSER", u.local)
+     || !env_addmodif(&modifs, "AUTHDOMAIN", u.domain))
+      strerr_diefu1sys(111, "build the environment") ;
+    if (geteuid() != u.uid || getegid() != u.gid)
+      if (setgroups(1, &u.gid) < 0 || setgid(u.gid) < 0 || setuid(u.uid) < 0)
+        strerr_diefu2sys(111, "change to the uid and gid of ", u.domain) ;
+    if (chdir(u.home) < 0) strerr_diefu2sys(111, "chdir to ", u.home) ;
+    log_event("ok", addr, 0) ;
+  }
+  userdb_close(&db) ;
+  xmexec_m(argv, modifs.s, modifs.len) ;
+}
