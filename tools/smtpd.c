@@ -491,6 +491,13 @@ static void smtp_rcpt (char const *arg, size_t len)
   r = smtpcmd_param(arg, len, &pos, &key, &keylen, &val, &vallen) ;
   if (r) { refuse(r < 0 ? "501 5.5.4 bad RCPT parameter syntax" : "555 5.5.4 unsupported RCPT parameter", addr.s) ; return ; }
   if ((flags & SMTPPATH_UTF8) && !smtputf8) { refuse("553 5.6.7 non-ASCII address needs SMTPUTF8", addr.s) ; return ; }
+  {
+    /* "v@elsewhere"@here loses its quotes in the envelope: v@elsewhere@here is one split at
+       the wrong @ away from relaying to elsewhere, and nobody has such a mailbox */
+    char const *at = strrchr(addr.s, '@') ;
+    if (at && memchr(addr.s, '@', at - addr.s))
+    { refuse("553 5.1.3 an @ in the local part is not accepted", addr.s) ; return ; }
+  }
   if (rblsmtpd && !authed)
   {
     /* as rblsmtpd would refuse: "-text" permanently, "text" temporarily; a client that
