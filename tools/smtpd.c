@@ -847,6 +847,10 @@ static void smtp_auth (char const *arg, size_t len)
   else if (r == 1 || r == 2) reply_error("535 5.7.8 authentication failed", 0, R_COUNT) ;
   else reply_error("454 4.7.0 temporary authentication failure", 0, 0) ;
  end:
+  /* the credentials also sit, base64-encoded, in the line and in the consumed input */
+  explicit_bzero(line.s, sizeof line.s) ;
+  explicit_bzero(inbuf, inpos) ;
+  if (user.s) explicit_bzero(user.s, user.len) ;
   if (pass.s) explicit_bzero(pass.s, pass.len) ;
   if (resp.s) explicit_bzero(resp.s, resp.len) ;
   stralloc_free(&resp) ; stralloc_free(&user) ; stralloc_free(&pass) ; stralloc_free(&in) ;
