@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd-lib.sh"
 command -v swaks >/dev/null || skip_all "swaks is not installed"
-plan 47
+plan 48
 
 smtpd_setup
 C=$SLUICEDIR/control
@@ -105,6 +105,11 @@ printf 'EHLO x\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<v@elsewhere.example>\
 out=$(raw $P1 "$T/in")
 is "$(printf '%s\n' "$out" | grep -c '^553 5.7.1 relaying denied')" 3 "relaying denied: other domain, bare suffix domain, foreign literal"
 like "$(grep '^reject' "$T/plain.log" | grep 'to=<v@elsewhere.example>')" '^reject ip=127\.0\.0\.1 code=553 from=<a@remote.example> to=<v@elsewhere.example> reason=relaying denied' "log: reject line with IP, code, sender, recipient, reason"
+# a quoted local part hiding an @: "v@elsewhere"@example.org would reach the queue as
+# v@elsewhere@example.org, one split at the wrong @ away from an open relay
+printf 'EHLO x\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<"v@elsewhere.example"@example.org>\r\nRCPT TO:<@example.org:"v@elsewhere.example"@example.org>\r\nQUIT\r\n' > "$T/in"
+out=$(raw $P1 "$T/in")
+is "$(printf '%s\n' "$out" | grep -E '^(250 2.1.5|553|501)' | cut -c1-9 | tr '\n' ' ')" "553 5.1.3 553 5.1.3 " "an @ inside a quoted local part: 553"
 printf 'big.example\n.wild.example\n' | awk '{ printf "+%d,0:%s->\n", length($0), $0 } END { print "" }' | cdb -c "$C/morercpthosts.cdb"
 printf 'EHLO x\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<v@BIG.example>\r\nRCPT TO:<v@x.wild.example>\r\nRCPT TO:<v@x.big.example>\r\nQUIT\r\n' > "$T/in"
 out=$(raw $P1 "$T/in")

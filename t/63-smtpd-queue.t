@@ -5,7 +5,7 @@
 # capturing stand-in of t/smtpd-lib.sh (queue-inject comes from another branch).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd-lib.sh"
-plan 17
+plan 20
 
 smtpd_setup
 C=$SLUICEDIR/control
@@ -38,6 +38,13 @@ like "$(raw $P "$T/big" | grep -E '^[245][0-9][0-9] ' | tail -2 | head -1)" '^45
 echo 1 > "$C/timeoutsmtpd"
 qq_mode hang
 like "$(raw $P "$T/big" | grep -E '^[245][0-9][0-9] ' | tail -2 | head -1)" '^451 4.3.0 queue failure: timeout \(#52\)$' "a queue program that stops reading: 451 timeout"
+# one that reads everything, then never exits: 451 timeout, not a session stuck for ever
+qq_mode readhang
+like "$(raw $P "$T/in" | grep -E '^[245][0-9][0-9] ' | tail -2 | head -1)" '^451 4.3.0 queue failure: timeout \(#52\)$' "a queue program that never exits: 451 timeout"
+# one that ignores SIGTERM is not waited for either
+qq_mode stubborn
+like "$(raw $P "$T/big" | grep -E '^[245][0-9][0-9] ' | tail -2 | head -1)" '^451 4.3.0 queue failure: timeout \(#52\)$' "a queue program that ignores SIGTERM: 451 timeout"
+nok "no queue program is left running" kill -0 "$(cat "$QQ/pid")"
 rm -f "$C/timeoutsmtpd"
 
 # a missing queue program, then the session goes on

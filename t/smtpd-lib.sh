@@ -10,7 +10,9 @@
 #                             the server sends until it closes (5 s at most)
 #   qq_count; qq_last         messages queued; the directory of the only one (msg, env)
 #   qq_mode MODE              what the capturing queue does next: an exit code, "crash",
-#                             "noread" (exit 0 without reading), "hang"
+#                             "noread" (exit 0 without reading), "hang" (without reading),
+#                             "stubborn" (hang, ignoring SIGTERM), "readhang" (hang after
+#                             reading message and envelope); its pid in $QQ/pid
 # The capturing queue program stands in for queue-inject, which another branch writes: it keeps
 # the message (fd 0) and the envelope (fd 1) byte for byte, so the tests can compare them.
 
@@ -33,15 +35,18 @@ smtpd_setup() {
 #!/bin/sh
 # capturing qmail-queue: keeps message and envelope byte for byte; exits as $QQ/mode says
 mode=$(cat "$QQ/mode" 2>/dev/null || echo 0)
+echo $$ > "$QQ/pid"
 case $mode in
   noread) exit 0 ;;
   crash) kill -9 $$ ;;
   hang) exec sleep 30 ;;
+  stubborn) trap '' TERM; exec sleep 30 ;;
 esac
 d=$QQ/msg.$$
 mkdir "$d.tmp" || exit 53
 cat > "$d.tmp/msg" || exit 54
 cat <&1 > "$d.tmp/env" || exit 54
+[ "$mode" = readhang ] && exec sleep 30
 [ "$mode" = 0 ] || exit "$mode"
 mv "$d.tmp" "$d" || exit 53
 exit 0

@@ -49,6 +49,35 @@ static int inmail = 0, smtputf8 = 0 ;
 static unsigned long nrcpt = 0 ;
 static stralloc sender, envelope, rcptlog, addr, logsa, tmp ;
 static qqueue qq = QQUEUE_ZERO ;   /* the queue program of the message being received */
+static volatile sig_atomic_t qqkilled = 0 ;
+
+/* qqueue_finish and qqueue_abort wait for the queue program without a deadline: a program
+   that hangs after reading everything, or that ignores SIGTERM, would hold the connection
+   for ever. An alarm of timeoutsmtpd seconds kills it; the wait then returns. */
+static void qqalarm (int sig)
+{
+  (void)sig ;
+  if (qq.pid > 0) { kill(qq.pid, SIGKILL) ; qqkilled = 1 ; }
+}
+
+static void queue_abort (void)
+{
+  if (qq.pid <= 0 && qq.msgfd < 0 && qq.envfd < 0) return ;
+  alarm(timeoutsec ? (unsigned int)timeoutsec : 1) ;
+  qqueue_abort(&qq) ;
+  alarm(0) ;
+}
+
+/* qqueue_finish within the deadline; 52 (timeout) when the program had to be killed */
+static int queue_finish (char const *env, size_t envlen)
+{
+  int code ;
+  qqkilled = 0 ;
+  alarm(timeoutsec ? (unsigned int)timeoutsec : 1) ;
+  code = qqueue_finish(&qq, env, envlen) ;
+  alarm(0) ;
+  return qqkilled ? 52 : code ;
+}
 
 /* I/O with the client: replies are buffered and flushed before every read that would
    block, which is what PIPELINING (RFC 2920) needs */
@@ -103,7 +132,7 @@ static int ready (int fd, int forwrite)
     int r = iopause_g(&x, 1, &deadline) ;
     if (r > 0) return 1 ;
     if (!r) return 0 ;
-    if (errno != EINTR) { qqueue_abort(&qq) ; strerr_diefu1sys(111, "iopause") ; }
+    if (errno != EINTR) { queue_abort() ; strerr_diefu1sys(111, "iopause") ; }
   }
 }
 
@@ -127,7 +156,7 @@ static void flush (void)
   {
     int e = errno ;
     logword("end") ; logreason("client write error") ; logflush() ;
-    qqueue_abort(&qq) ;
+    queue_abort() ;
     errno = e ;
     strerr_diefu1sys(111, "write to the client") ;
   }
@@ -152,7 +181,7 @@ static void closing (int e) gccattr_noreturn ;
 /* the last words: a client that hung up first does not make it a failure */
 static void closing (int e)
 {
-  qqueue_abort(&qq) ;
+  queue_abort() ;
   (void)timed_write(1, outbuf, outlen) ;
   _exit(e) ;
 }
@@ -162,7 +191,7 @@ static void timedout (void)
 {
   out("421 4.4.2 ") ; out(me.s) ; out(" timeout, closing connection\r\n") ;
   logword("end") ; logreason("timeout") ; logflush() ;
-  qqueue_abort(&qq) ;   /* a message cut short is never queued */
+  queue_abort() ;   /* a message cut short is never queued */
   (void)timed_write(1, outbuf, outlen) ;   /* best effort: the client may be gone */
   _exit(111) ;
 }
@@ -181,7 +210,7 @@ static int fill (void)
     if (errno == EINTR) continue ;
     if (errno == EAGAIN) { if (!ready(0, 0)) timedout() ; continue ; }
     if (errno == ECONNRESET) return 0 ;
-    qqueue_abort(&qq) ;
+    queue_abort() ;
     strerr_diefu1sys(111, "read from the client") ;
   }
 }
@@ -190,7 +219,7 @@ static void gone (void) gccattr_noreturn ;
 static void gone (void)
 {
   /* the client left without QUIT: not our failure */
-  qqueue_abort(&qq) ;
+  queue_abort() ;
   if (inmail) { logword("end") ; logreason("client closed the connection") ; logflush() ; }
   _exit(0) ;
 }
@@ -211,7 +240,7 @@ static int getline_smtp (void)
 static void die_nomem (void) gccattr_noreturn ;
 static void die_nomem (void)
 {
-  qqueue_abort(&qq) ;
+  queue_abort() ;
   out("421 4.3.0 out of memory, closing connection\r\n") ;
   flush() ;
   strerr_diefu1x(111, "allocate memory") ;
@@ -462,6 +491,13 @@ static void smtp_rcpt (char const *arg, size_t len)
   r = smtpcmd_param(arg, len, &pos, &key, &keylen, &val, &vallen) ;
   if (r) { refuse(r < 0 ? "501 5.5.4 bad RCPT parameter syntax" : "555 5.5.4 unsupported RCPT parameter", addr.s) ; return ; }
   if ((flags & SMTPPATH_UTF8) && !smtputf8) { refuse("553 5.6.7 non-ASCII address needs SMTPUTF8", addr.s) ; return ; }
+  {
+    /* "v@elsewhere"@here loses its quotes in the envelope: v@elsewhere@here is one split at
+       the wrong @ away from relaying to elsewhere, and nobody has such a mailbox */
+    char const *at = strrchr(addr.s, '@') ;
+    if (at && memchr(addr.s, '@', at - addr.s))
+    { refuse("553 5.1.3 an @ in the local part is not accepted", addr.s) ; return ; }
+  }
   if (rblsmtpd && !authed)
   {
     /* as rblsmtpd would refuse: "-text" permanently, "text" temporarily; a client that
@@ -596,14 +632,14 @@ static void smtp_data (size_t arglen)
     if (n > sizeof qbuf - qlen) n = sizeof qbuf - qlen ;
     r = smtpdata_feed(&d, inbuf + inpos, n, qbuf + qlen, &used, &produced) ;
     inpos += used ;
-    if (databytes && d.bytes > databytes && !toobig) { toobig = 1 ; qqueue_abort(q) ; }
-    if (d.hops > MAXHOPS && !loop) { loop = 1 ; qqueue_abort(q) ; }
+    if (databytes && d.bytes > databytes && !toobig) { toobig = 1 ; queue_abort() ; }
+    if (d.hops > MAXHOPS && !loop) { loop = 1 ; queue_abort() ; }
     if (toobig || loop) qlen = 0 ;
     else qlen += produced ;
     if (r == SMTPDATA_BARELF || r == SMTPDATA_BARECR)
     {
       /* the client's idea of a line is not ours: nothing it sends next can be trusted */
-      qqueue_abort(q) ;
+      queue_abort() ;
       refuse(r == SMTPDATA_BARELF
         ? "554 5.6.0 bare LF in message text: lines must end with CRLF (RFC 5321 2.3.8); closing connection"
         : "554 5.6.0 bare CR in message text: lines must end with CRLF (RFC 5321 2.3.8); closing connection", 0) ;
@@ -616,7 +652,7 @@ static void smtp_data (size_t arglen)
         /* a program that stopped reading has usually exited: its code decides, below;
            one that hangs is killed */
         qfail = errno == ETIMEDOUT ? 2 : 1 ;
-        if (qfail == 2) qqueue_abort(q) ;
+        if (qfail == 2) queue_abort() ;
       }
       qlen = 0 ;
     }
@@ -625,7 +661,7 @@ static void smtp_data (size_t arglen)
   }
   if (toobig) { refuse("552 5.3.4 message size exceeds the limit", 0) ; transaction_reset() ; return ; }
   if (loop) { refuse("554 5.4.6 too many hops: this message is looping", 0) ; transaction_reset() ; return ; }
-  code = qfail == 2 ? 52 : qqueue_finish(q, envelope.s, envelope.len) ;
+  code = qfail == 2 ? 52 : queue_finish(envelope.s, envelope.len) ;
   if (!code && qfail) code = 54 ;   /* never 250 for text the queue did not read in full */
   if (!code)
   {
@@ -811,6 +847,10 @@ static void smtp_auth (char const *arg, size_t len)
   else if (r == 1 || r == 2) reply_error("535 5.7.8 authentication failed", 0, R_COUNT) ;
   else reply_error("454 4.7.0 temporary authentication failure", 0, 0) ;
  end:
+  /* the credentials also sit, base64-encoded, in the line and in the consumed input */
+  explicit_bzero(line.s, sizeof line.s) ;
+  explicit_bzero(inbuf, inpos) ;
+  if (user.s) explicit_bzero(user.s, user.len) ;
   if (pass.s) explicit_bzero(pass.s, pass.len) ;
   if (resp.s) explicit_bzero(resp.s, resp.len) ;
   stralloc_free(&resp) ; stralloc_free(&user) ; stralloc_free(&pass) ; stralloc_free(&in) ;
@@ -872,6 +912,13 @@ int main (int argc, char const *const *argv)
   }
   if (argc) authprog = argv ;
   signal(SIGPIPE, SIG_IGN) ;
+  {
+    struct sigaction sa ;
+    memset(&sa, 0, sizeof sa) ;
+    sa.sa_handler = &qqalarm ;   /* no SA_RESTART: the wait must see EINTR */
+    sigemptyset(&sa.sa_mask) ;
+    if (sigaction(SIGALRM, &sa, 0) < 0) strerr_diefu1sys(111, "set a signal handler") ;
+  }
   if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "set the connection non-blocking") ;
   readenv() ;
   timeoutsec = 1200 ;
