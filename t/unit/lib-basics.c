@@ -89,7 +89,7 @@ int main (int argc, char const *const *argv)
     int fd ;
     ssize_t n ;
     snprintf(prog, sizeof prog, "%s/qq", dir) ;
-    snprintf(got, sizeof got, "#!/bin/sh\ncat > %s/msg && cat 0<&1 >%s/env && exit ${QQEXIT:-0}\n", dir, dir) ;
+    snprintf(got, sizeof got, "#!/bin/sh\ncat > %s/msg && cat 0<&1 >%s/env && grep -E '^Sig(Ign|Blk)' /proc/$$/status > %s/sig && exit ${QQEXIT:-0}\n", dir, dir, dir) ;
     CHECK(atomic_write(prog, got, strlen(got), 0755)) ;
     setenv("QMAILQUEUE", prog, 1) ;
     CHECK(qqueue_start(&q)) ;
@@ -102,6 +102,22 @@ int main (int argc, char const *const *argv)
     n = read(fd, got, sizeof got) ;
     close(fd) ;
     CHECK(n == 11 && !memcmp(got, "Fa@b\0Tc@d\0\0", 11)) ;
+    /* the caller ignores SIGPIPE; the queue program must not inherit that */
+    snprintf(path, sizeof path, "%s/sig", dir) ;
+    fd = open(path, O_RDONLY) ;
+    n = read(fd, got, sizeof got - 1) ;
+    close(fd) ;
+    got[n > 0 ? n : 0] = 0 ;
+    {
+      /* the classic signals (1-31) neither blocked nor ignored; glibc's own 32, 33 may be */
+      char const *b = strstr(got, "SigBlk:\t"), *i = strstr(got, "SigIgn:\t") ;
+      CHECK(b && i) ;
+      if (b && i)
+      {
+        CHECK(!(strtoull(b + 8, 0, 16) & 0x7fffffffULL)) ;
+        CHECK(!(strtoull(i + 8, 0, 16) & 0x7fffffffULL)) ;
+      }
+    }
     setenv("QQEXIT", "31", 1) ;
     CHECK(qqueue_start(&q)) ;
     CHECK(qqueue_finish(&q, env.s, env.len) == 31) ;

@@ -30,17 +30,30 @@ int qqueue_start (qqueue *q)
   char const *prog = getenv("QMAILQUEUE") ;
   char *argv[2] ;
   posix_spawn_file_actions_t fa ;
+  posix_spawnattr_t attr ;
+  sigset_t all, none ;
   pid_t pid ;
   if (!prog || !*prog) prog = "queue-inject" ;
   argv[0] = (char *)prog ; argv[1] = 0 ;
   if (!qqueue_pipe(m)) return 0 ;
   if (!qqueue_pipe(e)) { int x = errno ; close(m[0]) ; close(m[1]) ; errno = x ; return 0 ; }
-  /* posix_spawn, not fork: one per message, and far cheaper for the caller's hot path */
+  /* posix_spawn, not fork: one per message, and far cheaper for the caller's hot path.
+     The program starts with default signal dispositions and an empty mask, whatever the
+     caller ignores or blocks (SIGPIPE, SIGALRM...). */
   r = posix_spawn_file_actions_init(&fa) ;
-  if (!r) r = posix_spawn_file_actions_adddup2(&fa, m[0], 0) ;
+  if (r) goto fail ;
+  r = posix_spawnattr_init(&attr) ;
+  if (r) { posix_spawn_file_actions_destroy(&fa) ; goto fail ; }
+  sigfillset(&all) ; sigemptyset(&none) ;
+  r = posix_spawn_file_actions_adddup2(&fa, m[0], 0) ;
   if (!r) r = posix_spawn_file_actions_adddup2(&fa, e[0], 1) ;
-  if (!r) r = posix_spawnp(&pid, prog, &fa, 0, argv, environ) ;
+  if (!r) r = posix_spawnattr_setsigdefault(&attr, &all) ;
+  if (!r) r = posix_spawnattr_setsigmask(&attr, &none) ;
+  if (!r) r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) ;
+  if (!r) r = posix_spawnp(&pid, prog, &fa, &attr, argv, environ) ;
+  posix_spawnattr_destroy(&attr) ;
   posix_spawn_file_actions_destroy(&fa) ;
+ fail:
   close(m[0]) ; close(e[0]) ;
   if (r)
   {
