@@ -1,0 +1,62 @@
+/* rules: tcprules databases (cdb), read and written in tcprules 0.88's format, extended with
+   CIDR, IPv6 and unsetting a variable in records and keys the 0.88 tools never look up. */
+#ifndef SLUICE_RULES_H
+#define SLUICE_RULES_H
+#include <stddef.h>
+#include <cdb.h>
+#include <skalibs/stralloc.h>
+
+/* The decision for one client. env holds the matched rule's variables in the form
+   env_addmodif / xmexec_m take: "NAME=value\0" to set, "NAME\0" to unset; key is the cdb key
+   that matched (for tcprules-check and logs), not 0-terminated. For the 0.88 key forms that
+   is the key text itself (1.2.3.4, 1.2.3., =host, =.domain, =, info@ip, info@=host, empty);
+   for a CIDR rule, whose cdb key is binary, it is the printable net/len (10.0.0.0/8). */
+typedef struct rules_result_s rules_result ;
+struct rules_result_s { int deny ; stralloc env ; stralloc key ; } ;
+#define RULES_RESULT_ZERO { .deny = 0, .env = STRALLOC_ZERO, .key = STRALLOC_ZERO }
+
+/* Look up a client in the rules cdb at path, in tcpserver 0.88's order, extended with CIDR and
+   IPv6. ip: address text (IPv4 dotted quad or IPv6, as tcpsrv sets TCPREMOTEIP); host, info: 0 when unknown.
+   1: a rule matched (r filled); 0: no rule matched (allow, set nothing); -1: the database
+   cannot be opened or is corrupt (errno). Opens, reads (tinycdb's cdb_seek: read(2), no
+   mapping) and closes the file on each call, so a database replaced by tcprules is seen at
+   the next call with no torn read. */
+extern int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info) ;
+extern void rules_result_free (rules_result *r) ;
+
+/* The canonical text of an IPv6 address (RFC 5952: lowercase, no leading zeros, the longest
+   run of two or more zero groups as ::, the first one on a tie), as rules keys store it.
+   s needs RULES_IP6_FMT bytes; returns the length, s is not 0-terminated. */
+#define RULES_IP6_FMT 40
+extern size_t rules_ip6_fmt (char *s, unsigned char const *ip6) ;
+
+/* Client address text (IPv4, IPv6, IPv4-mapped IPv6) into its canonical text: a dotted quad
+   for IPv4 and IPv4-mapped, rules_ip6_fmt for the rest. s needs RULES_IP6_FMT bytes.
+   Returns the length and sets *family to 4 or 6 (ip filled, 4 or 16 bytes), or 0 when ip is
+   not an address. */
+extern size_t rules_ip_canon (char *s, unsigned char *ip, int *family, char const *text) ;
+
+/* Compiling rules text into a cdb (tcprules). Start on an open, empty, writable fd; feed
+   every line (without its newline); finish writes the index. */
+typedef struct rules_make_s rules_make ;
+struct rules_make_s
+{
+  struct cdb_make cdbm ;
+  char *data ;                 /* scratch for one line's records */
+  char *err ;                  /* after a parse error: what is wrong, 0-terminated */
+  size_t errcap ;
+  unsigned char len4[33] ;     /* CIDR prefix lengths present, IPv4 */
+  unsigned char len6[129] ;    /* and IPv6 */
+} ;
+#define RULES_LINE_MAX 65536
+/* 1 ok; -1 system error (errno). */
+extern int rules_make_start (rules_make *m, int fd) ;
+/* 1: the line was added (or was blank or a comment); 0: the line is malformed, m->err says
+   why and nothing was added; -1: write error (errno). */
+extern int rules_make_line (rules_make *m, char const *s, size_t len) ;
+/* Writes the prefix-length keys and the index. 1 ok; -1 write error (errno). The fd stays open. */
+extern int rules_make_finish (rules_make *m) ;
+/* Frees what start allocated (after finish, or to abandon). */
+extern void rules_make_free (rules_make *m) ;
+
+#endif
