@@ -1,6 +1,6 @@
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <skalibs/random.h>
 #include "conntab.h"
 
@@ -29,14 +29,24 @@ static int may_fill (unsigned int i, unsigned int j, unsigned int h)
   return i <= j ? (h <= i || h > j) : (h <= i && h > j) ;
 }
 
+/* Zeroed pages that children do not inherit: fork copies no page table entry for them, and
+   the parent's writes after a fork take no copy-on-write fault. */
+static void *zalloc_nofork (size_t len)
+{
+  void *p = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ;
+  if (p == MAP_FAILED) return 0 ;
+  madvise(p, len, MADV_DONTFORK) ;
+  return p ;
+}
+
 int conntab_init (conntab *t, unsigned int max)
 {
   unsigned int size = 16 ;
   if (!max || max > (1U << 24)) return (errno = EINVAL, 0) ;
   while (size < 2 * max) size <<= 1 ;
-  t->ips = calloc(size, sizeof(conntab_ip)) ;
-  t->kids = calloc(size, sizeof(conntab_kid)) ;
-  if (!t->ips || !t->kids) { conntab_free(t) ; return (errno = ENOMEM, 0) ; }
+  t->ips = zalloc_nofork(size * sizeof(conntab_ip)) ;
+  t->kids = zalloc_nofork(size * sizeof(conntab_kid)) ;
+  if (!t->ips || !t->kids) { t->mask = size - 1 ; conntab_free(t) ; return (errno = ENOMEM, 0) ; }
   t->mask = size - 1 ;
   t->max = max ;
   t->n = 0 ;
@@ -115,6 +125,7 @@ unsigned int conntab_count (conntab const *t, char const *ip)
 
 void conntab_free (conntab *t)
 {
-  free(t->ips) ; free(t->kids) ;
+  if (t->ips) munmap(t->ips, (t->mask + 1) * sizeof(conntab_ip)) ;
+  if (t->kids) munmap(t->kids, (t->mask + 1) * sizeof(conntab_kid)) ;
   t->ips = 0 ; t->kids = 0 ; t->mask = 0 ; t->max = 0 ; t->n = 0 ;
 }

@@ -1,5 +1,7 @@
 /* conntab: open connections per client address, kept by a server's parent; fixed size,
-   no allocation after conntab_init, O(1) per operation (keyed hash, open addressing). */
+   no allocation after conntab_init, O(1) per operation (keyed hash, open addressing).
+   The tables are not inherited by forked children (MADV_DONTFORK): a child must not read
+   them, and the parent's updates after a fork cost no copy-on-write. */
 #ifndef SLUICE_CONNTAB_H
 #define SLUICE_CONNTAB_H
 #include <stdint.h>
