@@ -91,6 +91,8 @@ struct conn_s
   char portstr[UINT16_FMT] ;
   char numstr[UINT_FMT] ;     /* TCPCONNNUM */
   unsigned int num ;
+  size_t statuslen ;          /* -v: the parent's status line, written by the child */
+  char status[32 + 2 * UINT_FMT] ;   /* before its own lines, as 0.88 orders them */
 } ;
 
 /* The rule found for a connection. Its buffers are reserved at start, so that a child
@@ -117,9 +119,11 @@ static void ip46_key (char *key, ip46 const *a)
   else { memcpy(key, V4MAPPED, 12) ; memcpy(key + 12, a->ip, 4) ; }
 }
 
+/* The address text of TCPLOCALIP and TCPREMOTEIP: a dotted quad, or RFC 5952 IPv6 text,
+   the form rules keys use. s needs IP6_FMT bytes. */
 static size_t ipfmt (char *s, ip46 const *a)
 {
-  return a->is6 ? ip6_fmt(s, a->ip) : ip4_fmt(s, a->ip) ;
+  return a->is6 ? rules_ip6_fmt(s, (unsigned char const *)a->ip) : ip4_fmt(s, a->ip) ;
 }
 
 /* ---- the child: everything that may wait or allocate happens here */
@@ -372,6 +376,7 @@ static void child (conn const *c)
   if (cf.verbosity >= 2)
   {
     pidstr[pidfmt(pidstr, getpid())] = 0 ;
+    line_cat(&lg, c->status, c->statuslen) ;
     line_cats(&lg, "tcpsrv: pid ") ; line_cats(&lg, pidstr) ;
     line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_cat(&lg, "\n", 1) ;
     if (lookups) line_flush(&lg) ;   /* before anything that may wait */
@@ -523,15 +528,21 @@ static void plog_cat (char const *s, size_t len)
   P->loglen += len ;
 }
 
-static void plog_status (void)
+static size_t status_fmt (char *line)
 {
-  char line[32 + 2 * UINT_FMT] = "tcpsrv: status: " ;
   size_t len = 16 ;
+  memcpy(line, "tcpsrv: status: ", 16) ;
   len += uint_fmt(line + len, P->n) ;
   line[len++] = '/' ;
   len += uint_fmt(line + len, cf.limit) ;
   line[len++] = '\n' ;
-  plog_cat(line, len) ;
+  return len ;
+}
+
+static void plog_status (void)
+{
+  char line[32 + 2 * UINT_FMT] ;
+  plog_cat(line, status_fmt(line)) ;
 }
 
 static void plog_end (pid_t pid, int wstat)
@@ -650,7 +661,7 @@ static int accept_one (int s)
   c.portstr[uint16_fmt(c.portstr, c.port)] = 0 ;
   c.numstr[uint_fmt(c.numstr, c.num)] = 0 ;
   P->n++ ;
-  if (cf.verbosity >= 2) plog_status() ;
+  c.statuslen = cf.verbosity >= 2 ? status_fmt(c.status) : 0 ;
   if (P->spare) pid = spare_give(&c) ;
   if (!pid)
   {
@@ -660,6 +671,7 @@ static int accept_one (int s)
   close(c.fd) ;
   if (pid < 0)
   {
+    if (cf.verbosity >= 2) plog_status() ;
     P->n-- ;
     if (cf.verbosity) strerr_warnwu2sys("fork: ", "dropping connection") ;
     if (cf.verbosity >= 2) plog_status() ;
