@@ -940,7 +940,7 @@ int main (int argc, char const *const *argv)
   fds_open() ;
   s = listen_on(argv[0], port, backlog) ;
   cf.listener = s ;
-  if (dogid && setgroups_and_gid(gid, 1, &gid) < 0) strerr_diefu1sys(111, "set the group id") ;
+  if (dogid && (skalibs_setgroups(1, &gid) < 0 || setgid(gid) < 0)) strerr_diefu1sys(111, "set the group id") ;
   if (douid && setuid(uid) < 0) strerr_diefu1sys(111, "set the user id") ;
 
   P = mmap(0, sizeof(parent), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ;
