@@ -37,7 +37,7 @@ cat > "$T/hold" <<EOF
 echo "TCPCONNNUM=\$TCPCONNNUM"
 : > "$T/run/\$\$"
 ls "$T/run" | wc -l >> "$T/conc"
-sleep 1
+sleep 2
 rm -f "$T/run/\$\$"
 EOF
 chmod +x "$T/hold"
@@ -63,7 +63,7 @@ is "$(echo "$out" | grep '^127.0.0.1 ' | grep -v refused | awk '{print $2}' | so
 is "$(echo "$out" | grep '^127.0.0.2 ' | grep -vc refused)" "2" "-C 2: another address has its own count"
 logwait 'MAXCONNIP:'
 like "$(grep -m1 ' deny ' "$T/log")" '^tcpsrv: deny [0-9]+ :127\.0\.0\.1:[0-9]+ :127\.0\.0\.1::[0-9]+ MAXCONNIP:[3-6]/2$' "refusals logged as deny lines, MAXCONNIP:count/limit at the end"
-sleep 1.5
+sleep 2.5
 is "$(burst "$PORT" 127.0.0.1:2 | grep -c refused)" "0" "once they ended, the address may connect again"
 stop_pid "$SPID"
 

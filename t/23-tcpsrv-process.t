@@ -21,7 +21,7 @@ get "$PORT" > "$T/slowout" &
 gpid=$!
 wait_for 5 grep -q ' ok ' "$T/log"
 kill -TERM "$SPID"
-wait_for 3 sh -c "! ss -ltnH 'sport = :$PORT' | grep -q ."
+wait_for 10 sh -c "! ss -ltnH 'sport = :$PORT' | grep -q ."
 is "$(ss -ltnH "sport = :$PORT")" "" "SIGTERM: the listening socket is closed at once"
 like "$(get "$PORT")" '^ERROR' "SIGTERM: new connections are refused"
 ok "SIGTERM: tcpsrv waits for its child" kill -0 "$SPID"
@@ -40,7 +40,7 @@ gpid=$!
 wait_for 5 grep -q ' ok ' "$T/log"
 kid=$(sed -n 's/^tcpsrv: ok \([0-9]*\) .*/\1/p' "$T/log")
 kill -TERM "$SPID"; sleep 0.3; kill -TERM "$SPID"
-wait_for 3 sh -c "! kill -0 $SPID"
+wait_for 10 sh -c "! kill -0 $SPID"
 nok "a second SIGTERM: tcpsrv exits without waiting" kill -0 "$SPID"
 ok "... and its child still runs" kill -0 "$kid"
 wait $gpid
@@ -51,7 +51,7 @@ finished" "... to its end"
 srv 127.0.0.1 0 true || exit 1
 sleep 0.3
 kill -TERM "$SPID"
-wait_for 3 sh -c "! kill -0 $SPID"
+wait_for 10 sh -c "! kill -0 $SPID"
 nok "idle: SIGTERM ends tcpsrv" kill -0 "$SPID"
 sleep 0.3
 is "$(ps -eo ppid,args | awk -v p="$SPID" '$1 == p' | wc -l | tr -d ' ')" "0" "idle: no child left behind"

@@ -67,7 +67,6 @@ static struct
   sigset_t origmask ;         /* restored in the child */
   ip46 local ;                /* the bound address */
   int localwild ;             /* bound to every address: ask the kernel per connection */
-  int listener ;              /* the listening socket */
   char localipstr[IP6_FMT] ;
   char localportstr[UINT16_FMT] ;
   uint16_t localport ;
@@ -506,9 +505,6 @@ struct parent_s
   unsigned int n ;            /* children, that is open connections */
   int draining ;              /* SIGTERM seen: no more accepting */
   int paused ;                /* out of descriptors: accept again at resume */
-  int listener ;              /* the listening socket, -1 once draining */
-  pid_t spare ;               /* the spare child, 0 if none */
-  int sparefd ;               /* our end of its socket pair */
   tain resume ;
   size_t loglen ;
   char log[8192] ;            /* log lines, written once per turn of the loop */
@@ -556,8 +552,6 @@ static void plog_end (pid_t pid, int wstat)
   plog_cat(line, len) ;
 }
 
-static void spare_drop (void) ;
-
 static void reap (void)
 {
   for (;;)
@@ -565,84 +559,19 @@ static void reap (void)
     int wstat ;
     pid_t pid = waitpid(-1, &wstat, WNOHANG) ;
     if (pid <= 0) break ;
-    if (pid == P->spare) { spare_drop() ; continue ; }   /* died idle: another one comes */
     if (conntab_remove(&P->tab, pid) < 0) continue ;
     P->n-- ;
     if (cf.verbosity >= 2) { plog_end(pid, wstat) ; plog_status() ; }
   }
 }
 
-/* The spare child is forked ahead of the next connection and waits for it on a socket
-   pair: a connection then waits for a message, not for a fork, and the fork that
-   replaces the spare runs while the served child sets up and runs prog. */
-
-static void spare_wait (int fd) gccattr_noreturn ;
-static void spare_wait (int fd)
-{
-  conn c ;
-  union { struct cmsghdr h ; char buf[CMSG_SPACE(sizeof(int))] ; } u ;
-  struct iovec iov = { .iov_base = &c, .iov_len = sizeof c } ;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf } ;
-  struct cmsghdr *cm ;
-  ssize_t r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC) ;
-  if (r != (ssize_t)sizeof c) _exit(0) ;    /* the parent is gone or draining */
-  cm = CMSG_FIRSTHDR(&msg) ;
-  if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) _exit(111) ;
-  memcpy(&c.fd, CMSG_DATA(cm), sizeof(int)) ;
-  child(&c) ;
-}
-
-static void spare_make (void)
-{
-  int sv[2] ;
-  pid_t pid ;
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return ;
-  pid = fork() ;
-  if (pid < 0) { close(sv[0]) ; close(sv[1]) ; return ; }
-  if (!pid)
-  {
-    close(sv[0]) ;
-    close(cf.listener) ;
-    spare_wait(sv[1]) ;
-  }
-  close(sv[1]) ;
-  P->spare = pid ;
-  P->sparefd = sv[0] ;
-}
-
-static void spare_drop (void)
-{
-  if (P->sparefd >= 0) close(P->sparefd) ;
-  P->sparefd = -1 ;
-  P->spare = 0 ;
-}
-
-/* Hand c to the spare. Its pid, or 0 if it is gone. */
-static pid_t spare_give (conn const *c)
-{
-  union { struct cmsghdr h ; char buf[CMSG_SPACE(sizeof(int))] ; } u ;
-  struct iovec iov = { .iov_base = (void *)c, .iov_len = sizeof *c } ;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf } ;
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg) ;
-  pid_t pid = P->spare ;
-  ssize_t r ;
-  memset(u.buf, 0, sizeof u.buf) ;
-  cm->cmsg_level = SOL_SOCKET ;
-  cm->cmsg_type = SCM_RIGHTS ;
-  cm->cmsg_len = CMSG_LEN(sizeof(int)) ;
-  memcpy(CMSG_DATA(cm), &c->fd, sizeof(int)) ;
-  r = sendmsg(P->sparefd, &msg, MSG_NOSIGNAL) ;
-  spare_drop() ;
-  return r == (ssize_t)sizeof *c ? pid : 0 ;
-}
-
-/* Accept one connection and give it to a child. 1 done, 0 nothing to accept, -1 out of
+/* Accept one connection and fork its child. 1 done, 0 nothing to accept, -1 out of
    descriptors or memory (the caller waits a little before trying again). */
 static int accept_one (int s)
 {
   conn c ;
   char key[16] ;
-  pid_t pid = 0 ;
+  pid_t pid ;
   c.ip.is6 = cf.local.is6 ;
   c.fd = c.ip.is6 ? socket_accept6_coe(s, c.ip.ip, &c.port) : socket_accept4_coe(s, c.ip.ip, &c.port) ;
   if (c.fd < 0)
@@ -662,12 +591,8 @@ static int accept_one (int s)
   c.numstr[uint_fmt(c.numstr, c.num)] = 0 ;
   P->n++ ;
   c.statuslen = cf.verbosity >= 2 ? status_fmt(c.status) : 0 ;
-  if (P->spare) pid = spare_give(&c) ;
-  if (!pid)
-  {
-    pid = fork() ;
-    if (!pid) child(&c) ;
-  }
+  pid = fork() ;
+  if (!pid) child(&c) ;
   close(c.fd) ;
   if (pid < 0)
   {
@@ -700,7 +625,6 @@ static void serve (int s)
     int r ;
     plog_flush() ;
     if (P->draining && !P->n) return ;
-    if (!P->draining && !P->spare) spare_make() ;
     x[0].fd = sfd ; x[0].events = IOPAUSE_READ ; x[0].revents = 0 ;
     if (s >= 0 && !P->paused && P->n < cf.limit)
     {
@@ -726,7 +650,6 @@ static void serve (int s)
           if (P->draining) return ;    /* a second SIGTERM: leave the children running */
           P->draining = 1 ;
           if (s >= 0) { close(s) ; s = -1 ; }
-          spare_drop() ;   /* on the end of its pair, the spare exits */
         }
       }
     if (n == 2 && s >= 0 && x[1].revents)
@@ -939,14 +862,12 @@ int main (int argc, char const *const *argv)
   sig_restore(SIGCHLD) ; sig_restore(SIGTERM) ; sig_restore(SIGPIPE) ;
   fds_open() ;
   s = listen_on(argv[0], port, backlog) ;
-  cf.listener = s ;
   if (dogid && (skalibs_setgroups(1, &gid) < 0 || setgid(gid) < 0)) strerr_diefu1sys(111, "set the group id") ;
   if (douid && setuid(uid) < 0) strerr_diefu1sys(111, "set the user id") ;
 
   P = mmap(0, sizeof(parent), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ;
   if (P == MAP_FAILED) strerr_diefu1sys(111, "allocate memory") ;
   madvise(P, sizeof(parent), MADV_DONTFORK) ;
-  P->sparefd = -1 ;
   if (!conntab_init(&P->tab, cf.limit)) strerr_diefu1sys(111, "allocate the connection table") ;
   if (cf.rules) rules_check() ;
 
