@@ -357,7 +357,7 @@ static size_t pidfmt (char *s, pid_t pid)
 static void child (conn const *c) gccattr_noreturn ;
 static void child (conn const *c)
 {
-  line lg = { .len = 0 } ;
+  line lg ;   /* no initializer: zeroing 2 kB would touch pages for nothing */
   char envstack[2048] ;
   envb env = { .s = envstack, .len = 0, .a = sizeof envstack, .heap = 0 } ;
   stralloc localhost = STRALLOC_ZERO ;
@@ -371,6 +371,7 @@ static void child (conn const *c)
   int deny = 0, maxset ;
   unsigned int maxconnip ;
 
+  lg.len = 0 ;
   pending = &lg ;
   if (cf.verbosity >= 2)
   {
