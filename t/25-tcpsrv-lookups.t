@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tcpsrv-lib.sh"
 command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
-plan 30
+plan 31
 
 DP=$(free_port udp)
 six=1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa
@@ -143,9 +143,10 @@ unlike "$out" '^TCPREMOTEINFO=' "-r -t 1, an ident server that never answers: no
 ok "... after about the deadline" awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 0.9 && b - a < 8) }'
 stop_pid "$SPID"; stop_pid "$ipid"
 
-# without -r nothing asks the ident port
-identd alice
+# without -r nothing asks the ident port (a fresh server on a fresh port, an empty record)
+IP=$(free_port); export TCPSRV_IDENTPORT=$IP
 : > "$T/identq"
+identd alice
 srv 127.0.0.1 0 "$(envdump)" || exit 1
 unlike "$(get "$PORT")" '^TCPREMOTEINFO=' "default: no ident query"
 stop_pid "$SPID"

@@ -477,7 +477,7 @@ static void child (conn const *c)
   envb_put(&env, "TCPREMOTEHOST", rhost) ;
   envb_put(&env, "TCPREMOTEINFO", rinfo) ;
   envb_put(&env, "TCPCONNNUM", c->numstr) ;
-  envb_cat(&env, rr.env.s, rr.env.len) ;
+  if (rr.env.len) envb_cat(&env, rr.env.s, rr.env.len) ;
 
   /* c->fd is close-on-exec; its copies on 0 and 1 are not */
   if (dup2(c->fd, 0) < 0 || dup2(c->fd, 1) < 0) drop("set up descriptors", 0) ;
