@@ -143,6 +143,12 @@ static void line_cats (line *l, char const *s)
   line_cat(l, s, strlen(s)) ;
 }
 
+/* The end of a line: always fits, line_cat keeps a byte for it. */
+static void line_end (line *l)
+{
+  l->s[l->len++] = '\n' ;
+}
+
 static int sigpipe_pending = 0 ;
 
 static void line_flush (line *l)
@@ -321,8 +327,8 @@ static int envb_has (envb const *e, size_t from, char const *name, size_t len)
 }
 
 /* Run prog with environ modified by e. Returns only on failure. This is xmexec_m's job,
-   done here with the few library calls that a child still has paged in: the environment
-   array is built on the stack and execve is called directly. */
+   done with fewer pages touched (each costs the child a page fault): the environment
+   array is built on the stack and prog's path was found at start. */
 static void exec_prog (char const *path, envb const *e)
 {
   size_t envlen = 0, m = 0, i, n = 0 ;
@@ -378,7 +384,7 @@ static void child (conn const *c)
     pidstr[pidfmt(pidstr, getpid())] = 0 ;
     line_cat(&lg, c->status, c->statuslen) ;
     line_cats(&lg, "tcpsrv: pid ") ; line_cats(&lg, pidstr) ;
-    line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_cat(&lg, "\n", 1) ;
+    line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_end(&lg) ;
     if (lookups) line_flush(&lg) ;   /* before anything that may wait */
   }
 
@@ -462,7 +468,7 @@ static void child (conn const *c)
       line_cats(&lg, " MAXCONNIP:") ; line_cats(&lg, c->numstr) ;
       line_cat(&lg, "/", 1) ; line_cats(&lg, lim) ;
     }
-    line_cat(&lg, "\n", 1) ;
+    line_end(&lg) ;
     line_flush(&lg) ;
   }
   if (deny) _exit(100) ;
