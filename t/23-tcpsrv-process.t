@@ -4,7 +4,7 @@
 # addresses it cannot bind (111), -1 and stdout.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tcpsrv-lib.sh"
-plan 42
+plan 45
 
 cat > "$T/slow" <<'EOF'
 #!/bin/sh
@@ -83,6 +83,16 @@ ok "the server survives them" kill -0 "$SPID"
 like "$(get "$PORT")" 'banner' "and serves the next client"
 like "$(tail -1 "$T/log")" 'status: 0/40$' "no connection left counted"
 stop_pid "$SPID"
+
+# ---- out of descriptors: one warning, no busy loop, the server stays
+start_bg sh -c "ulimit -n 5; exec '$B/tcpsrv' -1 127.0.0.1 0 true" >"$T/pfd" 2>"$T/logfd"
+wait_for 5 test -s "$T/pfd"
+get "$(cat "$T/pfd")" hold=1.5 timeout=2 >/dev/null
+is "$(grep -c 'unable to accept: Too many open files' "$T/logfd")" "1" "out of descriptors: one warning, not one per try"
+ok "... and tcpsrv is still there" kill -0 "$BGPID"
+ticks=$(awk '{print $14 + $15}' "/proc/$BGPID/stat")
+ok "... without spinning (used $ticks ticks of CPU)" test "$ticks" -lt 50
+stop_pid "$BGPID"
 
 # ---- privilege drop: seen from the child
 nuid=$(id -u nobody); ngid=$(getent group nogroup | cut -d: -f3)

@@ -512,6 +512,7 @@ struct parent_s
   unsigned int n ;            /* children, that is open connections */
   int draining ;              /* SIGTERM seen: no more accepting */
   int paused ;                /* out of descriptors: accept again at resume */
+  int warned ;                /* ... and said so: once until an accept works again */
   tain resume ;
   size_t loglen ;
   char log[8192] ;            /* log lines, written once per turn of the loop */
@@ -585,11 +586,13 @@ static int accept_one (int s)
   {
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
     {
-      if (cf.verbosity) strerr_warnwu1sys("accept") ;
+      if (cf.verbosity && !P->warned) { plog_flush() ; strerr_warnwu1sys("accept") ; }
+      P->warned = 1 ;
       return -1 ;
     }
     return 0 ;    /* EAGAIN, or a connection reset before it was accepted */
   }
+  P->warned = 0 ;
   ip46_unmap(&c.ip) ;
   ip46_key(key, &c.ip) ;
   c.num = conntab_count(&P->tab, key) + 1 ;
@@ -604,8 +607,9 @@ static int accept_one (int s)
   if (pid < 0)
   {
     if (cf.verbosity >= 2) plog_status() ;
+    plog_flush() ;
     P->n-- ;
-    if (cf.verbosity) strerr_warnwu2sys("fork: ", "dropping connection") ;
+    if (cf.verbosity) strerr_warnw2sys("dropping connection, ", "unable to fork") ;
     if (cf.verbosity >= 2) plog_status() ;
     return -1 ;
   }
@@ -629,7 +633,7 @@ static void serve (int s)
   for (;;)
   {
     unsigned int n = 1 ;
-    int r ;
+    int r = 0 ;
     plog_flush() ;
     if (P->draining && !P->n) return ;
     x[0].fd = sfd ; x[0].events = IOPAUSE_READ ; x[0].revents = 0 ;
