@@ -6,6 +6,7 @@
 #   clang -fsanitize=fuzzer,address -Itools/lib -include tools/lib/strerrfix.h \
 #     -D_GNU_SOURCE t/fuzz/dns_reply.c tools/lib/dns.c -lskarnet && ./a.out -max_total_time=600
 . "$(dirname "$0")/lib.sh"
+[ -n "${SLUICE_SANITIZE:-}" ] && skip_all "the fuzzers are sanitized builds already: run in the normal pass"
 command -v clang >/dev/null || skip_all "no clang"
 cd "$TOP" || exit 1
 F="-g -O1 -fsanitize=fuzzer,address,undefined -Itools/lib -include tools/lib/strerrfix.h -D_DEFAULT_SOURCE -D_GNU_SOURCE"
