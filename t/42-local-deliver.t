@@ -4,7 +4,7 @@
 # loops, writable files, mbox, bad lines. Forwards go to t/42-qqcapture.py as $QMAILQUEUE: a
 # stand-in for queue-inject (not written yet) that checks the envelope byte by byte.
 . "$(dirname "$0")/lib.sh"
-plan 85
+plan 88
 H=$T/home
 mkdir -p "$H/Maildir/tmp" "$H/Maildir/new" "$H/Maildir/cur" "$T/qq"
 chmod 755 "$H"
@@ -254,6 +254,17 @@ qmail "-two" './Maildir/\n|cat >two.out\n'
 ( exec <"$T/file"; dd bs=4 count=1 of=/dev/null 2>/dev/null; "$B/local-deliver" joe "$H" joe-two - two example.com a@b.example >"$T/out" 2>"$T/err" )
 is "$?:$(cat "$H/two.out")" "0:$(msg file)" "a file on stdin is read from where it stands, for every line"
 like "$(cat "$H/Maildir/new/$(newest)")" 'Subject: file' "the Maildir got the same message"
+
+# signal state inherited from the caller: SIGCHLD ignored (children reaped behind our back,
+# so waitpid fails after the program and the forward succeeded)
+qmail "-sig" '|true\n&x@y.example\n./Maildir/\n'
+before=$(count Maildir/new) qbefore=$(ls "$T/qq" | grep -c '\.env$')
+msg sig | python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$B/local-deliver" joe "$H" joe-sig - sig example.com a@b.example >"$T/out" 2>"$T/err"
+is "$?:$(tail -1 "$T/out")" "0:did 1+1+1" "SIGCHLD ignored by the caller: the program and the forward are seen to succeed"
+is "$(count Maildir/new)" $((before + 1)) "and the Maildir line after them is done once"
+is "$(ls "$T/qq" | grep -c '\.env$')" $((qbefore + 1)) "the forward was queued once"
 
 # usage
 is_rc 100 "a relative home: usage" "$B/local-deliver" joe home joe "" "" example.com a@b.example

@@ -3,7 +3,7 @@
 # t/42-qqcapture.py as $QMAILQUEUE, a stand-in for queue-inject (not written yet) that checks
 # the envelope byte by byte and keeps message and envelope.
 . "$(dirname "$0")/lib.sh"
-plan 41
+plan 45
 cd "$T" || exit 1
 mkdir qq
 cp "$TOP/t/42-qqcapture.py" qqcapture && chmod +x qqcapture
@@ -75,3 +75,18 @@ is_rc 100 "the queue refuses for good: 100" env SENDER=a DTLINE=x QQ_EXIT=31 "$C
 is_rc 111 "the queue fails for now: 111" env SENDER=a DTLINE=x QQ_EXIT=74 "$CR" other@e.example true <msg
 is_rc 100 "SENDER unset: 100" env DTLINE=x "$CR" other@e.example true <msg
 is_rc 100 "no prog: usage" "$CR" other@e.example <msg
+
+# SIGCHLD ignored by the caller: the children's exit codes must still be seen
+ign() { python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$@" >"$T/out" 2>"$T/err"; }
+NEWSENDER=a@b DTLINE=x ign "$FW" x@c.example <msg
+is "$?" 0 "forward with SIGCHLD ignored: 0 once queued (not 111, which would queue it twice)"
+SENDER=a DTLINE=x ign "$CR" other@e.example true <msg
+is "$?" 99 "cond-redirect with SIGCHLD ignored: 99"
+ign "$BS" x false <msg
+is "$?" 0 "bounce-saying with SIGCHLD ignored: prog's 1 is seen, the chain goes on"
+python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
+os.execv(sys.argv[1], sys.argv[1:])' "$BS" "nothing blocked" grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status <msg >/dev/null 2>&1
+is "$?" 100 "prog starts with no signal blocked, whatever the caller blocked"

@@ -37,6 +37,7 @@ int main (int argc, char const *const *argv)
   if (!stralloc_cats(&dt, dtline) || (dt.len && dt.s[dt.len-1] != '\n' && !stralloc_catb(&dt, "\n", 1)) || !stralloc_0(&dt))
     strerr_diefu1sys(111, "allocate memory") ;
   sig_ignore(SIGPIPE) ;
+  sig_restore(SIGCHLD) ;   /* an inherited SIG_IGN would hide the exit code we wait for */
 
   /* prog reads the message: keep a copy to read it again */
   msg = dotqmail_seekable(0, &start) ;

@@ -223,6 +223,9 @@ int main (int argc, char const *const *argv)
 
   umask(077) ;
   sig_ignore(SIGPIPE) ;
+  /* inherited SIG_IGN would reap our children for us: waitpid would fail after a program
+     or a forward succeeded, and the retry would deliver twice */
+  sig_restore(SIGCHLD) ;
   if (chdir(home) < 0) strerr_diefu2sys(111, "switch to ", home) ;
   check_home(doit) ;
 

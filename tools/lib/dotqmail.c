@@ -355,6 +355,15 @@ int dotqmail_exitclass (int wstat)
   }
 }
 
+/* a child starts with no signal blocked and SIGPIPE as default, whatever we inherited */
+static void child_signals (void)
+{
+  sigset_t none ;
+  sigemptyset(&none) ;
+  sigprocmask(SIG_SETMASK, &none, 0) ;
+  signal(SIGPIPE, SIG_DFL) ;
+}
+
 static int waitfor (pid_t pid, int *wstat)
 {
   pid_t r ;
@@ -371,7 +380,7 @@ int dotqmail_runsh (char const *cmd, int msgfd, off_t start, int *wstat)
   if (!pid)
   {
     if ((msgfd && dup2(msgfd, 0) < 0) || dup2(2, 1) < 0) strerr_diefusys(111, "set up the descriptors of ", cmd) ;
-    signal(SIGPIPE, SIG_DFL) ;
+    child_signals() ;
     execl("/bin/sh", "sh", "-c", cmd, (char *)0) ;
     strerr_diefusys(111, "run /bin/sh") ;
   }
@@ -384,7 +393,7 @@ int dotqmail_run (char const *const *argv, int *wstat)
   if (pid < 0) return 0 ;
   if (!pid)
   {
-    signal(SIGPIPE, SIG_DFL) ;
+    child_signals() ;
     execvp(argv[0], (char *const *)argv) ;
     strerr_diefusys(111, "run ", argv[0]) ;
   }
