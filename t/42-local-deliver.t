@@ -4,7 +4,7 @@
 # loops, writable files, mbox, bad lines. Forwards go to t/42-qqcapture.py as $QMAILQUEUE: a
 # stand-in for queue-inject (not written yet) that checks the envelope byte by byte.
 . "$(dirname "$0")/lib.sh"
-plan 88
+plan 89
 H=$T/home
 mkdir -p "$H/Maildir/tmp" "$H/Maildir/new" "$H/Maildir/cur" "$T/qq"
 chmod 755 "$H"
@@ -125,6 +125,7 @@ OPTS="-s 1"; QQ_EXIT=31; export QQ_EXIT; ld joe-fw - fw; unset QQ_EXIT
 is "$rc" 100 "the queue says 31: bounced (100)"
 QMAILQUEUE=$T/nonexistent; ld joe-fw - fw; QMAILQUEUE=$T/qqcapture; OPTS=
 is "$rc" 111 "no queue program: deferred"
+like "$(cat "$T/err")" "line 2: unable to forward the message: unable to run the queue program $T/nonexistent: No such file or directory\$" "naming the program that could not be run"
 
 # extensions and -default
 qmail "-news-default" '|echo "$EXT|$EXT2|$DEFAULT|$LOCAL|$RECIPIENT|$HOST2" >ext.out\n'

@@ -3,7 +3,7 @@
 # t/42-qqcapture.py as $QMAILQUEUE, a stand-in for queue-inject (not written yet) that checks
 # the envelope byte by byte and keeps message and envelope.
 . "$(dirname "$0")/lib.sh"
-plan 45
+plan 49
 cd "$T" || exit 1
 mkdir qq
 cp "$TOP/t/42-qqcapture.py" qqcapture && chmod +x qqcapture
@@ -56,6 +56,10 @@ is_rc 100 "envelope format error (91): 100" env NEWSENDER=a@b DTLINE=x QQ_EXIT=9
 is_rc 111 "write error in the queue (53): 111" env NEWSENDER=a@b DTLINE=x QQ_EXIT=53 "$FW" x@c.example <msg
 is_rc 111 "a queue program that reads nothing and says 0 is not believed: 111" env NEWSENDER=a@b DTLINE=x QMAILQUEUE=/bin/true "$FW" x@c.example <bigmsg
 is_rc 100 "no address: usage" "$FW" <msg
+is_rc 111 "a queue program that cannot be run: 111" env NEWSENDER=a@b DTLINE=x QMAILQUEUE=$T/nonexistent "$FW" x@c.example <msg
+is "$(cat "$T/err")" "forward: fatal: unable to forward the message: unable to run the queue program $T/nonexistent: No such file or directory" "naming it"
+is_rc 111 "cond-redirect with a queue program that cannot be run: 111" env SENDER=a DTLINE=x QMAILQUEUE=$T/qq "$CR" x@c.example true <msg
+like "$(cat "$T/err")" "unable to run the queue program $T/qq: Permission denied" "naming it"
 
 # cond-redirect
 SENDER=ann@a.example DTLINE='Delivered-To: joe@b.example

@@ -58,7 +58,8 @@ int main (int argc, char const *const *argv)
 
   if (lseek(0, start, SEEK_SET) < 0) strerr_diefu1sys(111, "rewind the message") ;
   code = dotqmail_forward(0, dt.s, sender, argv, 1) ;
-  if (code < 0) strerr_diefu1sys(111, "forward the message") ;
+  if (code == -2) strerr_diefu2sys(111, "forward the message: unable to run the queue program ", dotqmail_queueprog()) ;
+  if (code < 0) strerr_diefu1sys(111, "read the message") ;
   if (code)
   {
     fmt[uint_fmt(fmt, code)] = 0 ;

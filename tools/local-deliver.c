@@ -166,7 +166,14 @@ static void do_forward (step const *st, char const *newsender)
   rewind_msg() ;
   code = dotqmail_forward(msg, getenv("DTLINE"), newsender, rcpts, st->count) ;
   free(rcpts) ;
-  if (code < 0) die_at(111, st, "unable to forward the message: ", strerror(errno), "") ;
+  if (code == -2)
+  {
+    char const *why = strerror(errno) ;
+    char w[strlen(why) + 3] ;
+    strcpy(w, ": ") ; strcat(w, why) ;
+    die_at(111, st, "unable to forward the message: unable to run the queue program ", dotqmail_queueprog(), w) ;
+  }
+  if (code < 0) die_at(111, st, "unable to forward the message: unable to read it: ", strerror(errno), "") ;
   if (code)
   {
     char fmt[UINT_FMT] ;

@@ -400,6 +400,12 @@ int dotqmail_run (char const *const *argv, int *wstat)
   return waitfor(pid, wstat) ;
 }
 
+char const *dotqmail_queueprog (void)
+{
+  char const *p = getenv("QMAILQUEUE") ;
+  return p && *p ? p : "queue-inject" ;
+}
+
 int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char const *const *rcpts, size_t n)
 {
   qqueue q = QQUEUE_ZERO ;
@@ -410,7 +416,7 @@ int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char co
   size_t len = strlen(dtline) ;
   if (!qqueue_envelope_add(&env, 'F', sender)) goto nomem ;
   for (size_t i = 0 ; i < n ; i++) if (!qqueue_envelope_add(&env, 'T', rcpts[i])) goto nomem ;
-  if (!qqueue_start(&q)) { int e = errno ; stralloc_free(&env) ; errno = e ; return -1 ; }
+  if (!qqueue_start(&q)) { int e = errno ; stralloc_free(&env) ; errno = e ; return -2 ; }
   if (allwrite(q.msgfd, dtline, len) < len) broken = 1 ;
   for (;;)
   {
