@@ -3,7 +3,7 @@
 # t/42-qqcapture.py as $QMAILQUEUE, a stand-in for queue-inject (not written yet) that checks
 # the envelope byte by byte and keeps message and envelope.
 . "$(dirname "$0")/lib.sh"
-plan 49
+plan 53
 cd "$T" || exit 1
 mkdir qq
 cp "$TOP/t/42-qqcapture.py" qqcapture && chmod +x qqcapture
@@ -94,3 +94,16 @@ python3 -c 'import os, signal, sys
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
 os.execv(sys.argv[1], sys.argv[1:])' "$BS" "nothing blocked" grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status <msg >/dev/null 2>&1
 is "$?" 100 "prog starts with no signal blocked, whatever the caller blocked"
+
+# the examples of bounce-saying(1) as the reader sees them (mandoc's rendering), run by sh
+# as a .qmail line is: quotes the renderer drops would split the text into a program
+mandoc -T ascii "$TOP/doc/bounce-saying.1" | col -b | sed -n 's/^[[:space:]]*|\(bounce-saying\)/\1/p' >ex
+ex() { sed -n "$1p" ex; }
+PATH=$B:$PATH SENDER=ann@a.example sh -c "$(ex 1)" <msg >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/err")" "100:This address is closed; write to joe@example.com instead." "man page example 1: bounces with the whole text"
+PATH=$B:$PATH SENDER=pest@spam.example sh -c "$(ex 2)" <msg >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/err")" "100:Go away." "man page example 2: the pest bounces"
+PATH=$B:$PATH SENDER=ann@a.example sh -c "$(ex 2)" <msg >"$T/out" 2>"$T/err"
+is "$?" 0 "man page example 2: others go on"
+PATH=$B:$PATH SENDER=ann@a.example sh -c "$(ex 3)" <msg >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/err")" "0:" "man page example 3: a small message goes on"
