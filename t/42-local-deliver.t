@@ -4,7 +4,7 @@
 # loops, writable files, mbox, bad lines. Forwards go to t/42-qqcapture.py as $QMAILQUEUE: a
 # stand-in for queue-inject (not written yet) that checks the envelope byte by byte.
 . "$(dirname "$0")/lib.sh"
-plan 89
+plan 91
 H=$T/home
 mkdir -p "$H/Maildir/tmp" "$H/Maildir/new" "$H/Maildir/cur" "$T/qq"
 chmod 755 "$H"
@@ -196,6 +196,18 @@ for m in mailbox.mbox(sys.argv[1]): print(m["Subject"], m.get_from().split()[0],
    "mb ann@a.example joe-mb@example.com >From here
 second MAILER-DAEMON joe-mb@example.com >From here" "python's mailbox.mbox reads both, From_ lines right, body From quoted"
 is "$(stat -c %a "$H/mbox")" 600 "a new mbox is private (0600)"
+# a write that fails part-way (here: the file size limit; the message a file, so that no
+# copy of it is made first) cuts the mbox back, and defers
+cksum "$H/mbox" >"$T/mbox.sum"
+size=$(stat -c %s "$H/mbox")
+{ msg big; head -c 100000 /dev/zero | tr '\0' y; echo; } >"$T/big"
+python3 -c 'import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)   # python ignores it, and exec would pass that on
+lim = int(sys.argv[1]) + 70000
+resource.setrlimit(resource.RLIMIT_FSIZE, (lim, lim))
+os.execv(sys.argv[2], sys.argv[2:])' "$size" "$B/local-deliver" joe "$H" joe-mb - mb example.com a@b.example <"$T/big" >"$T/out" 2>"$T/err"
+like "$?:$(cat "$T/err")" '^111:.*line 1: unable to write to \./mbox: File too large' "an mbox write past the file size limit: 111, saying why"
+is "$(cksum <"$H/mbox")" "$(cut -d' ' -f1,2 "$T/mbox.sum")" "and the mbox is as it was, not half a message longer"
 
 # bad lines: nothing at all is delivered, the file and line are named
 qmail "-bad" './Maildir/\n&Joe Smith <joe@x.example>\n'

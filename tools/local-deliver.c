@@ -233,6 +233,9 @@ int main (int argc, char const *const *argv)
   /* inherited SIG_IGN would reap our children for us: waitpid would fail after a program
      or a forward succeeded, and the retry would deliver twice */
   sig_restore(SIGCHLD) ;
+  /* past a file size limit, a write must fail (EFBIG) so that the mbox is cut back to its old
+     length, rather than kill us with half a message appended */
+  sig_ignore(SIGXFSZ) ;
   if (chdir(home) < 0) strerr_diefu2sys(111, "switch to ", home) ;
   check_home(doit) ;
 

@@ -355,13 +355,14 @@ int dotqmail_exitclass (int wstat)
   }
 }
 
-/* a child starts with no signal blocked and SIGPIPE as default, whatever we inherited */
+/* a child starts with no signal blocked and SIGPIPE, SIGXFSZ as default, whatever we inherited or set */
 static void child_signals (void)
 {
   sigset_t none ;
   sigemptyset(&none) ;
   sigprocmask(SIG_SETMASK, &none, 0) ;
   signal(SIGPIPE, SIG_DFL) ;
+  signal(SIGXFSZ, SIG_DFL) ;
 }
 
 static int waitfor (pid_t pid, int *wstat)
