@@ -4,7 +4,7 @@
 # loops, writable files, mbox, bad lines. Forwards go to t/42-qqcapture.py as $QMAILQUEUE: a
 # stand-in for queue-inject (not written yet) that checks the envelope byte by byte.
 . "$(dirname "$0")/lib.sh"
-plan 91
+plan 92
 H=$T/home
 mkdir -p "$H/Maildir/tmp" "$H/Maildir/new" "$H/Maildir/cur" "$T/qq"
 chmod 755 "$H"
@@ -249,6 +249,12 @@ like "$?:$(cat "$T/err")" '^111:.*line 2: program delivery in a forward-only' "a
 qmail "-fo" '+list\n&a@b.example\n./Maildir/\n'
 ld joe-fo - fo
 is "$?" 111 "a file line after +list: deferred"
+
+# a file with only comments: delivered nowhere, successfully (qmail's way to discard mail)
+qmail "-discard" '# throw it away\n'
+before=$(count Maildir/new)
+ld joe-discard - discard
+is "$?:$(cat "$T/out"):$(count Maildir/new)" "0:did 0+0+0:$before" "only comments: 0, nothing delivered, not even the default"
 
 # -n: the plan, nothing done
 qmail "-plan" './Maildir/\n|prog one\n&a@b.example\nb@c.example\n./mbox\n'
