@@ -4,7 +4,7 @@
 # loops, writable files, mbox, bad lines. Forwards go to t/42-qqcapture.py as $QMAILQUEUE: a
 # stand-in for queue-inject (not written yet) that checks the envelope byte by byte.
 . "$(dirname "$0")/lib.sh"
-plan 85
+plan 92
 H=$T/home
 mkdir -p "$H/Maildir/tmp" "$H/Maildir/new" "$H/Maildir/cur" "$T/qq"
 chmod 755 "$H"
@@ -125,6 +125,7 @@ OPTS="-s 1"; QQ_EXIT=31; export QQ_EXIT; ld joe-fw - fw; unset QQ_EXIT
 is "$rc" 100 "the queue says 31: bounced (100)"
 QMAILQUEUE=$T/nonexistent; ld joe-fw - fw; QMAILQUEUE=$T/qqcapture; OPTS=
 is "$rc" 111 "no queue program: deferred"
+like "$(cat "$T/err")" "line 2: unable to forward the message: unable to run the queue program $T/nonexistent: No such file or directory\$" "naming the program that could not be run"
 
 # extensions and -default
 qmail "-news-default" '|echo "$EXT|$EXT2|$DEFAULT|$LOCAL|$RECIPIENT|$HOST2" >ext.out\n'
@@ -195,6 +196,18 @@ for m in mailbox.mbox(sys.argv[1]): print(m["Subject"], m.get_from().split()[0],
    "mb ann@a.example joe-mb@example.com >From here
 second MAILER-DAEMON joe-mb@example.com >From here" "python's mailbox.mbox reads both, From_ lines right, body From quoted"
 is "$(stat -c %a "$H/mbox")" 600 "a new mbox is private (0600)"
+# a write that fails part-way (here: the file size limit; the message a file, so that no
+# copy of it is made first) cuts the mbox back, and defers
+cksum "$H/mbox" >"$T/mbox.sum"
+size=$(stat -c %s "$H/mbox")
+{ msg big; head -c 100000 /dev/zero | tr '\0' y; echo; } >"$T/big"
+python3 -c 'import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)   # python ignores it, and exec would pass that on
+lim = int(sys.argv[1]) + 70000
+resource.setrlimit(resource.RLIMIT_FSIZE, (lim, lim))
+os.execv(sys.argv[2], sys.argv[2:])' "$size" "$B/local-deliver" joe "$H" joe-mb - mb example.com a@b.example <"$T/big" >"$T/out" 2>"$T/err"
+like "$?:$(cat "$T/err")" '^111:.*line 1: unable to write to \./mbox: File too large' "an mbox write past the file size limit: 111, saying why"
+is "$(cksum <"$H/mbox")" "$(cut -d' ' -f1,2 "$T/mbox.sum")" "and the mbox is as it was, not half a message longer"
 
 # bad lines: nothing at all is delivered, the file and line are named
 qmail "-bad" './Maildir/\n&Joe Smith <joe@x.example>\n'
@@ -237,6 +250,12 @@ qmail "-fo" '+list\n&a@b.example\n./Maildir/\n'
 ld joe-fo - fo
 is "$?" 111 "a file line after +list: deferred"
 
+# a file with only comments: delivered nowhere, successfully (qmail's way to discard mail)
+qmail "-discard" '# throw it away\n'
+before=$(count Maildir/new)
+ld joe-discard - discard
+is "$?:$(cat "$T/out"):$(count Maildir/new)" "0:did 0+0+0:$before" "only comments: 0, nothing delivered, not even the default"
+
 # -n: the plan, nothing done
 qmail "-plan" './Maildir/\n|prog one\n&a@b.example\nb@c.example\n./mbox\n'
 before=$(count Maildir/new)
@@ -254,6 +273,17 @@ qmail "-two" './Maildir/\n|cat >two.out\n'
 ( exec <"$T/file"; dd bs=4 count=1 of=/dev/null 2>/dev/null; "$B/local-deliver" joe "$H" joe-two - two example.com a@b.example >"$T/out" 2>"$T/err" )
 is "$?:$(cat "$H/two.out")" "0:$(msg file)" "a file on stdin is read from where it stands, for every line"
 like "$(cat "$H/Maildir/new/$(newest)")" 'Subject: file' "the Maildir got the same message"
+
+# signal state inherited from the caller: SIGCHLD ignored (children reaped behind our back,
+# so waitpid fails after the program and the forward succeeded)
+qmail "-sig" '|true\n&x@y.example\n./Maildir/\n'
+before=$(count Maildir/new) qbefore=$(ls "$T/qq" | grep -c '\.env$')
+msg sig | python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$B/local-deliver" joe "$H" joe-sig - sig example.com a@b.example >"$T/out" 2>"$T/err"
+is "$?:$(tail -1 "$T/out")" "0:did 1+1+1" "SIGCHLD ignored by the caller: the program and the forward are seen to succeed"
+is "$(count Maildir/new)" $((before + 1)) "and the Maildir line after them is done once"
+is "$(ls "$T/qq" | grep -c '\.env$')" $((qbefore + 1)) "the forward was queued once"
 
 # usage
 is_rc 100 "a relative home: usage" "$B/local-deliver" joe home joe "" "" example.com a@b.example

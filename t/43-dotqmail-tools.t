@@ -3,7 +3,7 @@
 # t/42-qqcapture.py as $QMAILQUEUE, a stand-in for queue-inject (not written yet) that checks
 # the envelope byte by byte and keeps message and envelope.
 . "$(dirname "$0")/lib.sh"
-plan 41
+plan 53
 cd "$T" || exit 1
 mkdir qq
 cp "$TOP/t/42-qqcapture.py" qqcapture && chmod +x qqcapture
@@ -56,6 +56,10 @@ is_rc 100 "envelope format error (91): 100" env NEWSENDER=a@b DTLINE=x QQ_EXIT=9
 is_rc 111 "write error in the queue (53): 111" env NEWSENDER=a@b DTLINE=x QQ_EXIT=53 "$FW" x@c.example <msg
 is_rc 111 "a queue program that reads nothing and says 0 is not believed: 111" env NEWSENDER=a@b DTLINE=x QMAILQUEUE=/bin/true "$FW" x@c.example <bigmsg
 is_rc 100 "no address: usage" "$FW" <msg
+is_rc 111 "a queue program that cannot be run: 111" env NEWSENDER=a@b DTLINE=x QMAILQUEUE=$T/nonexistent "$FW" x@c.example <msg
+is "$(cat "$T/err")" "forward: fatal: unable to forward the message: unable to run the queue program $T/nonexistent: No such file or directory" "naming it"
+is_rc 111 "cond-redirect with a queue program that cannot be run: 111" env SENDER=a DTLINE=x QMAILQUEUE=$T/qq "$CR" x@c.example true <msg
+like "$(cat "$T/err")" "unable to run the queue program $T/qq: Permission denied" "naming it"
 
 # cond-redirect
 SENDER=ann@a.example DTLINE='Delivered-To: joe@b.example
@@ -75,3 +79,31 @@ is_rc 100 "the queue refuses for good: 100" env SENDER=a DTLINE=x QQ_EXIT=31 "$C
 is_rc 111 "the queue fails for now: 111" env SENDER=a DTLINE=x QQ_EXIT=74 "$CR" other@e.example true <msg
 is_rc 100 "SENDER unset: 100" env DTLINE=x "$CR" other@e.example true <msg
 is_rc 100 "no prog: usage" "$CR" other@e.example <msg
+
+# SIGCHLD ignored by the caller: the children's exit codes must still be seen
+ign() { python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$@" >"$T/out" 2>"$T/err"; }
+NEWSENDER=a@b DTLINE=x ign "$FW" x@c.example <msg
+is "$?" 0 "forward with SIGCHLD ignored: 0 once queued (not 111, which would queue it twice)"
+SENDER=a DTLINE=x ign "$CR" other@e.example true <msg
+is "$?" 99 "cond-redirect with SIGCHLD ignored: 99"
+ign "$BS" x false <msg
+is "$?" 0 "bounce-saying with SIGCHLD ignored: prog's 1 is seen, the chain goes on"
+python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
+os.execv(sys.argv[1], sys.argv[1:])' "$BS" "nothing blocked" grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status <msg >/dev/null 2>&1
+is "$?" 100 "prog starts with no signal blocked, whatever the caller blocked"
+
+# the examples of bounce-saying(1) as the reader sees them (mandoc's rendering), run by sh
+# as a .qmail line is: quotes the renderer drops would split the text into a program
+mandoc -T ascii "$TOP/doc/bounce-saying.1" | col -b | sed -n 's/^[[:space:]]*|\(bounce-saying\)/\1/p' >ex
+ex() { sed -n "$1p" ex; }
+PATH=$B:$PATH SENDER=ann@a.example sh -c "$(ex 1)" <msg >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/err")" "100:This address is closed; write to joe@example.com instead." "man page example 1: bounces with the whole text"
+PATH=$B:$PATH SENDER=pest@spam.example sh -c "$(ex 2)" <msg >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/err")" "100:Go away." "man page example 2: the pest bounces"
+PATH=$B:$PATH SENDER=ann@a.example sh -c "$(ex 2)" <msg >"$T/out" 2>"$T/err"
+is "$?" 0 "man page example 2: others go on"
+PATH=$B:$PATH SENDER=ann@a.example sh -c "$(ex 3)" <msg >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/err")" "0:" "man page example 3: a small message goes on"

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/sgetopt.h>
+#include <skalibs/sig.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "dotqmail.h"
@@ -24,6 +25,7 @@ int main (int argc, char const *const *argv)
   {
     int wstat ;
     char fmt[UINT_FMT] ;
+    sig_restore(SIGCHLD) ;   /* an inherited SIG_IGN would hide the exit code we wait for */
     if (!dotqmail_run(argv + 1, &wstat)) strerr_diefu2sys(111, "run ", argv[1]) ;
     if (WIFSIGNALED(wstat))
     {

@@ -37,6 +37,7 @@ int main (int argc, char const *const *argv)
   if (!stralloc_cats(&dt, dtline) || (dt.len && dt.s[dt.len-1] != '\n' && !stralloc_catb(&dt, "\n", 1)) || !stralloc_0(&dt))
     strerr_diefu1sys(111, "allocate memory") ;
   sig_ignore(SIGPIPE) ;
+  sig_restore(SIGCHLD) ;   /* an inherited SIG_IGN would hide the exit code we wait for */
 
   /* prog reads the message: keep a copy to read it again */
   msg = dotqmail_seekable(0, &start) ;
@@ -57,7 +58,8 @@ int main (int argc, char const *const *argv)
 
   if (lseek(0, start, SEEK_SET) < 0) strerr_diefu1sys(111, "rewind the message") ;
   code = dotqmail_forward(0, dt.s, sender, argv, 1) ;
-  if (code < 0) strerr_diefu1sys(111, "forward the message") ;
+  if (code == -2) strerr_diefu2sys(111, "forward the message: unable to run the queue program ", dotqmail_queueprog()) ;
+  if (code < 0) strerr_diefu1sys(111, "read the message") ;
   if (code)
   {
     fmt[uint_fmt(fmt, code)] = 0 ;

@@ -166,7 +166,14 @@ static void do_forward (step const *st, char const *newsender)
   rewind_msg() ;
   code = dotqmail_forward(msg, getenv("DTLINE"), newsender, rcpts, st->count) ;
   free(rcpts) ;
-  if (code < 0) die_at(111, st, "unable to forward the message: ", strerror(errno), "") ;
+  if (code == -2)
+  {
+    char const *why = strerror(errno) ;
+    char w[strlen(why) + 3] ;
+    strcpy(w, ": ") ; strcat(w, why) ;
+    die_at(111, st, "unable to forward the message: unable to run the queue program ", dotqmail_queueprog(), w) ;
+  }
+  if (code < 0) die_at(111, st, "unable to forward the message: unable to read it: ", strerror(errno), "") ;
   if (code)
   {
     char fmt[UINT_FMT] ;
@@ -223,6 +230,12 @@ int main (int argc, char const *const *argv)
 
   umask(077) ;
   sig_ignore(SIGPIPE) ;
+  /* inherited SIG_IGN would reap our children for us: waitpid would fail after a program
+     or a forward succeeded, and the retry would deliver twice */
+  sig_restore(SIGCHLD) ;
+  /* past a file size limit, a write must fail (EFBIG) so that the mbox is cut back to its old
+     length, rather than kill us with half a message appended */
+  sig_ignore(SIGXFSZ) ;
   if (chdir(home) < 0) strerr_diefu2sys(111, "switch to ", home) ;
   check_home(doit) ;
 

@@ -355,6 +355,16 @@ int dotqmail_exitclass (int wstat)
   }
 }
 
+/* a child starts with no signal blocked and SIGPIPE, SIGXFSZ as default, whatever we inherited or set */
+static void child_signals (void)
+{
+  sigset_t none ;
+  sigemptyset(&none) ;
+  sigprocmask(SIG_SETMASK, &none, 0) ;
+  signal(SIGPIPE, SIG_DFL) ;
+  signal(SIGXFSZ, SIG_DFL) ;
+}
+
 static int waitfor (pid_t pid, int *wstat)
 {
   pid_t r ;
@@ -371,7 +381,7 @@ int dotqmail_runsh (char const *cmd, int msgfd, off_t start, int *wstat)
   if (!pid)
   {
     if ((msgfd && dup2(msgfd, 0) < 0) || dup2(2, 1) < 0) strerr_diefusys(111, "set up the descriptors of ", cmd) ;
-    signal(SIGPIPE, SIG_DFL) ;
+    child_signals() ;
     execl("/bin/sh", "sh", "-c", cmd, (char *)0) ;
     strerr_diefusys(111, "run /bin/sh") ;
   }
@@ -384,11 +394,17 @@ int dotqmail_run (char const *const *argv, int *wstat)
   if (pid < 0) return 0 ;
   if (!pid)
   {
-    signal(SIGPIPE, SIG_DFL) ;
+    child_signals() ;
     execvp(argv[0], (char *const *)argv) ;
     strerr_diefusys(111, "run ", argv[0]) ;
   }
   return waitfor(pid, wstat) ;
+}
+
+char const *dotqmail_queueprog (void)
+{
+  char const *p = getenv("QMAILQUEUE") ;
+  return p && *p ? p : "queue-inject" ;
 }
 
 int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char const *const *rcpts, size_t n)
@@ -401,7 +417,7 @@ int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char co
   size_t len = strlen(dtline) ;
   if (!qqueue_envelope_add(&env, 'F', sender)) goto nomem ;
   for (size_t i = 0 ; i < n ; i++) if (!qqueue_envelope_add(&env, 'T', rcpts[i])) goto nomem ;
-  if (!qqueue_start(&q)) { int e = errno ; stralloc_free(&env) ; errno = e ; return -1 ; }
+  if (!qqueue_start(&q)) { int e = errno ; stralloc_free(&env) ; errno = e ; return -2 ; }
   if (allwrite(q.msgfd, dtline, len) < len) broken = 1 ;
   for (;;)
   {

@@ -76,8 +76,12 @@ extern int dotqmail_run (char const *const *argv, int *wstat) ;
 
 /* Queue dtline then the message (msgfd from its current offset to its end) from sender to
    the n addresses rcpts, through the qmail-queue interface (qqueue.h). Returns the queue
-   program's exit code (0: queued; qqueue_permanent() tells), or -1 when the message could
-   not be read (errno). SIGPIPE must be ignored. */
+   program's exit code (0: queued; qqueue_permanent() tells), -1 when the message could not
+   be read, -2 when the queue program could not be started (errno: both temporary failures).
+   SIGPIPE must be ignored. */
 extern int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char const *const *rcpts, size_t n) ;
+
+/* The queue program dotqmail_forward runs: $QMAILQUEUE, else queue-inject. */
+extern char const *dotqmail_queueprog (void) ;
 
 #endif
