@@ -6,22 +6,18 @@
 #include <sys/wait.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/sig.h>
-#include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "dotqmail.h"
-#include "qqueue.h"
 
 #define USAGE "cond-redirect addr prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
-static stralloc dt = STRALLOC_ZERO ;   /* DTLINE, newline-terminated */
-
 int main (int argc, char const *const *argv)
 {
-  char const *sender, *dtline ;
+  char const *sender ;
   off_t start ;
-  int msg, wstat, code ;
+  int msg, wstat ;
   char fmt[UINT_FMT] ;
   PROG = "cond-redirect" ;
   {
@@ -32,10 +28,7 @@ int main (int argc, char const *const *argv)
   if (argc < 2 || !*argv[0]) dieusage() ;
   sender = getenv("SENDER") ;
   if (!sender) strerr_dienotset(100, "SENDER") ;
-  dtline = getenv("DTLINE") ;
-  if (!dtline) strerr_dienotset(100, "DTLINE") ;
-  if (!stralloc_cats(&dt, dtline) || (dt.len && dt.s[dt.len-1] != '\n' && !stralloc_catb(&dt, "\n", 1)) || !stralloc_0(&dt))
-    strerr_diefu1sys(111, "allocate memory") ;
+  if (!getenv("DTLINE")) strerr_dienotset(100, "DTLINE") ;
   sig_ignore(SIGPIPE) ;
   sig_restore(SIGCHLD) ;   /* an inherited SIG_IGN would hide the exit code we wait for */
 
@@ -57,13 +50,6 @@ int main (int argc, char const *const *argv)
   }
 
   if (lseek(0, start, SEEK_SET) < 0) strerr_diefu1sys(111, "rewind the message") ;
-  code = dotqmail_forward(0, dt.s, sender, argv, 1) ;
-  if (code == -2) strerr_diefu2sys(111, "forward the message: unable to run the queue program ", dotqmail_queueprog()) ;
-  if (code < 0) strerr_diefu1sys(111, "read the message") ;
-  if (code)
-  {
-    fmt[uint_fmt(fmt, code)] = 0 ;
-    strerr_diefu5x(qqueue_permanent(code) ? 100 : 111, "forward the message: ", qqueue_strerror(code), " (queue exit ", fmt, ")") ;
-  }
+  dotqmail_forward_or_die(sender, argv, 1) ;
   return 99 ;
 }

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
+#include <skalibs/types.h>
 #include "dotqmail.h"
 #include "qqueue.h"
 
@@ -443,4 +445,24 @@ int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char co
   stralloc_free(&env) ;
   errno = ENOMEM ;
   return -1 ;
+}
+
+void dotqmail_forward_or_die (char const *sender, char const *const *rcpts, size_t n)
+{
+  stralloc dt = STRALLOC_ZERO ;
+  char const *dtline = getenv("DTLINE") ;
+  int code ;
+  if (!dtline) strerr_dienotset(100, "DTLINE") ;
+  if (!stralloc_cats(&dt, dtline) || (dt.len && dt.s[dt.len-1] != '\n' && !stralloc_catb(&dt, "\n", 1)) || !stralloc_0(&dt))
+    strerr_diefu1sys(111, "allocate memory") ;
+  code = dotqmail_forward(0, dt.s, sender, rcpts, n) ;
+  stralloc_free(&dt) ;
+  if (code == -2) strerr_diefu2sys(111, "forward the message: unable to run the queue program ", dotqmail_queueprog()) ;
+  if (code < 0) strerr_diefu1sys(111, "read the message") ;
+  if (code)
+  {
+    char fmt[UINT_FMT] ;
+    fmt[uint_fmt(fmt, code)] = 0 ;
+    strerr_diefu5x(qqueue_permanent(code) ? 100 : 111, "forward the message: ", qqueue_strerror(code), " (queue exit ", fmt, ")") ;
+  }
 }

@@ -84,4 +84,10 @@ extern int dotqmail_forward (int msgfd, char const *dtline, char const *sender, 
 /* The queue program dotqmail_forward runs: $QMAILQUEUE, else queue-inject. */
 extern char const *dotqmail_queueprog (void) ;
 
+/* What forward and cond-redirect do: dotqmail_forward the message on fd 0 (from its current
+   offset) with $DTLINE first, newline-terminated; return when it is queued, else die with
+   the queue's reason: 100 for a permanent failure, 111 for anything else (also a missing
+   DTLINE, as a misconfigured caller: 100). SIGPIPE must be ignored. */
+extern void dotqmail_forward_or_die (char const *sender, char const *const *rcpts, size_t n) ;
+
 #endif
