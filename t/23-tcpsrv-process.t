@@ -9,7 +9,7 @@ plan 45
 cat > "$T/slow" <<'EOF'
 #!/bin/sh
 echo started
-sleep 2
+sleep 5   # long enough for the checks below on a loaded machine
 echo finished
 EOF
 chmod +x "$T/slow"
