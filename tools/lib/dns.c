@@ -135,7 +135,7 @@ int dns_name_cat (stralloc *sa, char const *wire)
       if (isnamechar(c)) { if (!stralloc_catb(sa, (char *)&c, 1)) return 0 ; }
       else
       {
-        char e[4] = { '\\', (char)('0' + (c >> 6)), (char)('0' + ((c >> 3) & 7)), (char)('0' + (c & 7)) } ;
+        char e[4] = { '\\', (char)('0' + c / 100), (char)('0' + c / 10 % 10), (char)('0' + c % 10) } ;
         if (!stralloc_catb(sa, e, 4)) return 0 ;
       }
     }

@@ -25,7 +25,8 @@
      PTR, CNAME, NS   per record: the name in text, then '\0'
      MX    per record: 2-byte preference (big-endian), the name in text, then '\0'
    A name in text is lower case, without the final dot ("." for the root); bytes other than
-   a-z 0-9 - _ are written \ooo (three octal digits), so the text is always printable. */
+   a-z 0-9 - _ are written \ddd (three decimal digits, RFC 1035, as dns_name_pack reads them),
+   so the text is always printable. */
 
 /* ---- blocking lookups: 1 found, 0 no such name or no such record, -1 error with errno
    (ETIMEDOUT deadline passed; EAGAIN server failure; ECONNREFUSED refused; EBADMSG malformed
