@@ -282,10 +282,17 @@ EHLO x^M" "-m with -w: a pregreeting client is tagged, and prog still reads what
 # (prog's own fds, listed by ls as prog: a pipeline would race with the shell's pipe ends)
 state='grep -E "^Sig(Ign|Blk)" /proc/$$/status; exec ls /proc/self/fd'
 want=$(sh -c "$state" </dev/null)
+# the same dispositions and fds; no signal blocked that was not blocked already (some
+# harnesses start tests with signals blocked, and a shell may unblock them on its way)
+same_state() {
+  _wb=$(printf '%s\n' "$want" | sed -n 's/^SigBlk:\t//p'); _gb=$(out | sed -n 's/^SigBlk:\t//p')
+  [ -n "$_gb" ] && [ $(( 0x$_gb & ~0x$_wb )) = 0 ] &&
+    [ "$(out | grep -v '^SigBlk:')" = "$(printf '%s\n' "$want" | grep -v '^SigBlk:')" ]
+}
 sl 127.0.0.9 '' -T 2 -r bl.test -r silent.test sh -c "$state"
-is "$(out)" "$want" "prog (let through) sees the dispositions, mask and fds rblsmtpd was given"
+ok "prog (let through) sees the dispositions, mask and fds rblsmtpd was given" same_state
 sl 127.0.0.2 '' -T 2 -m RBLTAG -r bl.test sh -c "$state"
-is "$(out)" "$want" "... also when tagged (-m)"
+ok "... also when tagged (-m)" same_state
 ign=$(sh -c 'grep ^SigIgn /proc/$$/status' | cut -f2)
 if [ $(( 0x$ign & 0x1000 )) = 0 ]; then
   sl 127.0.0.9 '' -r bl.test sh -c 'grep ^SigIgn /proc/$$/status' 
