@@ -89,7 +89,8 @@ int main (int argc, char const *const *argv)
     int fd ;
     ssize_t n ;
     snprintf(prog, sizeof prog, "%s/qq", dir) ;
-    snprintf(got, sizeof got, "#!/bin/sh\ncat > %s/msg && cat 0<&1 >%s/env && grep -E '^Sig(Ign|Blk)' /proc/$$/status > %s/sig && exit ${QQEXIT:-0}\n", dir, dir, dir) ;
+    /* the shell reads its own status: a grep child would see it mid-vfork, signals blocked */
+    snprintf(got, sizeof got, "#!/bin/sh\ncat > %s/msg && cat 0<&1 >%s/env && while read -r k v ; do case $k in SigIgn:|SigBlk:) printf '%%s\\t%%s\\n' $k $v ;; esac ; done < /proc/self/status > %s/sig && exit ${QQEXIT:-0}\n", dir, dir, dir) ;
     CHECK(atomic_write(prog, got, strlen(got), 0755)) ;
     setenv("QMAILQUEUE", prog, 1) ;
     CHECK(qqueue_start(&q)) ;
