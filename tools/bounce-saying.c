@@ -1,12 +1,10 @@
 /* bounce-saying: bounce the message with text; or, when prog is given, only when prog says
    so (exit 0). In a .qmail file: |bounce-saying "text" [ prog... ]. */
 #include <unistd.h>
-#include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/sig.h>
 #include <skalibs/strerr.h>
-#include <skalibs/types.h>
 #include "dotqmail.h"
 
 #define USAGE "bounce-saying text [ prog... ]"
@@ -23,21 +21,8 @@ int main (int argc, char const *const *argv)
   if (argc < 1) dieusage() ;
   if (argc > 1)
   {
-    int wstat ;
-    char fmt[UINT_FMT] ;
     sig_restore(SIGCHLD) ;   /* an inherited SIG_IGN would hide the exit code we wait for */
-    if (!dotqmail_run(argv + 1, &wstat)) strerr_diefu2sys(111, "run ", argv[1]) ;
-    if (WIFSIGNALED(wstat))
-    {
-      fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0 ;
-      strerr_dief4x(111, argv[1], " crashed (signal ", fmt, ")") ;
-    }
-    switch (WEXITSTATUS(wstat))
-    {
-      case 0 : break ;
-      case 111 : strerr_dief2x(111, argv[1], " failed temporarily (exit 111)") ;
-      default : return 0 ;
-    }
+    if (!dotqmail_test_or_die(argv + 1)) return 0 ;
   }
   /* the text alone: it becomes the bounce message */
   {

@@ -3,11 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/wait.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/sig.h>
 #include <skalibs/strerr.h>
-#include <skalibs/types.h>
 #include "dotqmail.h"
 
 #define USAGE "cond-redirect addr prog..."
@@ -17,8 +15,7 @@ int main (int argc, char const *const *argv)
 {
   char const *sender ;
   off_t start ;
-  int msg, wstat ;
-  char fmt[UINT_FMT] ;
+  int msg ;
   PROG = "cond-redirect" ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
@@ -36,18 +33,7 @@ int main (int argc, char const *const *argv)
   msg = dotqmail_seekable(0, &start) ;
   if (msg < 0) strerr_diefu1sys(111, "keep a copy of the message") ;
   if (msg && (dup2(msg, 0) < 0 || lseek(0, start, SEEK_SET) < 0)) strerr_diefu1sys(111, "set up the message") ;
-  if (!dotqmail_run(argv + 1, &wstat)) strerr_diefu2sys(111, "run ", argv[1]) ;
-  if (WIFSIGNALED(wstat))
-  {
-    fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0 ;
-    strerr_dief4x(111, argv[1], " crashed (signal ", fmt, ")") ;
-  }
-  switch (WEXITSTATUS(wstat))
-  {
-    case 0 : break ;
-    case 111 : strerr_dief2x(111, argv[1], " failed temporarily (exit 111)") ;
-    default : return 0 ;
-  }
+  if (!dotqmail_test_or_die(argv + 1)) return 0 ;
 
   if (lseek(0, start, SEEK_SET) < 0) strerr_diefu1sys(111, "rewind the message") ;
   dotqmail_forward_or_die(sender, argv, 1) ;

@@ -466,3 +466,21 @@ void dotqmail_forward_or_die (char const *sender, char const *const *rcpts, size
     strerr_diefu5x(qqueue_permanent(code) ? 100 : 111, "forward the message: ", qqueue_strerror(code), " (queue exit ", fmt, ")") ;
   }
 }
+
+int dotqmail_test_or_die (char const *const *argv)
+{
+  int wstat ;
+  if (!dotqmail_run(argv, &wstat)) strerr_diefu2sys(111, "run ", argv[0]) ;
+  if (WIFSIGNALED(wstat))
+  {
+    char fmt[UINT_FMT] ;
+    fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0 ;
+    strerr_dief4x(111, argv[0], " crashed (signal ", fmt, ")") ;
+  }
+  switch (WEXITSTATUS(wstat))
+  {
+    case 0 : return 1 ;
+    case 111 : strerr_dief2x(111, argv[0], " failed temporarily (exit 111)") ;
+    default : return 0 ;
+  }
+}

@@ -81,6 +81,11 @@ extern int dotqmail_run (char const *const *argv, int *wstat) ;
    SIGPIPE must be ignored. */
 extern int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char const *const *rcpts, size_t n) ;
 
+/* What bounce-saying and cond-redirect do with their prog: run argv (dotqmail_run) and
+   return 1 when it exits 0, 0 for any other exit code; die 111 when it cannot run, crashes
+   or exits 111 (the delivery must be tried again). */
+extern int dotqmail_test_or_die (char const *const *argv) ;
+
 /* The queue program dotqmail_forward runs: $QMAILQUEUE, else queue-inject. */
 extern char const *dotqmail_queueprog (void) ;
 
