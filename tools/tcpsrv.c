@@ -1,7 +1,10 @@
-/* tcpsrv: accept TCP connections on host:port; for each one, fork a child that puts the
-   socket on fds 0 and 1, sets the UCSPI environment, applies the access rules and runs
-   prog. The parent only accepts, counts and reaps: no lookup, no allocation, no rules
-   database per connection; whatever may wait happens in the child. */
+/* tcpsrv: accept TCP connections on host:port; for each one, put the socket on fds 0 and
+   1, set the UCSPI environment, apply the access rules and run prog.
+   Two ways to start prog. When nothing may wait (no -h, -p or -r), the parent looks the
+   rules up itself and starts prog from a vfork child: no copy of the parent's page
+   tables, no copy-on-write faults. Otherwise, and whenever the quick way cannot
+   finish (a denied client, an unreadable database, a banner that did not fit, prog not
+   found), the parent forks a child that does everything that may wait or fail. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -90,6 +93,7 @@ struct conn_s
   char portstr[UINT16_FMT] ;
   char numstr[UINT_FMT] ;     /* TCPCONNNUM */
   unsigned int num ;
+  size_t bannersent ;         /* bytes of -B the parent has written already */
   size_t statuslen ;          /* -v: the parent's status line, written by the child */
   char status[32 + 2 * UINT_FMT] ;   /* before its own lines, as 0.88 orders them */
 } ;
@@ -276,17 +280,20 @@ static unsigned int perip_limit (int *set)
 }
 
 /* The modifications of prog's environment, "NAME=value\0" to set and "NAME\0" to unset
-   (the env_addmodif format), in a buffer on the stack unless they outgrow it. */
+   (the env_addmodif format), in a buffer on the stack unless they outgrow it. In the
+   child, running out of memory drops the connection; in the parent (soft) it only sets
+   failed, and the connection takes the slow way. */
 typedef struct envb_s envb ;
-struct envb_s { char *s ; size_t len ; size_t a ; int heap ; } ;
+struct envb_s { char *s ; size_t len ; size_t a ; int heap ; int soft ; int failed ; } ;
 
 static void envb_cat (envb *e, char const *s, size_t n)
 {
+  if (e->failed) return ;
   if (n > e->a - e->len)
   {
     size_t a = 2 * (e->len + n) ;
     char *p = malloc(a) ;
-    if (!p) dropnomem() ;
+    if (!p) { if (e->soft) { e->failed = 1 ; return ; } dropnomem() ; }
     memcpy(p, e->s, e->len) ;
     if (e->heap) free(e->s) ;
     e->s = p ; e->a = a ; e->heap = 1 ;
@@ -326,28 +333,54 @@ static int envb_has (envb const *e, size_t from, char const *name, size_t len)
   return 0 ;
 }
 
+/* tcpsrv's variables first, then the rule's: a rule may override any of them. */
+static void envb_ucspi (envb *e, char const *localipstr, char const *lhost, conn const *c, char const *rhost, char const *rinfo)
+{
+  envb_put(e, "PROTO", "TCP") ;
+  envb_put(e, "TCPLOCALIP", localipstr) ;
+  envb_put(e, "TCPLOCALPORT", cf.localportstr) ;
+  envb_put(e, "TCPLOCALHOST", lhost) ;
+  envb_put(e, "TCPREMOTEIP", c->ipstr) ;
+  envb_put(e, "TCPREMOTEPORT", c->portstr) ;
+  envb_put(e, "TCPREMOTEHOST", rhost) ;
+  envb_put(e, "TCPREMOTEINFO", rinfo) ;
+  envb_put(e, "TCPCONNNUM", c->numstr) ;
+  if (rr.env.len) envb_cat(e, rr.env.s, rr.env.len) ;
+}
+
+/* prog's environment: environ modified by e. envp_size is the length of the array
+   envp_fill needs, its terminating null included. */
+static size_t envp_size (envb const *e)
+{
+  size_t n = 1, i ;
+  for (i = 0 ; environ[i] ; i++) n++ ;
+  for (i = 0 ; i < e->len ; i += strlen(e->s + i) + 1) n++ ;
+  return n ;
+}
+
+static void envp_fill (char const **v, envb const *e)
+{
+  size_t n = 0, i ;
+  for (i = 0 ; environ[i] ; i++)
+    if (!envb_has(e, 0, environ[i], namelen(environ[i]))) v[n++] = environ[i] ;
+  for (i = 0 ; i < e->len ; )
+  {
+    char const *mod = e->s + i ;
+    size_t len = strlen(mod), nlen = namelen(mod) ;
+    i += len + 1 ;
+    if (mod[nlen] && !envb_has(e, i, mod, nlen)) v[n++] = mod ;   /* the last one wins */
+  }
+  v[n] = 0 ;
+}
+
 /* Run prog with environ modified by e. Returns only on failure. This is xmexec_m's job,
    done with fewer pages touched (each costs the child a page fault): the environment
    array is built on the stack and prog's path was found at start. */
 static void exec_prog (char const *path, envb const *e)
 {
-  size_t envlen = 0, m = 0, i, n = 0 ;
-  for (i = 0 ; environ[i] ; i++) envlen++ ;
-  for (i = 0 ; i < e->len ; i += strlen(e->s + i) + 1) m++ ;
-  {
-    char const *v[envlen + m + 1] ;
-    for (i = 0 ; environ[i] ; i++)
-      if (!envb_has(e, 0, environ[i], namelen(environ[i]))) v[n++] = environ[i] ;
-    for (i = 0 ; i < e->len ; )
-    {
-      char const *mod = e->s + i ;
-      size_t len = strlen(mod), nlen = namelen(mod) ;
-      i += len + 1 ;
-      if (mod[nlen] && !envb_has(e, i, mod, nlen)) v[n++] = mod ;   /* the last one wins */
-    }
-    v[n] = 0 ;
-    execve(path, (char *const *)cf.argv, (char *const *)v) ;
-  }
+  char const *v[envp_size(e)] ;
+  envp_fill(v, e) ;
+  execve(path, (char *const *)cf.argv, (char *const *)v) ;
 }
 
 static size_t pidfmt (char *s, pid_t pid)
@@ -360,12 +393,36 @@ static size_t pidfmt (char *s, pid_t pid)
   return n ;
 }
 
+/* The -v line that says what became of a connection: "ok" or "deny", then local and
+   remote as 0.88 writes them. */
+static void line_verdict (line *lg, int deny, char const *pidstr, char const *lhost, char const *localipstr, int local6, conn const *c, char const *rhost, char const *rinfo, unsigned int maxconnip)
+{
+  line_cats(lg, deny ? "tcpsrv: deny " : "tcpsrv: ok ") ;
+  line_cats(lg, pidstr) ; line_cat(lg, " ", 1) ;
+  if (cf.localname) line_cats(lg, cf.localnamelog) ; else line_field(lg, lhost) ;
+  line_cat(lg, ":", 1) ;
+  line_ip(lg, localipstr, local6) ; line_cat(lg, ":", 1) ;
+  line_cats(lg, cf.localportstr) ; line_cat(lg, " ", 1) ;
+  line_field(lg, rhost) ; line_cat(lg, ":", 1) ;
+  line_ip(lg, c->ipstr, c->ip.is6) ; line_cat(lg, ":", 1) ;
+  line_field(lg, rinfo) ; line_cat(lg, ":", 1) ;
+  line_cats(lg, c->portstr) ;
+  if (deny == 2)
+  {
+    char lim[UINT_FMT] ;
+    lim[uint_fmt(lim, maxconnip)] = 0 ;
+    line_cats(lg, " MAXCONNIP:") ; line_cats(lg, c->numstr) ;
+    line_cat(lg, "/", 1) ; line_cats(lg, lim) ;
+  }
+  line_end(lg) ;
+}
+
 static void child (conn const *c) gccattr_noreturn ;
 static void child (conn const *c)
 {
   line lg ;   /* no initializer: zeroing 2 kB would touch pages for nothing */
   char envstack[2048] ;
-  envb env = { .s = envstack, .len = 0, .a = sizeof envstack, .heap = 0 } ;
+  envb env = { .s = envstack, .len = 0, .a = sizeof envstack, .heap = 0, .soft = 0, .failed = 0 } ;
   stralloc localhost = STRALLOC_ZERO ;
   stralloc remotehost = STRALLOC_ZERO ;
   stralloc remoteinfo = STRALLOC_ZERO ;
@@ -392,7 +449,7 @@ static void child (conn const *c)
   if (cf.killopts && !c->ip.is6) setsockopt(c->fd, IPPROTO_IP, IP_OPTIONS, 0, 0) ;
   if (cf.bannerlen)
   {
-    size_t w = 0 ;
+    size_t w = c->bannersent ;
     while (w < cf.bannerlen)
     {
       ssize_t r = send(c->fd, cf.banner + w, cf.bannerlen - w, MSG_NOSIGNAL) ;
@@ -451,39 +508,12 @@ static void child (conn const *c)
 
   if (cf.verbosity >= 2)
   {
-    line_cats(&lg, deny ? "tcpsrv: deny " : "tcpsrv: ok ") ;
-    line_cats(&lg, pidstr) ; line_cat(&lg, " ", 1) ;
-    if (cf.localname) line_cats(&lg, cf.localnamelog) ; else line_field(&lg, lhost) ;
-    line_cat(&lg, ":", 1) ;
-    line_ip(&lg, localipstr, local.is6) ; line_cat(&lg, ":", 1) ;
-    line_cats(&lg, cf.localportstr) ; line_cat(&lg, " ", 1) ;
-    line_field(&lg, rhost) ; line_cat(&lg, ":", 1) ;
-    line_ip(&lg, c->ipstr, c->ip.is6) ; line_cat(&lg, ":", 1) ;
-    line_field(&lg, rinfo) ; line_cat(&lg, ":", 1) ;
-    line_cats(&lg, c->portstr) ;
-    if (deny == 2)
-    {
-      char lim[UINT_FMT] ;
-      lim[uint_fmt(lim, maxconnip)] = 0 ;
-      line_cats(&lg, " MAXCONNIP:") ; line_cats(&lg, c->numstr) ;
-      line_cat(&lg, "/", 1) ; line_cats(&lg, lim) ;
-    }
-    line_end(&lg) ;
+    line_verdict(&lg, deny, pidstr, lhost, localipstr, local.is6, c, rhost, rinfo, maxconnip) ;
     line_flush(&lg) ;
   }
   if (deny) _exit(100) ;
 
-  /* tcpsrv's variables first, then the rule's: a rule may override any of them */
-  envb_put(&env, "PROTO", "TCP") ;
-  envb_put(&env, "TCPLOCALIP", localipstr) ;
-  envb_put(&env, "TCPLOCALPORT", cf.localportstr) ;
-  envb_put(&env, "TCPLOCALHOST", lhost) ;
-  envb_put(&env, "TCPREMOTEIP", c->ipstr) ;
-  envb_put(&env, "TCPREMOTEPORT", c->portstr) ;
-  envb_put(&env, "TCPREMOTEHOST", rhost) ;
-  envb_put(&env, "TCPREMOTEINFO", rinfo) ;
-  envb_put(&env, "TCPCONNNUM", c->numstr) ;
-  if (rr.env.len) envb_cat(&env, rr.env.s, rr.env.len) ;
+  envb_ucspi(&env, localipstr, lhost, c, rhost, rinfo) ;
 
   /* c->fd is close-on-exec; its copies on 0 and 1 are not */
   if (dup2(c->fd, 0) < 0 || dup2(c->fd, 1) < 0) drop("set up descriptors", 0) ;
@@ -573,7 +603,106 @@ static void reap (void)
   }
 }
 
-/* Accept one connection and fork its child. 1 done, 0 nothing to accept, -1 out of
+/* prog in a vfork child: no copy of the parent's page tables, no stack to map and unmap
+   (posix_spawn maps one per call, and the unmapping flushes TLBs). The child only moves
+   the connection to 0 and 1, restores the signal mask and execs. The parent has no signal
+   handlers (skalibs' selfpipe is a signalfd, its signals blocked), so none can run in the
+   child on the parent's memory. After a failed exec, vfork_errno says why. */
+static volatile int vfork_errno ;
+
+static pid_t vfork_exec (int fd, char const *const *envp)
+{
+  pid_t pid ;
+  vfork_errno = 0 ;
+  pid = vfork() ;
+  if (!pid)
+  {
+    if (dup2(fd, 0) >= 0 && dup2(fd, 1) >= 0 && !sigprocmask(SIG_SETMASK, &cf.origmask, 0))
+      execve(cf.execpath, (char *const *)cf.argv, (char *const *)envp) ;
+    vfork_errno = errno ;
+    _exit(127) ;
+  }
+  return pid ;
+}
+
+/* The quick way (see the top of the file), taken when no lookup may wait. 1: prog runs
+   as *pid and its -v lines are in the log buffer; 0: nothing started, the connection takes
+   the slow way (a fork), which then does, logs and reports everything itself. */
+static int spawn_quick (conn *c, pid_t *pid)
+{
+  ip46 local = cf.local ;
+  char localipstr[IP6_FMT] ;
+  char envstack[4096] ;
+  envb env = { .s = envstack, .len = 0, .a = sizeof envstack, .heap = 0, .soft = 1, .failed = 0 } ;
+  unsigned int maxconnip ;
+  int maxset, e = 0 ;
+
+  if (cf.localwild)
+  {
+    uint16_t dummy ;
+    if (socket_local46(c->fd, &local, &dummy) < 0) return 0 ;
+    ip46_unmap(&local) ;
+    localipstr[ipfmt(localipstr, &local)] = 0 ;
+  }
+  else memcpy(localipstr, cf.localipstr, sizeof localipstr) ;
+
+  if (cf.rules)
+  {
+    int r = rules_lookup(&rr, cf.rules, c->ipstr, 0, 0) ;
+    if (r < 0)
+    {
+      if (errno != ENOENT || !cf.allownorules) return 0 ;
+      rr.env.len = 0 ;
+    }
+    else if (r > 0 && rr.deny) return 0 ;
+  }
+  maxconnip = perip_limit(&maxset) ;
+  if ((maxconnip || maxset) && c->num > maxconnip) return 0 ;
+
+  /* -O: a source route from the client is not followed back */
+  if (cf.killopts && !c->ip.is6) setsockopt(c->fd, IPPROTO_IP, IP_OPTIONS, 0, 0) ;
+  if (cf.bannerlen)
+  {
+    /* a new connection's send buffer takes any sensible banner at once; if it does not,
+       the child writes the rest, and may wait for the client to read */
+    ssize_t w = send(c->fd, cf.banner, cf.bannerlen, MSG_DONTWAIT | MSG_NOSIGNAL) ;
+    if (w > 0) c->bannersent = (size_t)w ;
+    if (c->bannersent < cf.bannerlen) return 0 ;
+  }
+
+  envb_ucspi(&env, localipstr, cf.localname, c, 0, 0) ;
+  if (env.failed) e = ENOMEM ;
+  else
+  {
+    char const *v[envp_size(&env)] ;
+    envp_fill(v, &env) ;
+    *pid = vfork_exec(c->fd, v) ;
+    if (*pid < 0) e = errno ;
+    else if (vfork_errno)
+    {
+      e = vfork_errno ;
+      waitpid(*pid, 0, 0) ;   /* it exited already: vfork returns after the exec or the exit */
+    }
+  }
+  if (env.heap) free(env.s) ;
+  if (e) return 0 ;   /* prog moved, or no process to be had: the slow way says why */
+
+  if (cf.verbosity >= 2)
+  {
+    line lg ;
+    char pidstr[PID_FMT] ;
+    pidstr[pidfmt(pidstr, *pid)] = 0 ;
+    lg.len = 0 ;
+    line_cat(&lg, c->status, c->statuslen) ;
+    line_cats(&lg, "tcpsrv: pid ") ; line_cats(&lg, pidstr) ;
+    line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_end(&lg) ;
+    line_verdict(&lg, 0, pidstr, cf.localname, localipstr, local.is6, c, 0, 0, 0) ;
+    plog_cat(lg.s, lg.len) ;
+  }
+  return 1 ;
+}
+
+/* Accept one connection and start its prog, or fork its child. 1 done, 0 nothing to accept, -1 out of
    descriptors or memory (the caller waits a little before trying again). */
 static int accept_one (int s)
 {
@@ -601,8 +730,12 @@ static int accept_one (int s)
   c.numstr[uint_fmt(c.numstr, c.num)] = 0 ;
   P->n++ ;
   c.statuslen = cf.verbosity >= 2 ? status_fmt(c.status) : 0 ;
-  pid = fork() ;
-  if (!pid) child(&c) ;
+  c.bannersent = 0 ;
+  if (cf.remotehost || cf.remoteinfo || !spawn_quick(&c, &pid))
+  {
+    pid = fork() ;
+    if (!pid) child(&c) ;
+  }
   close(c.fd) ;
   if (pid < 0)
   {
