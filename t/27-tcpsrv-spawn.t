@@ -32,7 +32,7 @@ is "$quick" "$slowout" "quick and slow ways: the same environment"
 # every other signal at its default (python ignores SIGPIPE and SIGXFSZ, a shell's
 # background job SIGINT and SIGQUIT)
 clean() {
-  python3 - "$@" <<'EOF'
+  exec python3 - "$@" <<'EOF'
 import os, signal, sys
 os.closerange(3, 65536)
 for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ):
