@@ -6,7 +6,7 @@
 # and a prog that moved or vanished after tcpsrv started.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tcpsrv-lib.sh"
-plan 19
+plan 24
 
 # -r with an ident port where nothing listens: the slow way, with TCPREMOTEINFO unset at
 # once (connection refused), so both ways must give the very same variables
@@ -101,4 +101,21 @@ wait_for 5 sh -c "[ \$(grep -c ' end ' '$T/log') -ge 3 ]"
 pids=$(sed -n 's/^tcpsrv: pid \([0-9]*\) from .*/\1/p' "$T/log" | tr '\n' ' ')
 seq=$(for p in $pids; do grep -n -E "^tcpsrv: (pid|ok|end) $p( |$)" "$T/log" | cut -d: -f1 | tr '\n' ,; echo; done | awk -F, '$1 < $2 && $2 < $3 { n++ } END { print n + 0 }')
 is "$seq" "3" "-v, quick way: pid, ok and end lines in order for each client"
+stop_pid "$SPID"
+
+# the quick way's copy of the rules in memory follows the file: kept once it has settled
+# (2 seconds unchanged), replaced by tcprules (a new file renamed over it), or rewritten in
+# place by cp (same inode, new times)
+printf '127.0.0.1:allow,X_V="1"\n' | "$B/tcprules" "$T/v.cdb" "$T/v.tmp" || exit 1
+srv -x "$T/v.cdb" 127.0.0.1 0 "$(envdump)" || exit 1
+sleep 2.2
+like "$(get "$PORT")" '^X_V=1$' "rules: the settled database is read"
+like "$(get "$PORT")" '^X_V=1$' "rules: ... and read again from the copy in memory"
+printf '127.0.0.1:allow,X_V="2"\n' | "$B/tcprules" "$T/v.cdb" "$T/v.tmp" || exit 1
+like "$(get "$PORT")" '^X_V=2$' "rules: replaced by tcprules, the next connection sees the new rule"
+printf '127.0.0.1:allow,X_V="3"\n' | "$B/tcprules" "$T/w.cdb" "$T/w.tmp" || exit 1
+sleep 2.2
+like "$(get "$PORT")" '^X_V=2$' "rules: the new database, settled, is kept in memory"
+cp "$T/w.cdb" "$T/v.cdb"
+like "$(get "$PORT")" '^X_V=3$' "rules: rewritten in place (cp), the next connection sees the new rule"
 stop_pid "$SPID"

@@ -102,6 +102,10 @@ struct conn_s
    usually fills them without calling malloc. */
 static rules_result rr = RULES_RESULT_ZERO ;
 
+/* The parent's copy of the rules database, for the quick way: one stat per connection
+   while tcprules has not replaced it. */
+static rules_db rdb = RULES_DB_ZERO ;
+
 /* ---- addresses */
 
 /* IPv4-mapped IPv6 becomes plain IPv4: clients of a dual-stack socket look like any other. */
@@ -648,7 +652,7 @@ static int spawn_quick (conn *c, pid_t *pid)
 
   if (cf.rules)
   {
-    int r = rules_lookup(&rr, cf.rules, c->ipstr, 0, 0) ;
+    int r = rules_lookup_db(&rdb, &rr, cf.rules, c->ipstr, 0, 0) ;
     if (r < 0)
     {
       if (errno != ENOENT || !cf.allownorules) return 0 ;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include "rules.h"
 
@@ -72,28 +73,45 @@ static unsigned int build (char const *name, char const *text, char *err, size_t
   return bad ;
 }
 
-/* look up a client; want: "-" no rule, else "KEY|D|env1;env2" (D or A) */
+static void show (char *got, size_t gotlen, int e, rules_result const *r)
+{
+  size_t i, n ;
+  if (e < 0) snprintf(got, gotlen, "error %d", errno) ;
+  else if (!e) snprintf(got, gotlen, "-") ;
+  else
+  {
+    n = snprintf(got, gotlen, "%.*s|%c|", (int)r->key.len, r->key.s, r->deny ? 'D' : 'A') ;
+    for (i = 0 ; i < r->env.len && n < gotlen - 2 ; i++) got[n++] = r->env.s[i] ? r->env.s[i] : ';' ;
+    got[n] = 0 ;
+  }
+}
+
+/* look up a client; want: "-" no rule, else "KEY|D|env1;env2" (D or A). Both ways: from
+   the file (rules_lookup) and from a copy in memory (rules_lookup_db), which must agree. */
 static void expect (char const *name, char const *ip, char const *host, char const *info, char const *want)
 {
   rules_result r = RULES_RESULT_ZERO ;
+  rules_db db = RULES_DB_ZERO ;
   char path[512], got[2048] ;
-  size_t i, n ;
   int e ;
   snprintf(path, sizeof path, "%s/%s", dir, name) ;
   e = rules_lookup(&r, path, ip, host, info) ;
-  if (e < 0) snprintf(got, sizeof got, "error %d", errno) ;
-  else if (!e) snprintf(got, sizeof got, "-") ;
-  else
-  {
-    n = snprintf(got, sizeof got, "%.*s|%c|", (int)r.key.len, r.key.s, r.deny ? 'D' : 'A') ;
-    for (i = 0 ; i < r.env.len && n < sizeof got - 2 ; i++) got[n++] = r.env.s[i] ? r.env.s[i] : ';' ;
-    got[n] = 0 ;
-  }
+  show(got, sizeof got, e, &r) ;
   if (strcmp(got, want))
   {
     fprintf(stderr, "lookup %s ip=%s host=%s info=%s: got \"%s\", want \"%s\"\n", name, ip, host ? host : "(none)", info ? info : "(none)", got, want) ;
     failed++ ;
   }
+  db.settle = 0 ;
+  e = rules_lookup_db(&db, &r, path, ip, host, info) ;
+  if (!db.mem) { fprintf(stderr, "lookup %s: no copy in memory\n", name) ; failed++ ; }
+  show(got, sizeof got, e, &r) ;
+  if (strcmp(got, want))
+  {
+    fprintf(stderr, "lookup in memory %s ip=%s host=%s info=%s: got \"%s\", want \"%s\"\n", name, ip, host ? host : "(none)", info ? info : "(none)", got, want) ;
+    failed++ ;
+  }
+  rules_db_free(&db) ;
   rules_result_free(&r) ;
 }
 
@@ -340,6 +358,14 @@ int main (int argc, char const *const *argv)
         errno = 0 ;
         CHECK(rules_lookup(&r, path, "1.2.3.4", 0, 0) == -1 && errno == EPROTO) ;
         CHECK(!r.env.len && !r.deny) ;
+        {
+          rules_db db = RULES_DB_ZERO ;
+          db.settle = 0 ;
+          errno = 0 ;
+          CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == -1 && errno == EPROTO) ;
+          CHECK(!r.env.len && !r.deny) ;
+          rules_db_free(&db) ;
+        }
       }
     }
     /* a database replaced under the same name is read afresh */
@@ -348,6 +374,66 @@ int main (int argc, char const *const *argv)
     CHECK(build("a.cdb", "1.2.:allow,NEW=\"1\"\n", 0, 0) == 0) ;
     CHECK(rules_lookup(&r, path, "1.2.4.5", 0, 0) == 1 && !r.deny && r.env.len == 6 && !memcmp(r.env.s, "NEW=1", 6)) ;
     CHECK(rules_lookup(&r, path, "9.9.9.9", 0, 0) == 0 && !r.env.len && !r.key.len && !r.deny) ;
+    rules_result_free(&r) ;
+  }
+
+  /* the copy in memory follows the file */
+  {
+    rules_result r = RULES_RESULT_ZERO ;
+    rules_db db = RULES_DB_ZERO ;
+    char path[512], tmp[512] ;
+    struct timespec t[2] ;
+    int fd ;
+    snprintf(path, sizeof path, "%s/db.cdb", dir) ;
+    snprintf(tmp, sizeof tmp, "%s/db.new", dir) ;
+    db.settle = 0 ;
+    CHECK(build("db.cdb", "1.2.3.4:allow,V=\"1\"\n", 0, 0) == 0) ;
+    CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && !strcmp(r.env.s, "V=1") && db.mem) ;
+    CHECK(rules_lookup_db(&db, &r, "/nonexistent/x.cdb", "1.2.3.4", 0, 0) == -1 && errno == ENOENT && !db.mem) ;
+    CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && !strcmp(r.env.s, "V=1") && db.mem) ;
+    /* replaced as tcprules does: a new file renamed over the old one */
+    CHECK(build("db.new", "1.2.3.4:allow,V=\"2\"\n", 0, 0) == 0) ;
+    CHECK(rename(tmp, path) == 0) ;
+    CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && !strcmp(r.env.s, "V=2")) ;
+    /* rewritten in place, same size, its times set back to those of the copy: only the
+       settle rule can catch that, so with settle 0 the old copy is (knowingly) still used */
+    t[0] = db.mtim ; t[1] = db.mtim ;
+    CHECK(build("db.cdb", "1.2.3.4:allow,V=\"3\"\n", 0, 0) == 0) ;
+    CHECK(utimensat(AT_FDCWD, path, t, 0) == 0) ;
+    CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && !strcmp(r.env.s, "V=3")) ;   /* ctime moved */
+    /* rewritten in place with a new mtime: seen */
+    CHECK(build("db.cdb", "1.2.3.4:allow,V=\"4\"\n", 0, 0) == 0) ;
+    t[0].tv_sec = t[1].tv_sec = 1000000000 ; t[0].tv_nsec = t[1].tv_nsec = 0 ;
+    CHECK(utimensat(AT_FDCWD, path, t, 0) == 0) ;
+    CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && !strcmp(r.env.s, "V=4")) ;
+    /* settle: a file changed just now is read from disk, not kept */
+    rules_db_free(&db) ;
+    db.settle = 2 ;
+    CHECK(build("db.cdb", "1.2.3.4:allow,V=\"5\"\n", 0, 0) == 0) ;
+    CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && !strcmp(r.env.s, "V=5") && !db.mem) ;
+    /* damaged after it was kept: garbage renamed over it */
+    db.settle = 0 ;
+    CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && db.mem) ;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644) ;
+    CHECK(fd >= 0 && write(fd, "garbage\n", 8) == 8) ;
+    close(fd) ;
+    CHECK(rename(tmp, path) == 0) ;
+    errno = 0 ;
+    CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == -1 && errno == EPROTO) ;
+    /* larger than RULES_DB_MAX: read from disk each time, same answers */
+    {
+      size_t n = 0, cap = (RULES_DB_MAX / 40 + 1) * 64, i ;
+      char *text = malloc(cap) ;
+      CHECK(text != 0) ;
+      for (i = 0 ; i < RULES_DB_MAX / 40 + 1 ; i++)
+        n += snprintf(text + n, cap - n, "10.%u.%u.%u:allow,P=\"%030u\"\n", (unsigned)(i >> 16) & 255, (unsigned)(i >> 8) & 255, (unsigned)i & 255, (unsigned)i) ;
+      CHECK(build("big.cdb", text, 0, 0) == 0) ;
+      free(text) ;
+      snprintf(path, sizeof path, "%s/big.cdb", dir) ;
+      CHECK(rules_lookup_db(&db, &r, path, "10.0.1.2", 0, 0) == 1 && !strcmp(r.env.s, "P=000000000000000000000000000258") && !db.mem) ;
+      CHECK(rules_lookup_db(&db, &r, path, "10.9.9.9", 0, 0) == 0) ;
+    }
+    rules_db_free(&db) ;
     rules_result_free(&r) ;
   }
   return failed ? 1 : 0 ;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -161,7 +162,49 @@ static int value_parse (rules_result *r, char const *d, size_t len)
    costs more than the whole lookup (page tables set up and torn down for each call), and
    an open fd sees one version of the file even when tcprules renames a new one over it. */
 typedef struct reader_s reader ;
-struct reader_s { int fd ; uint64_t size ; stralloc data ; stralloc pre ; } ;
+struct reader_s { int fd ; uint64_t size ; stralloc data ; stralloc pre ; unsigned char const *mem ; } ;
+
+static uint32_t u32 (unsigned char const *p)
+{
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24 ;
+}
+
+/* find on a database held in memory (rules_db): the cdb lookup tinycdb's cdb_seek makes,
+   the first record with the key, every position and length checked against the size. */
+static int find_mem (reader *c, char const *key, size_t klen)
+{
+  unsigned char const *m = c->mem ;
+  uint64_t size = c->size ;
+  uint32_t h = cdb_hash(key, (unsigned)klen), hpos, hslots, slot, i ;
+  if (size < 2048) { errno = EPROTO ; return -1 ; }
+  hpos = u32(m + (h & 255) * 8) ;
+  hslots = u32(m + (h & 255) * 8 + 4) ;
+  if (!hslots) return 0 ;
+  if (hpos > size || hslots > (size - hpos) / 8) { errno = EPROTO ; return -1 ; }
+  slot = (h >> 8) % hslots ;
+  for (i = 0 ; i < hslots ; i++)
+  {
+    unsigned char const *sp = m + hpos + (uint64_t)slot * 8 ;
+    uint32_t sh = u32(sp), rpos = u32(sp + 4) ;
+    if (!rpos) return 0 ;
+    if (sh == h)
+    {
+      uint32_t kl, dl ;
+      if (rpos > size - 8) { errno = EPROTO ; return -1 ; }
+      kl = u32(m + rpos) ; dl = u32(m + rpos + 4) ;
+      if (kl > size - rpos - 8 || dl > size - rpos - 8 - kl) { errno = EPROTO ; return -1 ; }
+      if (kl == klen && !memcmp(m + rpos + 8, key, klen))
+      {
+        if (!stralloc_ready(&c->data, (size_t)dl + 1)) return -1 ;
+        memcpy(c->data.s, m + rpos + 8 + kl, dl) ;
+        c->data.len = dl ;
+        return 1 ;
+      }
+    }
+    if (++slot == hslots) slot = 0 ;
+  }
+  return 0 ;
+}
 
 /* Find key; its value in c->data. 1 found, 0 not found, -1 error. A length that runs past
    the end of the file is corruption (EPROTO): tinycdb does not check it, and cdb_bread takes
@@ -170,7 +213,9 @@ static int find (reader *c, char const *key, size_t klen)
 {
   unsigned int dlen ;
   off_t pos ;
-  int e = cdb_seek(c->fd, key, klen, &dlen) ;
+  int e ;
+  if (c->mem) return find_mem(c, key, klen) ;
+  e = cdb_seek(c->fd, key, klen, &dlen) ;
   if (e <= 0) return e ;
   pos = lseek(c->fd, 0, SEEK_CUR) ;
   if (pos < 0) return -1 ;
@@ -333,7 +378,7 @@ static int lookup (reader *c, rules_result *r, char const *iptext, char const *h
 
 int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info)
 {
-  reader c = { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO } ;
+  reader c = { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO, .mem = 0 } ;
   int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (!stralloc_ready(&r->key, 64)) return -1 ;
@@ -361,6 +406,101 @@ void rules_result_free (rules_result *r)
   stralloc_free(&r->env) ;
   stralloc_free(&r->key) ;
   r->deny = 0 ;
+}
+
+/* ---- a database kept in memory ---- */
+
+static int same_file (struct stat const *a, rules_db const *db)
+{
+  return a->st_dev == db->dev && a->st_ino == db->ino && (uint64_t)a->st_size == db->size
+    && a->st_mtim.tv_sec == db->mtim.tv_sec && a->st_mtim.tv_nsec == db->mtim.tv_nsec
+    && a->st_ctim.tv_sec == db->ctim.tv_sec && a->st_ctim.tv_nsec == db->ctim.tv_nsec ;
+}
+
+static void remember (rules_db *db, struct stat const *st)
+{
+  db->dev = st->st_dev ; db->ino = st->st_ino ; db->size = (uint64_t)st->st_size ;
+  db->mtim = st->st_mtim ; db->ctim = st->st_ctim ;
+}
+
+void rules_db_free (rules_db *db)
+{
+  free(db->mem) ;
+  db->mem = 0 ;
+  db->size = 0 ;
+}
+
+/* Read the whole file into db. 1 done; 0 the file changed while it was read, or is not
+   to be kept (too big, modified too recently); -1 error (errno). */
+static int db_load (rules_db *db, char const *path, struct stat const *st)
+{
+  struct stat a, b ;
+  char *mem ;
+  size_t got = 0 ;
+  int fd, e ;
+  struct timespec now ;
+  if ((uint64_t)st->st_size > RULES_DB_MAX) return 0 ;
+  clock_gettime(CLOCK_REALTIME, &now) ;
+  /* written in place less than settle seconds ago: a writer may still be at it within one
+     tick of the file system's clock, which no timestamp would show; read it afresh */
+  if (now.tv_sec - st->st_mtim.tv_sec < (time_t)db->settle || now.tv_sec - st->st_ctim.tv_sec < (time_t)db->settle) return 0 ;
+  fd = open(path, O_RDONLY | O_CLOEXEC) ;
+  if (fd < 0) return -1 ;
+  if (fstat(fd, &a) < 0) goto err ;
+  mem = malloc(a.st_size ? (size_t)a.st_size : 1) ;
+  if (!mem) goto err ;
+  while (got < (size_t)a.st_size)
+  {
+    ssize_t r = read(fd, mem + got, (size_t)a.st_size - got) ;
+    if (r < 0) { if (errno == EINTR) continue ; e = errno ; free(mem) ; close(fd) ; errno = e ; return -1 ; }
+    if (!r) break ;
+    got += r ;
+  }
+  if (fstat(fd, &b) < 0) { e = errno ; free(mem) ; close(fd) ; errno = e ; return -1 ; }
+  close(fd) ;
+  if (got != (size_t)a.st_size || a.st_size != b.st_size || a.st_mtim.tv_sec != b.st_mtim.tv_sec
+   || a.st_mtim.tv_nsec != b.st_mtim.tv_nsec || a.st_ctim.tv_nsec != b.st_ctim.tv_nsec
+   || a.st_ctim.tv_sec != b.st_ctim.tv_sec || a.st_ino != st->st_ino || a.st_dev != st->st_dev)
+  {
+    free(mem) ;
+    return 0 ;
+  }
+  rules_db_free(db) ;
+  db->mem = mem ;
+  remember(db, &a) ;
+  return 1 ;
+ err:
+  e = errno ;
+  close(fd) ;
+  errno = e ;
+  return -1 ;
+}
+
+int rules_lookup_db (rules_db *db, rules_result *r, char const *path, char const *ip, char const *host, char const *info)
+{
+  struct stat st ;
+  reader c = { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO, .mem = 0 } ;
+  int e, err ;
+  if (stat(path, &st) < 0) { err = errno ; rules_db_free(db) ; errno = err ; return -1 ; }
+  if (!db->mem || !same_file(&st, db))
+  {
+    e = db_load(db, path, &st) ;
+    if (e < 0) { err = errno ; rules_db_free(db) ; errno = err ; return -1 ; }
+    if (!e) { rules_db_free(db) ; return rules_lookup(r, path, ip, host, info) ; }
+  }
+  r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
+  if (!stralloc_ready(&r->key, 64)) return -1 ;
+  if (!ip) ip = "0.0.0.0" ;
+  c.mem = (unsigned char const *)db->mem ;
+  c.size = db->size ;
+  errno = 0 ;
+  e = lookup(&c, r, ip, host, info) ;
+  err = errno ;
+  stralloc_free(&c.data) ;
+  stralloc_free(&c.pre) ;
+  if (e <= 0) { r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ; }
+  if (e < 0) errno = err ? err : EPROTO ;
+  return e ;
 }
 
 /* ---- compiling ---- */

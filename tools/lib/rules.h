@@ -24,6 +24,31 @@ struct rules_result_s { int deny ; stralloc env ; stralloc key ; } ;
 extern int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info) ;
 extern void rules_result_free (rules_result *r) ;
 
+/* The same lookup for a long-running reader (tcpsrv's parent), from a copy of the database
+   kept in memory: one stat(2) per call while the file stays the same (device, inode, size,
+   mtime, ctime), a new copy when tcprules has replaced it. A file larger than RULES_DB_MAX,
+   or changed less than settle seconds ago (written in place, perhaps still being written:
+   a file system's clock ticks too coarsely to tell), is read from disk as rules_lookup
+   does, until it settles. Same results and errors as rules_lookup. */
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+typedef struct rules_db_s rules_db ;
+struct rules_db_s
+{
+  char *mem ;
+  uint64_t size ;
+  dev_t dev ;
+  ino_t ino ;
+  struct timespec mtim ;
+  struct timespec ctim ;
+  unsigned int settle ;
+} ;
+#define RULES_DB_ZERO { .mem = 0, .size = 0, .dev = 0, .ino = 0, .mtim = { 0, 0 }, .ctim = { 0, 0 }, .settle = 2 }
+#define RULES_DB_MAX (4U << 20)
+extern int rules_lookup_db (rules_db *db, rules_result *r, char const *path, char const *ip, char const *host, char const *info) ;
+extern void rules_db_free (rules_db *db) ;
+
 /* The canonical text of an IPv6 address (RFC 5952: lowercase, no leading zeros, the longest
    run of two or more zero groups as ::, the first one on a tie), as rules keys store it.
    s needs RULES_IP6_FMT bytes; returns the length, s is not 0-terminated. */
