@@ -131,7 +131,7 @@ is_rc 100 "missing prog" "$B/tcpsrv" 127.0.0.1 0
 is_rc 100 "an empty prog" "$B/tcpsrv" 127.0.0.1 0 ''
 is_rc 100 "port 65536" "$B/tcpsrv" 127.0.0.1 65536 true
 is_rc 100 "an unknown port name" "$B/tcpsrv" 127.0.0.1 no-such-service true
-like "$(cat "$T/err")" "$usage" "... prints the usage"
+is "$(cat "$T/err")" "tcpsrv: fatal: unknown port: no-such-service: neither a number nor a tcp service in /etc/services" "... and says so"
 is_rc 100 "-c with a bad number" "$B/tcpsrv" -c 4x 127.0.0.1 0 true
 is_rc 100 "-t 0" "$B/tcpsrv" -t 0 127.0.0.1 0 true
 is_rc 100 "-b with no number" "$B/tcpsrv" -b '' 127.0.0.1 0 true

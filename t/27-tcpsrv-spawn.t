@@ -119,3 +119,4 @@ like "$(get "$PORT")" '^X_V=2$' "rules: the new database, settled, is kept in me
 cp "$T/w.cdb" "$T/v.cdb"
 like "$(get "$PORT")" '^X_V=3$' "rules: rewritten in place (cp), the next connection sees the new rule"
 stop_pid "$SPID"
+

@@ -7,7 +7,6 @@
    found), the parent forks a child that does everything that may wait or fail. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@
 #include "ident.h"
 #include "logtext.h"
 #include "rules.h"
+#include "services.h"
 
 #define USAGE "tcpsrv [ -1dDhHoOpPqQrRUvX ] [ -c limit ] [ -C perip ] [ -b backlog ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -l localname ] [ -t timeout ] host port prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -537,6 +537,15 @@ static void child (conn const *c)
 
 /* ---- the parent */
 
+/* Connections accepted and not started yet. The parent empties the kernel's accept queue
+   before it starts anything, and again after each start, so that a burst of clients does
+   not overflow the listen backlog while progs start: with SYN cookies on, a client whose
+   handshake completes against a full queue believes it is connected to a server that never
+   heard of it, and waits until it gives up. */
+#define PENDMAX 64
+typedef struct pend_s pend ;
+struct pend_s { int fd ; uint16_t port ; ip46 ip ; } ;
+
 /* What the parent changes while serving, in pages its children do not inherit: the
    parent's writes after each fork then cost no copy-on-write fault. */
 typedef struct parent_s parent ;
@@ -548,6 +557,9 @@ struct parent_s
   int paused ;                /* out of descriptors: accept again at resume */
   int warned ;                /* ... and said so: once until an accept works again */
   tain resume ;
+  unsigned int pqhead ;       /* connections accepted, not started yet: a ring */
+  unsigned int pqlen ;
+  pend pq[PENDMAX] ;
   size_t loglen ;
   char log[8192] ;            /* log lines, written once per turn of the loop */
 } ;
@@ -706,26 +718,44 @@ static int spawn_quick (conn *c, pid_t *pid)
   return 1 ;
 }
 
-/* Accept one connection and start its prog, or fork its child. 1 done, 0 nothing to accept, -1 out of
-   descriptors or memory (the caller waits a little before trying again). */
-static int accept_one (int s)
+/* Accept what is waiting, as long as the ring and the limit allow. 0 when the kernel's
+   queue is empty or no more may be taken; -1 out of descriptors or memory (the caller
+   waits a little before trying again). */
+static int accept_waiting (int s)
 {
+  while (P->pqlen < PENDMAX && P->n + P->pqlen < cf.limit)
+  {
+    pend *p = &P->pq[(P->pqhead + P->pqlen) % PENDMAX] ;
+    p->ip.is6 = cf.local.is6 ;
+    p->fd = p->ip.is6 ? socket_accept6_coe(s, p->ip.ip, &p->port) : socket_accept4_coe(s, p->ip.ip, &p->port) ;
+    if (p->fd < 0)
+    {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+      {
+        if (cf.verbosity && !P->warned) { plog_flush() ; strerr_warnwu1sys("accept") ; }
+        P->warned = 1 ;
+        return -1 ;
+      }
+      if (errno == ECONNABORTED || errno == EINTR) continue ;   /* reset before it was accepted */
+      return 0 ;    /* EAGAIN */
+    }
+    P->warned = 0 ;
+    P->pqlen++ ;
+  }
+  return 0 ;
+}
+
+/* Start the oldest accepted connection: prog the quick way, or a forked child. 1 done;
+   -1 no process could be made (that connection is dropped, the caller waits a little). */
+static int start_one (void)
+{
+  pend *p = &P->pq[P->pqhead] ;
   conn c ;
   char key[16] ;
   pid_t pid ;
-  c.ip.is6 = cf.local.is6 ;
-  c.fd = c.ip.is6 ? socket_accept6_coe(s, c.ip.ip, &c.port) : socket_accept4_coe(s, c.ip.ip, &c.port) ;
-  if (c.fd < 0)
-  {
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-    {
-      if (cf.verbosity && !P->warned) { plog_flush() ; strerr_warnwu1sys("accept") ; }
-      P->warned = 1 ;
-      return -1 ;
-    }
-    return 0 ;    /* EAGAIN, or a connection reset before it was accepted */
-  }
-  P->warned = 0 ;
+  c.fd = p->fd ; c.port = p->port ; c.ip = p->ip ;
+  P->pqhead = (P->pqhead + 1) % PENDMAX ;
+  P->pqlen-- ;
   ip46_unmap(&c.ip) ;
   ip46_key(key, &c.ip) ;
   c.num = conntab_count(&P->tab, key) + 1 ;
@@ -772,9 +802,9 @@ static void serve (int s)
     unsigned int n = 1 ;
     int r = 0 ;
     plog_flush() ;
-    if (P->draining && !P->n) return ;
+    if (P->draining && !P->n && !P->pqlen) return ;
     x[0].fd = sfd ; x[0].events = IOPAUSE_READ ; x[0].revents = 0 ;
-    if (s >= 0 && !P->paused && P->n < cf.limit)
+    if (s >= 0 && !P->paused && P->n + P->pqlen < cf.limit)
     {
       x[1].fd = s ; x[1].events = IOPAUSE_READ ; x[1].revents = 0 ;
       n = 2 ;
@@ -800,23 +830,19 @@ static void serve (int s)
           if (s >= 0) { close(s) ; s = -1 ; }
         }
       }
-    if (n == 2 && s >= 0 && x[1].revents)
+    if (n == 2 && s >= 0 && x[1].revents) r = accept_waiting(s) ;
+    while (!P->paused && P->pqlen)
     {
-      /* several at once when a burst is waiting, up to the limit */
-      unsigned int i ;
-      for (i = 0 ; i < 16 && P->n < cf.limit ; i++)
-      {
-        r = accept_one(s) ;
-        if (r <= 0) break ;
-      }
-      if (r < 0)
-      {
-        tain d ;
-        tain_now_g() ;
-        tain_from_millisecs(&d, 100) ;
-        tain_add_g(&P->resume, &d) ;
-        P->paused = 1 ;
-      }
+      if (start_one() < 0) { r = -1 ; break ; }
+      if (s >= 0 && accept_waiting(s) < 0) r = -1 ;
+    }
+    if (r < 0 && !P->paused)
+    {
+      tain d ;
+      tain_now_g() ;
+      tain_from_millisecs(&d, 100) ;
+      tain_add_g(&P->resume, &d) ;
+      P->paused = 1 ;
     }
   }
 }
@@ -987,9 +1013,11 @@ int main (int argc, char const *const *argv)
   if (argc < 3 || !*argv[0] || !*argv[2]) dieusage() ;
   if (!uint160_scan(argv[1], &port))
   {
-    struct servent *se = getservbyname(argv[1], "tcp") ;
-    if (!se) dieusage() ;
-    port = ntohs((uint16_t)se->s_port) ;
+    int r ;
+    if (argv[1][strspn(argv[1], "0123456789")] == 0) dieusage() ;   /* a number over 65535 */
+    r = services_port(&port, argv[1], "tcp", SERVICES_FILE) ;
+    if (r < 0) strerr_diefu2sys(111, "read ", SERVICES_FILE) ;
+    if (!r) strerr_dief3x(100, "unknown port: ", argv[1], ": neither a number nor a tcp service in " SERVICES_FILE) ;
   }
   cf.localportstr[uint16_fmt(cf.localportstr, port)] = 0 ;
   cf.argv = argv + 2 ;

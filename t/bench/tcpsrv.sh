@@ -57,6 +57,46 @@ int main (int argc, char **argv)
 CEOF
 cc -O2 -o "$T/client" "$T/client.c" || { echo "tcpsrv: cannot build the client"; exit 1; }
 
+# The floor: what any server of this kind pays here, whatever it does itself. It accepts and
+# starts prog from a vfork child, and does nothing else: no rules, no log, no environment,
+# no limits, no accounting. Measured in the same rounds, it shows how much of the time
+# belongs to the kernel and to prog rather than to either server.
+cat > "$T/floor.c" <<'CEOF'
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+extern char **environ ;
+static void reap (int sig) { (void)sig ; while (waitpid(-1, 0, WNOHANG) > 0) ; }
+int main (int argc, char **argv)
+{
+  struct sockaddr_in sa ;
+  socklen_t sl = sizeof sa ;
+  int l = socket(AF_INET, SOCK_STREAM, 0), one = 1 ;
+  (void)argc ;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ;
+  memset(&sa, 0, sizeof sa) ;
+  sa.sin_family = AF_INET ; sa.sin_addr.s_addr = htonl(0x7f000001) ;
+  if (bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 100) < 0) return 111 ;
+  getsockname(l, (struct sockaddr *)&sa, &sl) ;
+  printf("%d\n", ntohs(sa.sin_port)) ; fflush(stdout) ;
+  signal(SIGCHLD, reap) ;
+  for (;;)
+  {
+    int s = accept(l, 0, 0) ;
+    if (s < 0) continue ;
+    if (!vfork()) { dup2(s, 0) ; dup2(s, 1) ; close(s) ; close(l) ; execve(argv[1], argv + 1, environ) ; _exit(111) ; }
+    close(s) ;
+  }
+}
+CEOF
+cc -O2 -o "$T/floor" "$T/floor.c" || { echo "tcpsrv: cannot build the floor server"; exit 1; }
+TRUE=$(IFS=:; for d in $PATH; do [ -x "$d/true" ] && { echo "$d/true"; break; }; done)   # what the servers' PATH search finds
+
 printf '127.0.0.1:allow,RELAYCLIENT=""\n10.:deny\n:allow\n' > "$T/rules.txt"
 /usr/bin/tcprules "$T/rules.cdb" "$T/rules.tmp" < "$T/rules.txt" || exit 1
 
@@ -85,12 +125,15 @@ rate() {
   conc=$1 n=$2 rounds=$3
   serve sluice "$B/tcpsrv" -1 $FLAGS 127.0.0.1 0 true; SP=$PORT
   serve classic /usr/bin/tcpserver -1 $FLAGS 127.0.0.1 0 true; CP=$PORT
-  "$T/client" "$SP" 20 1 >/dev/null && "$T/client" "$CP" 20 1 >/dev/null || { echo "tcpsrv: warm-up failed"; exit 1; }
-  per=$((n / rounds)); r=0; ts=0; tc=0
+  serve floor "$T/floor" "$TRUE"; FP=$PORT
+  for p in $SP $CP $FP; do "$T/client" "$p" 20 1 >/dev/null || { echo "tcpsrv: warm-up failed"; exit 1; }; done
+  per=$((n / rounds)); r=0; ts=0; tc=0; tf=0
   while [ $r -lt "$rounds" ]; do
     x=$("$T/client" "$SP" $per "$conc") || { echo "tcpsrv: sluice: connections failed"; exit 1; }
     y=$("$T/client" "$CP" $per "$conc") || { echo "tcpsrv: classic: connections failed"; exit 1; }
+    z=$("$T/client" "$FP" $per "$conc") || { echo "tcpsrv: floor: connections failed"; exit 1; }
     ts=$(awk -v a="$ts" -v b="$x" 'BEGIN { print a + b }'); tc=$(awk -v a="$tc" -v b="$y" 'BEGIN { print a + b }')
+    tf=$(awk -v a="$tf" -v b="$z" 'BEGIN { print a + b }')
     r=$((r+1))
   done
   sleep 0.5
@@ -99,13 +142,18 @@ rate() {
     [ "$oks" -ge $((per * rounds)) ] || echo "tcpsrv: warning: $name logged $oks ok lines"
   done
   stopall
-  awk -v n=$((per * rounds)) -v s="$ts" -v c="$tc" -v k="$conc" 'BEGIN {
-    printf "tcpsrv conn/s: sluice %.0f, classic %.0f, ratio %.2f (%d connections each, %d at once)\n", n/s, n/c, c/s, n, k }'
+  awk -v n=$((per * rounds)) -v s="$ts" -v c="$tc" -v f="$tf" -v k="$conc" 'BEGIN {
+    printf "tcpsrv conn/s: sluice %.0f, classic %.0f, ratio %.2f (%d connections each, %d at once)\n", n/s, n/c, c/s, n, k
+    printf "tcpsrv floor: accept + vfork + exec and nothing else %.0f conn/s, ratio %.2f to classic; sluice reaches %.0f%% of it\n", n/f, c/f, 100*f/s }'
 }
 rate "$CONC" "$N" "$ROUNDS"
 [ "$CONC" = 1 ] && rate 4 "$N" "$ROUNDS"
 
-# memory: 100 connections held open (prog = cat, which waits for its client)
+# memory: 100 connections held open (prog = cat, which waits for its client). They come as
+# a burst (100 client processes forked at once, their SYNs within some 15 ms) against the
+# default backlog of 20: how many each server has started after 3 seconds is printed too.
+# With SYN cookies on, a client whose handshake completes against a full accept queue is
+# connected as far as it knows, and waits for a server that never saw it.
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 held=100
 for name in sluice classic; do
@@ -113,6 +161,8 @@ for name in sluice classic; do
   serve $name "$bin" -1 $FLAGS -c 200 127.0.0.1 0 cat
   "$T/client" "$PORT" $held $held hold >/dev/null &
   cpid=$!
+  sleep 3
+  eval "burst_$name=$(pgrep -c -P "$SPID")"
   i=0
   while [ $i -lt 600 ] && [ "$(pgrep -c -P "$SPID")" -lt $held ]; do sleep 0.05; i=$((i+1)); done
   sleep 0.5
@@ -125,5 +175,6 @@ for name in sluice classic; do
 done
 awk -v s="$prss_sluice" -v c="$prss_classic" -v n="$n_sluice" -v m="$n_classic" 'BEGIN {
   printf "tcpsrv parent RSS kB, %d/%d connections open: sluice %d, classic %d, ratio %.2f\n", n, m, s, c, c/s }'
+echo "tcpsrv burst: 100 clients at once, started within 3 s: sluice $burst_sluice, classic $burst_classic"
 awk -v s="$crss_sluice" -v c="$crss_classic" 'BEGIN {
   printf "tcpsrv child RSS kB (prog cat): sluice %d, classic %d, ratio %.2f\n", s, c, c/s }'
