@@ -122,10 +122,10 @@ stopall() { for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; pids
 # in ROUNDS rounds (a busy machine then slows both alike)
 FLAGS="-v -H -R -P -l 0 -x $T/rules.cdb -c 100"
 rate() {
-  conc=$1 n=$2 rounds=$3
-  serve sluice "$B/tcpsrv" -1 $FLAGS 127.0.0.1 0 true; SP=$PORT
-  serve classic /usr/bin/tcpserver -1 $FLAGS 127.0.0.1 0 true; CP=$PORT
-  serve floor "$T/floor" "$TRUE"; FP=$PORT
+  conc=$1 n=$2 rounds=$3 prog=${4:-true} what=${5:-}
+  serve sluice "$B/tcpsrv" -1 $FLAGS 127.0.0.1 0 "$prog"; SP=$PORT
+  serve classic /usr/bin/tcpserver -1 $FLAGS 127.0.0.1 0 "$prog"; CP=$PORT
+  if [ "$prog" = true ]; then serve floor "$T/floor" "$TRUE"; else serve floor "$T/floor" "$prog"; fi; FP=$PORT
   for p in $SP $CP $FP; do "$T/client" "$p" 20 1 >/dev/null || { echo "tcpsrv: warm-up failed"; exit 1; }; done
   per=$((n / rounds)); r=0; ts=0; tc=0; tf=0
   while [ $r -lt "$rounds" ]; do
@@ -142,12 +142,21 @@ rate() {
     [ "$oks" -ge $((per * rounds)) ] || echo "tcpsrv: warning: $name logged $oks ok lines"
   done
   stopall
-  awk -v n=$((per * rounds)) -v s="$ts" -v c="$tc" -v f="$tf" -v k="$conc" 'BEGIN {
-    printf "tcpsrv conn/s: sluice %.0f, classic %.0f, ratio %.2f (%d connections each, %d at once)\n", n/s, n/c, c/s, n, k
+  awk -v n=$((per * rounds)) -v s="$ts" -v c="$tc" -v f="$tf" -v k="$conc" -v w="$what" 'BEGIN {
+    printf "tcpsrv conn/s: sluice %.0f, classic %.0f, ratio %.2f (%d connections each, %d at once%s)\n", n/s, n/c, c/s, n, k, w
     printf "tcpsrv floor: accept + vfork + exec and nothing else %.0f conn/s, ratio %.2f to classic; sluice reaches %.0f%% of it\n", n/f, c/f, 100*f/s }'
 }
 rate "$CONC" "$N" "$ROUNDS"
 [ "$CONC" = 1 ] && rate 4 "$N" "$ROUNDS"
+
+# The same with a static do-nothing prog: Debian's true is dynamic, and loading libc is
+# three quarters of each connection's cost here, the same for both servers; with less of
+# it, more of what is measured is the servers' own work.
+printf 'int main (void) { return 0 ; }\n' > "$T/nop.c"
+if cc -O2 -static -o "$T/nop" "$T/nop.c" 2>/dev/null; then
+  rate "$CONC" "$N" "$ROUNDS" "$T/nop" ", prog a static do-nothing"
+  [ "$CONC" = 1 ] && rate 4 "$N" "$ROUNDS" "$T/nop" ", prog a static do-nothing"
+fi
 
 # memory: 100 connections held open (prog = cat, which waits for its client). They come as
 # a burst (100 client processes forked at once, their SYNs within some 15 ms) against the
