@@ -15,6 +15,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -73,6 +75,7 @@ static struct
   char localipstr[IP6_FMT] ;
   char localportstr[UINT16_FMT] ;
   uint16_t localport ;
+  unsigned int pendmax ;      /* the ring's size: PENDMAX, less with few descriptors */
 } cf =
 {
   .verbosity = 1, .limit = 40, .perip = 0, .timeout = 26, .delay = 1, .killopts = 1,
@@ -96,6 +99,8 @@ struct conn_s
   size_t bannersent ;         /* bytes of -B the parent has written already */
   size_t statuslen ;          /* -v: the parent's status line, written by the child */
   char status[32 + 2 * UINT_FMT] ;   /* before its own lines, as 0.88 orders them */
+  unsigned int nothers ;      /* other accepted connections not started yet: a forked */
+  int others[64] ;            /* child closes them at once, or their clients get no EOF */
 } ;
 
 /* The rule found for a connection. Its buffers are reserved at start, so that a child
@@ -260,7 +265,7 @@ static void lookup_names (stralloc *localhost, stralloc *remotehost, ip46 const 
 
 /* The per-address limit in force: the rule's MAXCONNIP when it sets one, else -C (0: none).
    *set tells whether a rule gave it (then 0 means "refuse every connection"). */
-static unsigned int perip_limit (int *set)
+static unsigned int perip_limit (int *set, int quiet)
 {
   size_t i = 0 ;
   char const *v = 0 ;
@@ -276,7 +281,7 @@ static unsigned int perip_limit (int *set)
   if (!v) return cf.perip ;
   if (!uint0_scan(v, &u))
   {
-    if (cf.verbosity) strerr_warnw3x("ignoring MAXCONNIP=", v, ": not a number") ;
+    if (cf.verbosity && !quiet) strerr_warnw3x("ignoring MAXCONNIP=", v, ": not a number") ;
     return cf.perip ;
   }
   *set = 1 ;
@@ -438,6 +443,10 @@ static void child (conn const *c)
   int deny = 0, maxset ;
   unsigned int maxconnip ;
 
+  {
+    unsigned int i ;
+    for (i = 0 ; i < c->nothers ; i++) close(c->others[i]) ;
+  }
   lg.len = 0 ;
   pending = &lg ;
   if (cf.verbosity >= 2)
@@ -507,7 +516,7 @@ static void child (conn const *c)
     else if (r > 0) deny = rr.deny ;
   }
 
-  maxconnip = perip_limit(&maxset) ;
+  maxconnip = perip_limit(&maxset, 0) ;
   if (!deny && (maxconnip || maxset) && c->num > maxconnip) deny = 2 ;
 
   if (cf.verbosity >= 2)
@@ -542,7 +551,7 @@ static void child (conn const *c)
    not overflow the listen backlog while progs start: with SYN cookies on, a client whose
    handshake completes against a full queue believes it is connected to a server that never
    heard of it, and waits until it gives up. */
-#define PENDMAX 64
+#define PENDMAX 64   /* conn.others holds as many */
 typedef struct pend_s pend ;
 struct pend_s { int fd ; uint16_t port ; ip46 ip ; } ;
 
@@ -626,13 +635,35 @@ static void reap (void)
    child on the parent's memory. After a failed exec, vfork_errno says why. */
 static volatile int vfork_errno ;
 
-static pid_t vfork_exec (int fd, char const *const *envp)
+/* With -v the child writes its own pid and ok lines before the exec, as the slow way's
+   child does, so that they always come before anything prog logs: lg holds them with the
+   pid left out at offsets a and b. */
+static pid_t vfork_exec (int fd, char const *const *envp, line const *lg, size_t a, size_t b)
 {
   pid_t pid ;
   vfork_errno = 0 ;
   pid = vfork() ;
   if (!pid)
   {
+    if (lg)
+    {
+      char p[PID_FMT] ;
+      struct iovec v[5] ;
+      size_t n = pidfmt(p, getpid()) ;
+      v[0].iov_base = (char *)lg->s ; v[0].iov_len = a ;
+      v[1].iov_base = p ; v[1].iov_len = n ;
+      v[2].iov_base = (char *)lg->s + a ; v[2].iov_len = b - a ;
+      v[3].iov_base = p ; v[3].iov_len = n ;
+      v[4].iov_base = (char *)lg->s + b ; v[4].iov_len = lg->len - b ;
+      if (writev(2, v, 5) < 0 && errno == EPIPE)
+      {
+        /* a dead log pipe: that SIGPIPE is not prog's */
+        sigset_t set ;
+        struct timespec zero = { 0, 0 } ;
+        sigemptyset(&set) ; sigaddset(&set, SIGPIPE) ;
+        sigtimedwait(&set, 0, &zero) ;
+      }
+    }
     if (dup2(fd, 0) >= 0 && dup2(fd, 1) >= 0 && !sigprocmask(SIG_SETMASK, &cf.origmask, 0))
       execve(cf.execpath, (char *const *)cf.argv, (char *const *)envp) ;
     vfork_errno = errno ;
@@ -672,7 +703,7 @@ static int spawn_quick (conn *c, pid_t *pid)
     }
     else if (r > 0 && rr.deny) return 0 ;
   }
-  maxconnip = perip_limit(&maxset) ;
+  maxconnip = perip_limit(&maxset, 1) ;
   if ((maxconnip || maxset) && c->num > maxconnip) return 0 ;
 
   /* -O: a source route from the client is not followed back */
@@ -691,30 +722,31 @@ static int spawn_quick (conn *c, pid_t *pid)
   else
   {
     char const *v[envp_size(&env)] ;
+    line lg ;
+    size_t a = 0, b = 0 ;
     envp_fill(v, &env) ;
-    *pid = vfork_exec(c->fd, v) ;
+    if (cf.verbosity >= 2)
+    {
+      lg.len = 0 ;
+      line_cat(&lg, c->status, c->statuslen) ;
+      line_cats(&lg, "tcpsrv: pid ") ; a = lg.len ;
+      line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_end(&lg) ;
+      b = lg.len + 11 ;   /* after "tcpsrv: ok " */
+      line_verdict(&lg, 0, "", cf.localname, localipstr, local.is6, c, 0, 0, 0) ;
+      plog_flush() ;   /* the lines of earlier connections first */
+    }
+    *pid = vfork_exec(c->fd, v, cf.verbosity >= 2 ? &lg : 0, a, b) ;
     if (*pid < 0) e = errno ;
     else if (vfork_errno)
     {
+      int wstat = 0 ;
       e = vfork_errno ;
-      waitpid(*pid, 0, 0) ;   /* it exited already: vfork returns after the exec or the exit */
+      waitpid(*pid, &wstat, 0) ;   /* it exited already: vfork returns after the exec or the exit */
+      if (cf.verbosity >= 2) plog_end(*pid, wstat) ;   /* its lines are written: close them */
     }
   }
   if (env.heap) free(env.s) ;
   if (e) return 0 ;   /* prog moved, or no process to be had: the slow way says why */
-
-  if (cf.verbosity >= 2)
-  {
-    line lg ;
-    char pidstr[PID_FMT] ;
-    pidstr[pidfmt(pidstr, *pid)] = 0 ;
-    lg.len = 0 ;
-    line_cat(&lg, c->status, c->statuslen) ;
-    line_cats(&lg, "tcpsrv: pid ") ; line_cats(&lg, pidstr) ;
-    line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_end(&lg) ;
-    line_verdict(&lg, 0, pidstr, cf.localname, localipstr, local.is6, c, 0, 0, 0) ;
-    plog_cat(lg.s, lg.len) ;
-  }
   return 1 ;
 }
 
@@ -723,7 +755,7 @@ static int spawn_quick (conn *c, pid_t *pid)
    waits a little before trying again). */
 static int accept_waiting (int s)
 {
-  while (P->pqlen < PENDMAX && P->n + P->pqlen < cf.limit)
+  while (P->pqlen < cf.pendmax && P->n + P->pqlen < cf.limit)
   {
     pend *p = &P->pq[(P->pqhead + P->pqlen) % PENDMAX] ;
     p->ip.is6 = cf.local.is6 ;
@@ -767,6 +799,9 @@ static int start_one (void)
   c.bannersent = 0 ;
   if (cf.remotehost || cf.remoteinfo || !spawn_quick(&c, &pid))
   {
+    unsigned int i ;
+    c.nothers = P->pqlen ;
+    for (i = 0 ; i < P->pqlen ; i++) c.others[i] = P->pq[(P->pqhead + i) % PENDMAX].fd ;
     pid = fork() ;
     if (!pid) child(&c) ;
   }
@@ -1041,6 +1076,14 @@ int main (int argc, char const *const *argv)
   if (dogid && (skalibs_setgroups(1, &gid) < 0 || setgid(gid) < 0)) strerr_diefu1sys(111, "set the group id") ;
   if (douid && setuid(uid) < 0) strerr_diefu1sys(111, "set the user id") ;
 
+  {
+    /* connections waiting in the ring hold descriptors: leave room for the rules file,
+       the log and the children's pipes, or a low limit would drop connections */
+    struct rlimit rl ;
+    cf.pendmax = PENDMAX ;
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+      cf.pendmax = rl.rlim_cur > PENDMAX + 16 ? PENDMAX : rl.rlim_cur > 24 ? (unsigned int)rl.rlim_cur - 16 : 1 ;
+  }
   P = mmap(0, sizeof(parent), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ;
   if (P == MAP_FAILED) strerr_diefu1sys(111, "allocate memory") ;
   madvise(P, sizeof(parent), MADV_DONTFORK) ;

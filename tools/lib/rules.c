@@ -447,6 +447,9 @@ static int db_load (rules_db *db, char const *path, struct stat const *st)
   fd = open(path, O_RDONLY | O_CLOEXEC) ;
   if (fd < 0) return -1 ;
   if (fstat(fd, &a) < 0) goto err ;
+  /* the file opened may not be the one stat saw: the same tests on it */
+  if ((uint64_t)a.st_size > RULES_DB_MAX || now.tv_sec - a.st_mtim.tv_sec < (time_t)db->settle
+   || now.tv_sec - a.st_ctim.tv_sec < (time_t)db->settle) { close(fd) ; return 0 ; }
   mem = malloc(a.st_size ? (size_t)a.st_size : 1) ;
   if (!mem) goto err ;
   while (got < (size_t)a.st_size)
