@@ -83,6 +83,15 @@ static struct
   .banner = 0, .bannerlen = 0, .localname = 0, .identport = IDENT_PORT,
 } ;
 
+/* Connections accepted and not started yet. The parent empties the kernel's accept queue
+   before it starts anything, and again after each start, so that a burst of clients does
+   not overflow the listen backlog while progs start: with SYN cookies on, a client whose
+   handshake completes against a full queue believes it is connected to a server that never
+   heard of it, and waits until it gives up. */
+#define PENDMAX 64
+typedef struct pend_s pend ;
+struct pend_s { int fd ; uint16_t port ; ip46 ip ; } ;
+
 /* One accepted connection as the parent hands it to its child. The texts are formatted
    before the fork, where the code doing it is paged in already: a child pays a page fault
    for every page of code it runs, and page faults are most of its cost. */
@@ -100,7 +109,7 @@ struct conn_s
   size_t statuslen ;          /* -v: the parent's status line, written by the child */
   char status[32 + 2 * UINT_FMT] ;   /* before its own lines, as 0.88 orders them */
   unsigned int nothers ;      /* other accepted connections not started yet: a forked */
-  int others[64] ;            /* child closes them at once, or their clients get no EOF */
+  int others[PENDMAX] ;       /* child closes them at once, or their clients get no EOF */
 } ;
 
 /* The rule found for a connection. Its buffers are reserved at start, so that a child
@@ -546,15 +555,6 @@ static void child (conn const *c)
 
 /* ---- the parent */
 
-/* Connections accepted and not started yet. The parent empties the kernel's accept queue
-   before it starts anything, and again after each start, so that a burst of clients does
-   not overflow the listen backlog while progs start: with SYN cookies on, a client whose
-   handshake completes against a full queue believes it is connected to a server that never
-   heard of it, and waits until it gives up. */
-#define PENDMAX 64   /* conn.others holds as many */
-typedef struct pend_s pend ;
-struct pend_s { int fd ; uint16_t port ; ip46 ip ; } ;
-
 /* What the parent changes while serving, in pages its children do not inherit: the
    parent's writes after each fork then cost no copy-on-write fault. */
 typedef struct parent_s parent ;
@@ -673,8 +673,8 @@ static pid_t vfork_exec (int fd, char const *const *envp, line const *lg, size_t
 }
 
 /* The quick way (see the top of the file), taken when no lookup may wait. 1: prog runs
-   as *pid and its -v lines are in the log buffer; 0: nothing started, the connection takes
-   the slow way (a fork), which then does, logs and reports everything itself. */
+   as *pid, its -v lines written by its child; 0: nothing started, the connection takes the
+   slow way (a fork), which then does, logs and reports everything itself. */
 static int spawn_quick (conn *c, pid_t *pid)
 {
   ip46 local = cf.local ;

@@ -376,28 +376,36 @@ static int lookup (reader *c, rules_result *r, char const *iptext, char const *h
   return probe_text(c, r, "", 0, "", 0) ;
 }
 
+/* The lookup on a reader that is ready (c->fd open or c->mem set, c->size known); frees
+   what lookup allocated in c. r is left empty unless a rule matched. */
+static int lookup_run (reader *c, rules_result *r, char const *ip, char const *host, char const *info)
+{
+  int e, err ;
+  errno = 0 ;
+  e = lookup(c, r, ip ? ip : "0.0.0.0", host, info) ;
+  err = errno ;
+  stralloc_free(&c->data) ;
+  stralloc_free(&c->pre) ;
+  if (e <= 0) { r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ; }
+  if (e < 0) errno = err ? err : EPROTO ;
+  return e ;
+}
+
 int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info)
 {
   reader c = { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO, .mem = 0 } ;
+  struct stat st ;
   int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (!stralloc_ready(&r->key, 64)) return -1 ;
-  if (!ip) ip = "0.0.0.0" ;
   c.fd = open(path, O_RDONLY | O_CLOEXEC) ;
   if (c.fd < 0) return -1 ;
-  {
-    struct stat st ;
-    if (fstat(c.fd, &st) < 0) { err = errno ; close(c.fd) ; errno = err ; return -1 ; }
-    c.size = (uint64_t)st.st_size ;
-  }
-  errno = 0 ;
-  e = lookup(&c, r, ip, host, info) ;
+  if (fstat(c.fd, &st) < 0) { err = errno ; close(c.fd) ; errno = err ; return -1 ; }
+  c.size = (uint64_t)st.st_size ;
+  e = lookup_run(&c, r, ip, host, info) ;
   err = errno ;
   close(c.fd) ;
-  stralloc_free(&c.data) ;
-  stralloc_free(&c.pre) ;
-  if (e <= 0) { r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ; }
-  if (e < 0) errno = err ? err : EPROTO ;
+  errno = err ;
   return e ;
 }
 
@@ -410,6 +418,13 @@ void rules_result_free (rules_result *r)
 
 /* ---- a database kept in memory ---- */
 
+static int same_stat (struct stat const *a, struct stat const *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+    && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+    && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec ;
+}
+
 static int same_file (struct stat const *a, rules_db const *db)
 {
   return a->st_dev == db->dev && a->st_ino == db->ino && (uint64_t)a->st_size == db->size
@@ -417,10 +432,14 @@ static int same_file (struct stat const *a, rules_db const *db)
     && a->st_ctim.tv_sec == db->ctim.tv_sec && a->st_ctim.tv_nsec == db->ctim.tv_nsec ;
 }
 
-static void remember (rules_db *db, struct stat const *st)
+/* May a file with these times and size be kept in memory? Not when it is too big, nor when
+   it was written less than settle seconds ago: a writer may still be at it within one tick
+   of the file system's clock, which no timestamp would show. */
+static int keepable (rules_db const *db, struct stat const *st, struct timespec const *now)
 {
-  db->dev = st->st_dev ; db->ino = st->st_ino ; db->size = (uint64_t)st->st_size ;
-  db->mtim = st->st_mtim ; db->ctim = st->st_ctim ;
+  return (uint64_t)st->st_size <= RULES_DB_MAX
+    && now->tv_sec - st->st_mtim.tv_sec >= (time_t)db->settle
+    && now->tv_sec - st->st_ctim.tv_sec >= (time_t)db->settle ;
 }
 
 void rules_db_free (rules_db *db)
@@ -430,50 +449,46 @@ void rules_db_free (rules_db *db)
   db->size = 0 ;
 }
 
-/* Read the whole file into db. 1 done; 0 the file changed while it was read, or is not
-   to be kept (too big, modified too recently); -1 error (errno). */
+/* Read the whole file into db. 1 done; 0 the file is not to be kept (too big, modified
+   too recently) or changed while it was read; -1 error (errno). */
 static int db_load (rules_db *db, char const *path, struct stat const *st)
 {
   struct stat a, b ;
-  char *mem ;
+  struct timespec now ;
+  char *mem = 0 ;
   size_t got = 0 ;
   int fd, e ;
-  struct timespec now ;
-  if ((uint64_t)st->st_size > RULES_DB_MAX) return 0 ;
   clock_gettime(CLOCK_REALTIME, &now) ;
-  /* written in place less than settle seconds ago: a writer may still be at it within one
-     tick of the file system's clock, which no timestamp would show; read it afresh */
-  if (now.tv_sec - st->st_mtim.tv_sec < (time_t)db->settle || now.tv_sec - st->st_ctim.tv_sec < (time_t)db->settle) return 0 ;
+  if (!keepable(db, st, &now)) return 0 ;
   fd = open(path, O_RDONLY | O_CLOEXEC) ;
   if (fd < 0) return -1 ;
   if (fstat(fd, &a) < 0) goto err ;
-  /* the file opened may not be the one stat saw: the same tests on it */
-  if ((uint64_t)a.st_size > RULES_DB_MAX || now.tv_sec - a.st_mtim.tv_sec < (time_t)db->settle
-   || now.tv_sec - a.st_ctim.tv_sec < (time_t)db->settle) { close(fd) ; return 0 ; }
+  /* the file opened may not be the one stat saw: it must pass the same tests */
+  if (!keepable(db, &a, &now)) { close(fd) ; return 0 ; }
   mem = malloc(a.st_size ? (size_t)a.st_size : 1) ;
   if (!mem) goto err ;
   while (got < (size_t)a.st_size)
   {
     ssize_t r = read(fd, mem + got, (size_t)a.st_size - got) ;
-    if (r < 0) { if (errno == EINTR) continue ; e = errno ; free(mem) ; close(fd) ; errno = e ; return -1 ; }
+    if (r < 0) { if (errno == EINTR) continue ; goto err ; }
     if (!r) break ;
     got += r ;
   }
-  if (fstat(fd, &b) < 0) { e = errno ; free(mem) ; close(fd) ; errno = e ; return -1 ; }
+  if (fstat(fd, &b) < 0) goto err ;
   close(fd) ;
-  if (got != (size_t)a.st_size || a.st_size != b.st_size || a.st_mtim.tv_sec != b.st_mtim.tv_sec
-   || a.st_mtim.tv_nsec != b.st_mtim.tv_nsec || a.st_ctim.tv_nsec != b.st_ctim.tv_nsec
-   || a.st_ctim.tv_sec != b.st_ctim.tv_sec || a.st_ino != st->st_ino || a.st_dev != st->st_dev)
+  if (got != (size_t)a.st_size || !same_stat(&a, &b) || a.st_ino != st->st_ino || a.st_dev != st->st_dev)
   {
     free(mem) ;
     return 0 ;
   }
   rules_db_free(db) ;
   db->mem = mem ;
-  remember(db, &a) ;
+  db->dev = a.st_dev ; db->ino = a.st_ino ; db->size = (uint64_t)a.st_size ;
+  db->mtim = a.st_mtim ; db->ctim = a.st_ctim ;
   return 1 ;
  err:
   e = errno ;
+  free(mem) ;
   close(fd) ;
   errno = e ;
   return -1 ;
@@ -484,6 +499,7 @@ int rules_lookup_db (rules_db *db, rules_result *r, char const *path, char const
   struct stat st ;
   reader c = { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO, .mem = 0 } ;
   int e, err ;
+  r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (stat(path, &st) < 0) { err = errno ; rules_db_free(db) ; errno = err ; return -1 ; }
   if (!db->mem || !same_file(&st, db))
   {
@@ -491,19 +507,10 @@ int rules_lookup_db (rules_db *db, rules_result *r, char const *path, char const
     if (e < 0) { err = errno ; rules_db_free(db) ; errno = err ; return -1 ; }
     if (!e) { rules_db_free(db) ; return rules_lookup(r, path, ip, host, info) ; }
   }
-  r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (!stralloc_ready(&r->key, 64)) return -1 ;
-  if (!ip) ip = "0.0.0.0" ;
   c.mem = (unsigned char const *)db->mem ;
   c.size = db->size ;
-  errno = 0 ;
-  e = lookup(&c, r, ip, host, info) ;
-  err = errno ;
-  stralloc_free(&c.data) ;
-  stralloc_free(&c.pre) ;
-  if (e <= 0) { r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ; }
-  if (e < 0) errno = err ? err : EPROTO ;
-  return e ;
+  return lookup_run(&c, r, ip, host, info) ;
 }
 
 /* ---- compiling ---- */

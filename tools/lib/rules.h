@@ -3,6 +3,9 @@
 #ifndef SLUICE_RULES_H
 #define SLUICE_RULES_H
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
 #include <cdb.h>
 #include <skalibs/stralloc.h>
 
@@ -29,10 +32,8 @@ extern void rules_result_free (rules_result *r) ;
    mtime, ctime), a new copy when tcprules has replaced it. A file larger than RULES_DB_MAX,
    or changed less than settle seconds ago (written in place, perhaps still being written:
    a file system's clock ticks too coarsely to tell), is read from disk as rules_lookup
-   does, until it settles. Same results and errors as rules_lookup. */
-#include <stdint.h>
-#include <sys/types.h>
-#include <time.h>
+   does, until it settles. Same results as rules_lookup on a sound file; on a corrupt one
+   either may refuse (-1) where the other still finds the key. */
 typedef struct rules_db_s rules_db ;
 struct rules_db_s
 {
