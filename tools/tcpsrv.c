@@ -38,6 +38,7 @@
 #include "dns.h"
 #include "ident.h"
 #include "logtext.h"
+#include "qspawn.h"
 #include "rules.h"
 #include "services.h"
 
@@ -68,6 +69,8 @@ static struct
   char const *localnamelog ;  /* -l, as the log shows it */
   uint16_t identport ;        /* $TCPSRV_IDENTPORT, else 113 */
   char const *execpath ;      /* prog, found in PATH once, at start */
+  int pathsearch ;            /* prog has no '/': if execpath is gone, search PATH again */
+  char const *pathvar ;       /* ... that is, this */
   char const *const *argv ;   /* prog and its arguments */
   sigset_t origmask ;         /* restored in the child */
   ip46 local ;                /* the bound address */
@@ -298,9 +301,10 @@ static unsigned int perip_limit (int *set, int quiet)
 }
 
 /* The modifications of prog's environment, "NAME=value\0" to set and "NAME\0" to unset
-   (the env_addmodif format), in a buffer on the stack unless they outgrow it. In the
-   child, running out of memory drops the connection; in the parent (soft) it only sets
-   failed, and the connection takes the slow way. */
+   (the env_addmodif format). In the child, a buffer on the stack, then on the heap if they
+   outgrow it (no memory drops the connection). In the parent (soft), a qspawn slot's
+   memory, which cannot grow: outgrowing it only sets failed, and the connection takes
+   the slow way. */
 typedef struct envb_s envb ;
 struct envb_s { char *s ; size_t len ; size_t a ; int heap ; int soft ; int failed ; } ;
 
@@ -310,8 +314,10 @@ static void envb_cat (envb *e, char const *s, size_t n)
   if (n > e->a - e->len)
   {
     size_t a = 2 * (e->len + n) ;
-    char *p = malloc(a) ;
-    if (!p) { if (e->soft) { e->failed = 1 ; return ; } dropnomem() ; }
+    char *p ;
+    if (e->soft) { e->failed = 1 ; return ; }
+    p = malloc(a) ;
+    if (!p) dropnomem() ;
     memcpy(p, e->s, e->len) ;
     if (e->heap) free(e->s) ;
     e->s = p ; e->a = a ; e->heap = 1 ;
@@ -547,8 +553,9 @@ static void child (conn const *c)
     sigtimedwait(&set, 0, &zero) ;
   }
   sigprocmask(SIG_SETMASK, &cf.origmask, 0) ;
-  exec_prog(cf.execpath, &env) ;
-  if (errno == ENOENT && cf.execpath != cf.argv[0])   /* prog moved since the start */
+  if (cf.execpath != cf.argv[0] || !cf.pathsearch) exec_prog(cf.execpath, &env) ;
+  else errno = ENOENT ;   /* not in PATH at the start */
+  if (errno == ENOENT && cf.pathsearch)   /* prog moved or installed since the start */
     mexec_afm(cf.argv[0], cf.argv, (char const *const *)environ, env_len((char const *const *)environ), env.s, env.len) ;
   drop("run", cf.argv[0]) ;
 }
@@ -619,57 +626,20 @@ static void reap (void)
 {
   for (;;)
   {
-    int wstat ;
+    int wstat, e ;
     pid_t pid = waitpid(-1, &wstat, WNOHANG) ;
     if (pid <= 0) break ;
     if (conntab_remove(&P->tab, pid) < 0) continue ;
     P->n-- ;
+    e = qspawn_reaped(pid) ;
+    if (e && cf.verbosity)   /* prog gone: its child could not say so itself */
+    {
+      plog_flush() ;
+      errno = e ;
+      strerr_warnw3sys("dropping connection, unable to run ", cf.argv[0], "") ;
+    }
     if (cf.verbosity >= 2) { plog_end(pid, wstat) ; plog_status() ; }
   }
-}
-
-/* prog in a vfork child: no copy of the parent's page tables, no stack to map and unmap
-   (posix_spawn maps one per call, and the unmapping flushes TLBs). The child only moves
-   the connection to 0 and 1, restores the signal mask and execs. The parent has no signal
-   handlers (skalibs' selfpipe is a signalfd, its signals blocked), so none can run in the
-   child on the parent's memory. After a failed exec, vfork_errno says why. */
-static volatile int vfork_errno ;
-
-/* With -v the child writes its own pid and ok lines before the exec, as the slow way's
-   child does, so that they always come before anything prog logs: lg holds them with the
-   pid left out at offsets a and b. */
-static pid_t vfork_exec (int fd, char const *const *envp, line const *lg, size_t a, size_t b)
-{
-  pid_t pid ;
-  vfork_errno = 0 ;
-  pid = vfork() ;
-  if (!pid)
-  {
-    if (lg)
-    {
-      char p[PID_FMT] ;
-      struct iovec v[5] ;
-      size_t n = pidfmt(p, getpid()) ;
-      v[0].iov_base = (char *)lg->s ; v[0].iov_len = a ;
-      v[1].iov_base = p ; v[1].iov_len = n ;
-      v[2].iov_base = (char *)lg->s + a ; v[2].iov_len = b - a ;
-      v[3].iov_base = p ; v[3].iov_len = n ;
-      v[4].iov_base = (char *)lg->s + b ; v[4].iov_len = lg->len - b ;
-      if (writev(2, v, 5) < 0 && errno == EPIPE)
-      {
-        /* a dead log pipe: that SIGPIPE is not prog's */
-        sigset_t set ;
-        struct timespec zero = { 0, 0 } ;
-        sigemptyset(&set) ; sigaddset(&set, SIGPIPE) ;
-        sigtimedwait(&set, 0, &zero) ;
-      }
-    }
-    if (dup2(fd, 0) >= 0 && dup2(fd, 1) >= 0 && !sigprocmask(SIG_SETMASK, &cf.origmask, 0))
-      execve(cf.execpath, (char *const *)cf.argv, (char *const *)envp) ;
-    vfork_errno = errno ;
-    _exit(127) ;
-  }
-  return pid ;
 }
 
 /* The quick way (see the top of the file), taken when no lookup may wait. 1: prog runs
@@ -679,10 +649,9 @@ static int spawn_quick (conn *c, pid_t *pid)
 {
   ip46 local = cf.local ;
   char localipstr[IP6_FMT] ;
-  char envstack[4096] ;
-  envb env = { .s = envstack, .len = 0, .a = sizeof envstack, .heap = 0, .soft = 1, .failed = 0 } ;
+  envb env = { .s = 0, .len = 0, .a = 0, .heap = 0, .soft = 1, .failed = 0 } ;
   unsigned int maxconnip ;
-  int maxset, e = 0 ;
+  int maxset ;
 
   if (cf.localwild)
   {
@@ -717,37 +686,36 @@ static int spawn_quick (conn *c, pid_t *pid)
     if (c->bannersent < cf.bannerlen) return 0 ;
   }
 
+  /* prog's environment in the slot's memory, which its child reads until the exec */
+  env.s = qspawn_mem(&env.a) ;
+  if (!env.s) return 0 ;
   envb_ucspi(&env, localipstr, cf.localname, c, 0, 0) ;
-  if (env.failed) e = ENOMEM ;
-  else
   {
-    char const *v[envp_size(&env)] ;
+    size_t off = (env.len + 15) & ~(size_t)15, n = envp_size(&env) ;
     line lg ;
-    size_t a = 0, b = 0 ;
-    envp_fill(v, &env) ;
+    qspawn_req q =
+    {
+      .path = cf.pathsearch && cf.execpath == cf.argv[0] ? 0 : cf.execpath,
+      .name = cf.pathsearch ? cf.argv[0] : 0, .pathvar = cf.pathvar,
+      .argv = cf.argv, .fd = c->fd, .mask = &cf.origmask, .loglen = 0, .npid = 0
+    } ;
+    if (env.failed || off > env.a || n > (env.a - off) / sizeof (char *)) { qspawn_release() ; return 0 ; }
+    q.envp = (char const *const *)(void *)(env.s + off) ;
+    envp_fill((char const **)(void *)(env.s + off), &env) ;
     if (cf.verbosity >= 2)
     {
       lg.len = 0 ;
       line_cat(&lg, c->status, c->statuslen) ;
-      line_cats(&lg, "tcpsrv: pid ") ; a = lg.len ;
+      line_cats(&lg, "tcpsrv: pid ") ; q.pidat[0] = lg.len ;
       line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_end(&lg) ;
-      b = lg.len + 11 ;   /* after "tcpsrv: ok " */
+      q.pidat[1] = lg.len + 11 ;   /* after "tcpsrv: ok " */
       line_verdict(&lg, 0, "", cf.localname, localipstr, local.is6, c, 0, 0, 0) ;
+      q.log = lg.s ; q.loglen = lg.len ; q.npid = 2 ;
       plog_flush() ;   /* the lines of earlier connections first */
     }
-    *pid = vfork_exec(c->fd, v, cf.verbosity >= 2 ? &lg : 0, a, b) ;
-    if (*pid < 0) e = errno ;
-    else if (vfork_errno)
-    {
-      int wstat = 0 ;
-      e = vfork_errno ;
-      waitpid(*pid, &wstat, 0) ;   /* it exited already: vfork returns after the exec or the exit */
-      if (cf.verbosity >= 2) plog_end(*pid, wstat) ;   /* its lines are written: close them */
-    }
+    *pid = qspawn_go(&q) ;
   }
-  if (env.heap) free(env.s) ;
-  if (e) return 0 ;   /* prog moved, or no process to be had: the slow way says why */
-  return 1 ;
+  return *pid > 0 ;   /* else no process to be had: the slow way says why */
 }
 
 /* Accept what is waiting, as long as the ring and the limit allow. 0 when the kernel's
@@ -889,8 +857,10 @@ static char const *findprog (char const *name)
 {
   static stralloc sa = STRALLOC_ZERO ;
   char const *path = getenv("PATH") ;
-  if (strchr(name, '/')) return name ;
   if (!path) path = "/usr/bin:/bin" ;
+  cf.pathvar = path ;
+  cf.pathsearch = !strchr(name, '/') ;
+  if (!cf.pathsearch) return name ;
   for (;;)
   {
     size_t len = strcspn(path, ":") ;
