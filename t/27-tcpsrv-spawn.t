@@ -1,12 +1,13 @@
 #!/bin/sh
 # tcpsrv's two ways of starting prog give prog the same world: the quick way (no -h, -p or
-# -r: the parent looks the rules up and starts prog from a vfork child) and the slow way
+# -r: the parent looks the rules up and starts prog from a child that shares its memory
+# until the exec, tools/lib/qspawn) and the slow way
 # (a forked child does the lookups, then execs). Compared here: the environment, the
 # descriptors, the signal mask and ignored signals, a banner larger than a socket buffer,
 # and a prog that moved or vanished after tcpsrv started.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tcpsrv-lib.sh"
-plan 26
+plan 34
 
 # -r with an ident port where nothing listens: the slow way, with TCPREMOTEINFO unset at
 # once (connection refused), so both ways must give the very same variables
@@ -127,3 +128,132 @@ cp "$T/w.cdb" "$T/v.cdb"
 like "$(get "$PORT")" '^X_V=3$' "rules: rewritten in place (cp), the next connection sees the new rule"
 stop_pid "$SPID"
 
+
+# -v: tcpsrv's lines for a connection come before anything prog logs: pid, ok, prog, end
+: > "$T/log"
+srv -v 127.0.0.1 0 sh -c 'echo "prog says $$" >&2' || exit 1
+for i in 1 2 3 4 5; do get "$PORT" >/dev/null; done
+wait_for 5 sh -c "[ \$(grep -c ' end ' '$T/log') -ge 5 ]"
+pids=$(sed -n 's/^tcpsrv: pid \([0-9]*\) from .*/\1/p' "$T/log" | tr '\n' ' ')
+seq=$(for p in $pids; do grep -n -E "^(tcpsrv: (pid|ok|end) $p|prog says $p)( |$)" "$T/log" | cut -d: -f2- | cut -d' ' -f1-2 | tr '\n' ,; echo; done | grep -c '^tcpsrv: pid,tcpsrv: ok,prog says,tcpsrv: end,$')
+is "$seq" "5" "-v: pid and ok lines before prog's own, end after, for each client"
+stop_pid "$SPID"
+
+# prog gone with -v: its connection is logged once (status, pid, ok, the warning, end,
+# status), with exit status 111, and nothing is logged twice
+printf '#!/bin/sh\necho here\n' > "$T/p1/vprog"; chmod +x "$T/p1/vprog"
+: > "$T/log"
+PATH="$T/p1:$PATH" srv -v 127.0.0.1 0 vprog || exit 1
+rm "$T/p1/vprog"
+is "$(get "$PORT")" "" "-v, prog gone: the connection is closed"
+logwait ' end '
+sleep 0.3
+gone=$(sed -n 's/^tcpsrv: pid \([0-9]*\) from .*/\1/p' "$T/log")
+is "$(sed 's/[0-9][0-9]*/N/g' "$T/log" | sed 's/unable to run vprog: .*/unable to run vprog: E/')" "tcpsrv: status: N/N
+tcpsrv: status: N/N
+tcpsrv: pid N from N.N.N.N
+tcpsrv: ok N :N.N.N.N:N :N.N.N.N::N
+tcpsrv: warning: dropping connection, unable to run vprog: E
+tcpsrv: end N status N
+tcpsrv: status: N/N" "-v, prog gone: each line once, in order"
+like "$(cat "$T/log")" "^tcpsrv: end $gone status 28416\$" "... the end line says exit status 111"
+stop_pid "$SPID"
+
+# a rule's environment too large for the quick way's memory: the slow way, same result
+big=$(head -c 50000 /dev/zero | tr '\0' v)
+printf '127.0.0.1:allow,X_BIG="%s"\n' "$big" | "$B/tcprules" "$T/big.cdb" "$T/big.tmp" || exit 1
+srv -x "$T/big.cdb" 127.0.0.1 0 "$(envdump)" || exit 1
+out=$(get "$PORT" | sed -n 's/^X_BIG=//p')
+is "${#out}" "50000" "a 50000-byte rule variable reaches prog whole"
+stop_pid "$SPID"
+
+# A forked child closes the other accepted connections at once: client A, whose child
+# waits for an ident answer that never comes, must not hold back B's end. tcpsrv is
+# stopped while both connect, so that it accepts them in one turn; the ident server
+# answers B's query at once and never A's.
+ID2=$(free_port)
+TCPSRV_IDENTPORT=$ID2 srv -r -t 15 127.0.0.1 0 echo done || exit 1
+res=$(python3 - "$PORT" "$SPID" "$ID2" <<'PY'
+import os, signal, socket, sys, threading, time
+port, spid, idport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", idport))
+ls.listen(5)
+held = []
+def ident():
+    while True:
+        c, _ = ls.accept()
+        q = c.recv(100).decode()
+        if q.split(",")[0].strip() == str(aport):
+            held.append(c)          # A: no answer
+        else:
+            c.sendall((q.strip() + " : ERROR : NO-USER\r\n").encode())
+            c.close()
+os.kill(spid, signal.SIGSTOP)
+try:
+    a = socket.socket()
+    a.bind(("127.0.0.1", 0))
+    aport = a.getsockname()[1]
+    threading.Thread(target=ident, daemon=True).start()
+    a.connect(("127.0.0.1", port))
+    b = socket.socket()
+    b.connect(("127.0.0.1", port))
+    time.sleep(0.2)
+finally:
+    os.kill(spid, signal.SIGCONT)
+b.settimeout(8)
+data = b""
+try:
+    while True:
+        x = b.recv(65536)
+        if not x:
+            break
+        data += x
+    print("eof", data.decode().strip(), "held", len(held))
+except socket.timeout:
+    print("no eof", data.decode().strip(), "held", len(held))
+a.close()
+PY
+)
+is "$res" "eof done held 1" "a waiting child holds no other client's connection: B gets its end at once"
+stop_pid "$SPID"
+
+# few descriptors (ulimit -n 24): the ring of accepted connections shrinks to fit, so a
+# burst of 40 clients is served whole, with no failed accept
+: > "$T/log"
+_start "$T/log" sh -c 'ulimit -n 24 && exec "$@"' sh "$B/tcpsrv" -1 -b 64 -c 100 127.0.0.1 0 echo hi || exit 1
+res=$(python3 - "$PORT" "$SPID" <<'PY'
+import os, signal, socket, sys, time
+port, spid = int(sys.argv[1]), int(sys.argv[2])
+os.kill(spid, signal.SIGSTOP)
+socks = []
+try:
+    for i in range(40):
+        s = socket.socket()
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+    time.sleep(0.2)
+finally:
+    os.kill(spid, signal.SIGCONT)
+got = 0
+for s in socks:
+    s.settimeout(10)
+    data = b""
+    try:
+        while True:
+            x = s.recv(100)
+            if not x:
+                break
+            data += x
+    except socket.timeout:
+        pass
+    if data == b"hi\n":
+        got += 1
+    s.close()
+print(got)
+PY
+)
+is "$res" "40" "ulimit -n 24: 40 clients at once all served"
+unlike "$(cat "$T/log")" 'accept' "... with no failed accept logged"
+stop_pid "$SPID"

@@ -1,10 +1,11 @@
 /* tcpsrv: accept TCP connections on host:port; for each one, put the socket on fds 0 and
    1, set the UCSPI environment, apply the access rules and run prog.
    Two ways to start prog. When nothing may wait (no -h, -p or -r), the parent looks the
-   rules up itself and starts prog from a vfork child: no copy of the parent's page
-   tables, no copy-on-write faults. Otherwise, and whenever the quick way cannot
-   finish (a denied client, an unreadable database, a banner that did not fit, prog not
-   found), the parent forks a child that does everything that may wait or fail. */
+   rules up itself and starts prog from a qspawn child (tools/lib/qspawn): it shares the
+   parent's memory until its exec, so nothing is copied, and the parent does not wait for
+   the exec. Otherwise, and whenever the quick way cannot finish (a denied client, an
+   unreadable database, a banner that did not fit, no qspawn slot), the parent forks a
+   child that does everything that may wait or fail. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
