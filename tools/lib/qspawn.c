@@ -39,6 +39,12 @@ struct slot
   char log[QSPAWN_LOGMAX] ;
 } ;
 
+/* Children loading their program at once, the caller not waiting: with more, a burst of
+   starts makes many runnable tasks, and the caller, busy all along, loses the CPU to them
+   for milliseconds at a time (the kernel's accept queue overflows meanwhile). Past it, the
+   caller waits for the exec (CLONE_VFORK), as with vfork, and sleeps meanwhile. */
+#define QSPAWN_ASYNCMAX 1
+
 #define MEMOFF ((sizeof (struct slot) + 63) & ~(size_t)63)
 
 static char *pool = 0 ;
@@ -211,7 +217,13 @@ pid_t qspawn_go (qspawn_req const *req)
   s->pidat[0] = req->pidat[0] ; s->pidat[1] = req->pidat[1] ;
   if (req->loglen) memcpy(s->log, req->log, req->loglen) ;
   s->err = 0 ;
-  pid = clone(&child, (char *)s + SLOTSIZE, CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, s, &s->tid, (void *)0, &s->tid) ;
+  {
+    unsigned int i, loading = 0 ;
+    int flags = CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD ;
+    for (i = 0 ; i < used ; i++) if (__atomic_load_n(&slotp(i)->tid, __ATOMIC_ACQUIRE)) loading++ ;
+    if (loading >= QSPAWN_ASYNCMAX) flags |= CLONE_VFORK ;
+    pid = clone(&child, (char *)s + SLOTSIZE, flags, s, &s->tid, (void *)0, &s->tid) ;
+  }
   if (pid < 0) { s->tid = 0 ; return -1 ; }
   s->pid = pid ;
   return pid ;

@@ -2,7 +2,8 @@
    (clone with CLONE_VM, without CLONE_VFORK). Like vfork, nothing is copied: no page
    tables, no copy-on-write faults afterwards. Unlike vfork, the caller does not wait for
    the exec: it goes on with its own work while the kernel loads the program, on another
-   CPU if there is one.
+   CPU if there is one. Only one child at a time loads so: while one does, the next start
+   waits for its own exec, as vfork does.
    The price is that the child runs on the caller's memory while the caller runs too. So
    the child calls no libc function (errno, locks and malloc state are the caller's): it
    makes raw system calls, reads only what qspawn_go copied into its slot and what the
