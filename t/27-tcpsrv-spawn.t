@@ -167,52 +167,69 @@ out=$(get "$PORT" | sed -n 's/^X_BIG=//p')
 is "${#out}" "50000" "a 50000-byte rule variable reaches prog whole"
 stop_pid "$SPID"
 
+# Clients that connect while tcpsrv is stopped, so that it accepts them all in one turn:
+# stopped(port, spid, n, before) connects n sockets (calling before(i, sock) first) and
+# resumes tcpsrv; readall(sock, secs) reads to EOF, returning (data, got EOF).
+cat > "$T/stopped.py" <<'PY'
+import os, signal, socket, time
+def stopped(port, spid, n, before=None):
+    os.kill(spid, signal.SIGSTOP)
+    socks = []
+    try:
+        for i in range(n):
+            s = socket.socket()
+            if before:
+                before(i, s)
+            s.connect(("127.0.0.1", port))
+            socks.append(s)
+        time.sleep(0.2)
+    finally:
+        os.kill(spid, signal.SIGCONT)
+    return socks
+def readall(s, secs):
+    s.settimeout(secs)
+    data = b""
+    try:
+        while True:
+            x = s.recv(65536)
+            if not x:
+                return data, True
+            data += x
+    except socket.timeout:
+        return data, False
+PY
+
 # A forked child closes the other accepted connections at once: client A, whose child
-# waits for an ident answer that never comes, must not hold back B's end. tcpsrv is
-# stopped while both connect, so that it accepts them in one turn; the ident server
+# waits for an ident answer that never comes, must not hold back B's end. The ident server
 # answers B's query at once and never A's.
 ID2=$(free_port)
 TCPSRV_IDENTPORT=$ID2 srv -r -t 15 127.0.0.1 0 echo done || exit 1
-res=$(python3 - "$PORT" "$SPID" "$ID2" <<'PY'
-import os, signal, socket, sys, threading, time
+res=$(PYTHONPATH=$T python3 - "$PORT" "$SPID" "$ID2" <<'PY'
+import socket, sys, threading
+from stopped import stopped, readall
 port, spid, idport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", idport))
 ls.listen(5)
-held = []
+held, aport = [], []
 def ident():
     while True:
         c, _ = ls.accept()
         q = c.recv(100).decode()
-        if q.split(",")[0].strip() == str(aport):
+        if q.split(",")[0].strip() == str(aport[0]):
             held.append(c)          # A: no answer
         else:
             c.sendall((q.strip() + " : ERROR : NO-USER\r\n").encode())
             c.close()
-os.kill(spid, signal.SIGSTOP)
-try:
-    a = socket.socket()
-    a.bind(("127.0.0.1", 0))
-    aport = a.getsockname()[1]
-    threading.Thread(target=ident, daemon=True).start()
-    a.connect(("127.0.0.1", port))
-    b = socket.socket()
-    b.connect(("127.0.0.1", port))
-    time.sleep(0.2)
-finally:
-    os.kill(spid, signal.SIGCONT)
-b.settimeout(8)
-data = b""
-try:
-    while True:
-        x = b.recv(65536)
-        if not x:
-            break
-        data += x
-    print("eof", data.decode().strip(), "held", len(held))
-except socket.timeout:
-    print("no eof", data.decode().strip(), "held", len(held))
+threading.Thread(target=ident, daemon=True).start()
+def before(i, s):
+    if i == 0:
+        s.bind(("127.0.0.1", 0))
+        aport.append(s.getsockname()[1])
+a, b = stopped(port, spid, 2, before)
+data, eof = readall(b, 8)
+print("eof" if eof else "no eof", data.decode().strip(), "held", len(held))
 a.close()
 PY
 )
@@ -223,35 +240,11 @@ stop_pid "$SPID"
 # burst of 40 clients is served whole, with no failed accept
 : > "$T/log"
 _start "$T/log" sh -c 'ulimit -n 24 && exec "$@"' sh "$B/tcpsrv" -1 -b 64 -c 100 127.0.0.1 0 echo hi || exit 1
-res=$(python3 - "$PORT" "$SPID" <<'PY'
-import os, signal, socket, sys, time
-port, spid = int(sys.argv[1]), int(sys.argv[2])
-os.kill(spid, signal.SIGSTOP)
-socks = []
-try:
-    for i in range(40):
-        s = socket.socket()
-        s.connect(("127.0.0.1", port))
-        socks.append(s)
-    time.sleep(0.2)
-finally:
-    os.kill(spid, signal.SIGCONT)
-got = 0
-for s in socks:
-    s.settimeout(10)
-    data = b""
-    try:
-        while True:
-            x = s.recv(100)
-            if not x:
-                break
-            data += x
-    except socket.timeout:
-        pass
-    if data == b"hi\n":
-        got += 1
-    s.close()
-print(got)
+res=$(PYTHONPATH=$T python3 - "$PORT" "$SPID" <<'PY'
+import sys
+from stopped import stopped, readall
+socks = stopped(int(sys.argv[1]), int(sys.argv[2]), 40)
+print(sum(1 for s in socks if readall(s, 10) == (b"hi\n", True)))
 PY
 )
 is "$res" "40" "ulimit -n 24: 40 clients at once all served"

@@ -92,6 +92,28 @@ static void script (char const *name, char const *text, mode_t mode)
   chmod(p, mode) ;
 }
 
+/* Run path (or name searched in pathvar) with no environment: 1 if its output, exit
+   status and the errno qspawn_reaped gives are what was wanted. */
+static int run (char const *path, char const *name, char const *pathvar, char const *const *av, char const *wantout, int wantstatus, int wanterr)
+{
+  char const *env[] = { 0 } ;
+  char out[4096], err[4096] ;
+  int s, e, st, r ;
+  qspawn_req q = { .path = path, .name = name, .pathvar = pathvar, .argv = av } ;
+  pid_t pid = start(&q, env, &s, &e) ;
+  if (pid <= 0) return 0 ;
+  readall(s, out, sizeof out) ;
+  readall(e, err, sizeof err) ;
+  st = wait_exit(pid) ;
+  r = qspawn_reaped(pid) ;
+  if (strcmp(out, wantout) || st != wantstatus || r != wanterr)
+  {
+    fprintf(stderr, "run %s %s: out [%s] status %d errno %d\n", path ? path : "-", name ? name : "-", out, st, r) ;
+    return 0 ;
+  }
+  return 1 ;
+}
+
 int main (int argc, char const *const *argv)
 {
   char out[4096], err[4096] ;
@@ -232,61 +254,20 @@ int main (int argc, char const *const *argv)
      path, only the search */
   {
     char const *av[] = { "prog", 0 } ;
-    char const *env[] = { 0 } ;
     char p1[600], p2[600], pv[2000], gone[700] ;
     snprintf(p1, sizeof p1, "%s/d1", dir) ; mkdir(p1, 0755) ;
     snprintf(p2, sizeof p2, "%s/d2", dir) ; mkdir(p2, 0755) ;
     script("d2/prog", "#!/bin/sh\necho found in d2\n", 0755) ;
     snprintf(gone, sizeof gone, "%s/prog", p1) ;
     snprintf(pv, sizeof pv, "%s:/nonexistent::%s", p1, p2) ;
-    {
-      qspawn_req q = { .path = gone, .name = "prog", .pathvar = pv, .argv = av } ;
-      pid = start(&q, env, &s, &e) ;
-      CHECK(pid > 0) ;
-      if (pid > 0)
-      {
-        readall(s, out, sizeof out) ; readall(e, err, sizeof err) ;
-        CHECK(!strcmp(out, "found in d2\n")) ;
-        CHECK(wait_exit(pid) == 0) ;
-      }
-    }
-    {
-      qspawn_req q = { .path = 0, .name = "prog", .pathvar = pv, .argv = av } ;
-      pid = start(&q, env, &s, &e) ;
-      CHECK(pid > 0) ;
-      if (pid > 0)
-      {
-        readall(s, out, sizeof out) ; readall(e, err, sizeof err) ;
-        CHECK(!strcmp(out, "found in d2\n")) ;
-        CHECK(wait_exit(pid) == 0) ;
-      }
-    }
-    /* without name, no search */
-    {
-      qspawn_req q = { .path = gone, .pathvar = pv, .argv = av } ;
-      pid = start(&q, env, &s, &e) ;
-      CHECK(pid > 0) ;
-      if (pid > 0)
-      {
-        readall(s, out, sizeof out) ; readall(e, err, sizeof err) ;
-        CHECK(!*out) ;
-        CHECK(wait_exit(pid) == 111) ;
-        CHECK(qspawn_reaped(pid) == ENOENT) ;
-      }
-    }
+    CHECK(run(gone, "prog", pv, av, "found in d2\n", 0, 0)) ;
+    CHECK(run(0, "prog", pv, av, "found in d2\n", 0, 0)) ;
+    CHECK(run(gone, 0, pv, av, "", 111, ENOENT)) ;   /* without name, no search */
     /* a file found but not runnable, and nothing after it: EACCES, as execvp says */
     script("d1/other", "#!/bin/sh\necho no\n", 0644) ;
     {
       char const *av2[] = { "other", 0 } ;
-      qspawn_req q = { .path = 0, .name = "other", .pathvar = pv, .argv = av2 } ;
-      pid = start(&q, env, &s, &e) ;
-      CHECK(pid > 0) ;
-      if (pid > 0)
-      {
-        readall(s, out, sizeof out) ; readall(e, err, sizeof err) ;
-        CHECK(wait_exit(pid) == 111) ;
-        CHECK(qspawn_reaped(pid) == EACCES) ;
-      }
+      CHECK(run(0, "other", pv, av2, "", 111, EACCES)) ;
     }
   }
 
