@@ -7,7 +7,7 @@
 # and a prog that moved or vanished after tcpsrv started.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tcpsrv-lib.sh"
-plan 34
+plan 38
 
 # -r with an ident port where nothing listens: the slow way, with TCPREMOTEINFO unset at
 # once (connection refused), so both ways must give the very same variables
@@ -100,6 +100,19 @@ printf '#!/bin/sh\necho back\n' > "$T/p1/myprog"; chmod +x "$T/p1/myprog"
 is "$(get "$PORT")" "back" "prog back: the server never stopped serving"
 ok "tcpsrv still runs" kill -0 "$SPID"
 stop_pid "$SPID"
+
+# prog not in PATH when tcpsrv starts, installed later: found then, both ways
+mkdir -p "$T/p3"
+for w in quick slow; do
+  rm -f "$T/p3/lateprog"
+  if [ $w = quick ]; then PATH="$T/p3:$PATH" srv 127.0.0.1 0 lateprog || exit 1
+  else PATH="$T/p3:$PATH" slow 127.0.0.1 0 lateprog || exit 1
+  fi
+  is "$(get "$PORT")" "" "$w way: prog not in PATH yet: the connection is closed"
+  printf '#!/bin/sh\necho late\n' > "$T/p3/lateprog"; chmod +x "$T/p3/lateprog"
+  is "$(get "$PORT")" "late" "$w way: prog installed in PATH since the start: found"
+  stop_pid "$SPID"
+done
 
 # -v on the quick way: status, pid, ok, end, in that order, for each of several clients
 : > "$T/log"
