@@ -163,7 +163,7 @@ CHILDCODE static int child (void *arg)
     r = s->path ? rexecve(s->path, s) : -ENOENT ;
     if (r == -ENOENT && s->name) r = child_search(s) ;
   }
-  __atomic_store_n(&s->err, (int)-r, __ATOMIC_RELEASE) ;
+  __atomic_store_n(&s->err, (int)-r, __ATOMIC_SEQ_CST) ;   /* seen before the kernel zeroes tid */
   return 111 ;   /* the clone wrapper exits with it; the kernel then frees the slot */
 }
 
