@@ -4,7 +4,7 @@
 # addresses it cannot bind (111), -1 and stdout.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tcpsrv-lib.sh"
-plan 45
+plan 47
 
 cat > "$T/slow" <<'EOF'
 #!/bin/sh
@@ -110,6 +110,18 @@ start_bg env UID="$nuid" GID="$ngid" "$B/tcpsrv" -1 -U 127.0.0.1 0 "$T/ids" >"$T
 wait_for 5 test -s "$T/pU"
 is "$(get "$(cat "$T/pU")")" "uid=$nuid gid=$ngid groups=$ngid" "-U takes \$UID and \$GID"
 stop_pid "$BGPID"
+# prog searched in PATH as the user it runs as: a copy only root may run, earlier in PATH,
+# is passed over for one nobody may run, both ways
+mkdir -p "$T/rootonly" "$T/anyone"
+chmod 755 "$T/rootonly" "$T/anyone"
+printf '#!/bin/sh\necho root-only\n' > "$T/rootonly/uprog"; chmod 700 "$T/rootonly/uprog"
+printf '#!/bin/sh\necho anyone\n' > "$T/anyone/uprog"; chmod 755 "$T/anyone/uprog"
+PATH="$T/rootonly:$T/anyone:$PATH" srv -u "$nuid" -g "$ngid" 127.0.0.1 0 uprog || exit 1
+is "$(get "$PORT")" "anyone" "-u: prog found in PATH as the user it runs as"
+stop_pid "$SPID"
+PATH="$T/rootonly:$T/anyone:$PATH" TCPSRV_IDENTPORT=$(free_port) srv -r -u "$nuid" -g "$ngid" 127.0.0.1 0 uprog || exit 1
+is "$(get "$PORT")" "anyone" "-u, the slow way (-r): the same"
+stop_pid "$SPID"
 is_rc 100 "-U without \$UID: exit 100" env -u UID GID=1 "$B/tcpsrv" -U 127.0.0.1 0 true
 like "$(cat "$T/err")" 'tcpsrv: fatal: -U needs \$UID and \$GID' "... saying why"
 is_rc 100 "-u with a name instead of a number: exit 100" "$B/tcpsrv" -u nobody 127.0.0.1 0 true

@@ -7,7 +7,7 @@
 # and a prog that moved or vanished after tcpsrv started.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tcpsrv-lib.sh"
-plan 38
+plan 40
 
 # -r with an ident port where nothing listens: the slow way, with TCPREMOTEINFO unset at
 # once (connection refused), so both ways must give the very same variables
@@ -111,6 +111,18 @@ for w in quick slow; do
   is "$(get "$PORT")" "" "$w way: prog not in PATH yet: the connection is closed"
   printf '#!/bin/sh\necho late\n' > "$T/p3/lateprog"; chmod +x "$T/p3/lateprog"
   is "$(get "$PORT")" "late" "$w way: prog installed in PATH since the start: found"
+  stop_pid "$SPID"
+done
+
+# an empty PATH entry is not the current directory, both ways (skalibs' rule): a prog
+# put in tcpsrv's directory after the start is not run
+mkdir -p "$T/cwd"
+for w in quick slow; do
+  rm -f "$T/cwd/cwdprog"
+  if [ $w = quick ]; then set -- "$B/tcpsrv" -1; else set -- "$B/tcpsrv" -1 -r; fi
+  TCPSRV_IDENTPORT=$IDENT _start "$T/log" sh -c 'cd "$1" && shift && PATH=/nonexistent: exec "$@"' sh "$T/cwd" "$@" 127.0.0.1 0 cwdprog || exit 1
+  printf '#!/bin/sh\necho from cwd\n' > "$T/cwd/cwdprog"; chmod +x "$T/cwd/cwdprog"
+  is "$(get "$PORT")" "" "$w way: an empty PATH entry does not run prog from the current directory"
   stop_pid "$SPID"
 done
 

@@ -853,7 +853,9 @@ static void serve (int s)
 
 /* ---- setting up */
 
-/* prog's path, searched in PATH once instead of at every connection. */
+/* prog's path, searched in PATH once instead of at every connection, with the rules of
+   skalibs' search (which the slow way's mexec_afm uses when prog has gone since) and of
+   qspawn's: empty entries skipped, the first regular file we may execute wins. */
 static char const *findprog (char const *name)
 {
   static stralloc sa = STRALLOC_ZERO ;
@@ -866,11 +868,13 @@ static char const *findprog (char const *name)
   {
     size_t len = strcspn(path, ":") ;
     struct stat st ;
-    sa.len = 0 ;
-    if (!(len ? stralloc_catb(&sa, path, len) : stralloc_catb(&sa, ".", 1))
-     || !stralloc_catb(&sa, "/", 1) || !stralloc_cats(&sa, name) || !stralloc_0(&sa))
-      strerr_diefu1sys(111, "allocate memory") ;
-    if (!access(sa.s, X_OK) && !stat(sa.s, &st) && S_ISREG(st.st_mode)) return sa.s ;
+    if (len)
+    {
+      sa.len = 0 ;
+      if (!stralloc_catb(&sa, path, len) || !stralloc_catb(&sa, "/", 1) || !stralloc_cats(&sa, name) || !stralloc_0(&sa))
+        strerr_diefu1sys(111, "allocate memory") ;
+      if (!access(sa.s, X_OK) && !stat(sa.s, &st) && S_ISREG(st.st_mode)) return sa.s ;
+    }
     if (!path[len]) return name ;
     path += len + 1 ;
   }
@@ -1034,7 +1038,6 @@ int main (int argc, char const *const *argv)
       strerr_diefu1sys(111, "allocate memory") ;
     cf.localnamelog = sa.s ;
   }
-  cf.execpath = findprog(argv[2]) ;
   {
     char const *x = getenv("TCPSRV_IDENTPORT") ;
     if (x && (!uint160_scan(x, &cf.identport) || !cf.identport)) strerr_dief1x(100, "invalid $TCPSRV_IDENTPORT") ;
@@ -1046,6 +1049,7 @@ int main (int argc, char const *const *argv)
   s = listen_on(argv[0], port, backlog) ;
   if (dogid && (skalibs_setgroups(1, &gid) < 0 || setgid(gid) < 0)) strerr_diefu1sys(111, "set the group id") ;
   if (douid && setuid(uid) < 0) strerr_diefu1sys(111, "set the user id") ;
+  cf.execpath = findprog(argv[2]) ;   /* as the user prog runs as: what it may execute */
 
   {
     /* connections waiting in the ring hold descriptors: leave room for the rules file,

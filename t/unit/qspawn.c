@@ -250,8 +250,8 @@ int main (int argc, char const *const *argv)
     for (i = 1 ; i < started ; i++) { wait_exit(pids[i]) ; CHECK(qspawn_reaped(pids[i]) == ENOENT) ; }
   }
 
-  /* path gone: name looked for in pathvar, in order, an empty entry being "."; with no
-     path, only the search */
+  /* path gone: name looked for in pathvar, in order, empty entries skipped (skalibs'
+     rule, which tcpsrv's other way follows); with no path, only the search */
   {
     char const *av[] = { "prog", 0 } ;
     char p1[600], p2[600], pv[2000], gone[700] ;
@@ -271,17 +271,124 @@ int main (int argc, char const *const *argv)
     }
   }
 
-  /* bad requests: no slot taken, or a log too long */
+  /* a prog placed only in the current directory is not found through an empty entry */
   {
-    qspawn_req q = { .path = "/bin/true" } ;
+    char const *av[] = { "cwdprog", 0 } ;
+    char here[600] ;
+    script("cwdprog", "#!/bin/sh\necho from cwd\n", 0755) ;
+    if (getcwd(here, sizeof here) && !chdir(dir))
+    {
+      CHECK(run(0, "cwdprog", "/nonexistent:", av, "", 111, ENOENT)) ;
+      CHECK(run(0, "cwdprog", ".", av, "from cwd\n", 0, 0)) ;
+      if (chdir(here) < 0) return 111 ;
+    }
+  }
+
+  /* a dead log pipe, SIGPIPE at its default: the child still runs the program, and the
+     program has no SIGPIPE pending (the child took it) */
+  {
+    char const *av[] = { "/bin/sh", "-c", "exec grep -E '^(SigPnd|ShdPnd)' /proc/self/status", 0 } ;
+    char const log[] = "a log line\n" ;
+    char const *env[] = { 0 } ;
+    int sp[2], pp[2], save ;
+    size_t len ;
+    char *mem = qspawn_mem(&len) ;
+    sigset_t none ;
+    sigemptyset(&none) ;
+    CHECK(mem && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0 && pipe2(pp, O_CLOEXEC) == 0) ;
+    if (mem)
+    {
+      qspawn_req q = { .path = "/bin/sh", .argv = av, .fd = sp[1], .mask = &none, .log = log, .loglen = sizeof log - 1 } ;
+      q.envp = slot_env(mem, len, env) ;
+      close(pp[0]) ;
+      signal(SIGPIPE, SIG_DFL) ;
+      save = dup(2) ; dup2(pp[1], 2) ;
+      pid = qspawn_go(&q) ;
+      dup2(save, 2) ; close(save) ; close(pp[1]) ; close(sp[1]) ;
+      signal(SIGPIPE, SIG_IGN) ;
+      CHECK(pid > 0) ;
+      readall(sp[0], out, sizeof out) ;
+      CHECK(!strcmp(out, "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n")) ;
+      if (pid > 0) CHECK(wait_exit(pid) == 0) ;
+    }
+  }
+
+  /* while one child loads its program, the next start waits for its own exec: its slot
+     is free when qspawn_go returns. The first child is held in its log write to a full
+     pipe. */
+  {
+    char const *av[] = { "/bin/true", 0 } ;
+    char const *env[] = { 0 } ;
+    char const log[] = "held\n" ;
+    char junk[65536] ;
+    int pp[2], sa[2], sb[2], save, fl ;
+    size_t la, lb, l2 ;
+    char *ma, *mb, *m2 ;
+    pid_t a = -1, b = -1 ;
+    sigset_t none ;
+    sigemptyset(&none) ;
+    memset(junk, 'j', sizeof junk) ;
+    if (pipe2(pp, O_CLOEXEC) == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sa) == 0
+     && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sb) == 0)
+    {
+      fl = fcntl(pp[1], F_GETFL) ;
+      fcntl(pp[1], F_SETFL, fl | O_NONBLOCK) ;
+      while (write(pp[1], junk, sizeof junk) > 0) ;
+      fcntl(pp[1], F_SETFL, fl) ;
+      ma = qspawn_mem(&la) ;
+      if (ma)
+      {
+        qspawn_req q = { .path = "/bin/true", .argv = av, .fd = sa[1], .mask = &none, .log = log, .loglen = sizeof log - 1 } ;
+        q.envp = slot_env(ma, la, env) ;
+        save = dup(2) ; dup2(pp[1], 2) ;
+        a = qspawn_go(&q) ;
+        dup2(save, 2) ; close(save) ;
+      }
+      mb = qspawn_mem(&lb) ;
+      CHECK(a > 0 && mb && mb != ma) ;
+      if (a > 0 && mb)
+      {
+        qspawn_req q = { .path = "/bin/true", .argv = av, .fd = sb[1], .mask = &none } ;
+        q.envp = slot_env(mb, lb, env) ;
+        b = qspawn_go(&q) ;
+        CHECK(b > 0) ;
+        m2 = qspawn_mem(&l2) ;   /* the lowest free slot: b's, already free */
+        qspawn_release() ;
+        CHECK(m2 == mb) ;
+      }
+      while (read(pp[0], junk, sizeof junk) == (ssize_t)sizeof junk) ;   /* let a write */
+      close(pp[1]) ;
+      if (a > 0) CHECK(wait_exit(a) == 0) ;
+      if (b > 0) CHECK(wait_exit(b) == 0) ;
+      close(pp[0]) ; close(sa[0]) ; close(sa[1]) ; close(sb[0]) ; close(sb[1]) ;
+    }
+  }
+
+  /* bad requests: no slot taken, no mask, fd 0 or 1, a log too long, pid offsets out of
+     order or past the log */
+  {
+    sigset_t none ;
+    qspawn_req q ;
+    qspawn_req const good = { .path = "/bin/true", .fd = 5, .mask = &none, .log = "0123456789", .loglen = 10, .pidat = { 2, 4 }, .npid = 2 } ;
     char big[QSPAWN_LOGMAX + 1] ;
     size_t l ;
+    sigemptyset(&none) ;
+    q = good ;
     errno = 0 ;
     CHECK(qspawn_go(&q) < 0 && errno == EINVAL) ;
-    CHECK(qspawn_mem(&l) != 0) ;
     memset(big, 'x', sizeof big) ;
     q.log = big ; q.loglen = sizeof big ;
-    CHECK(qspawn_go(&q) < 0 && errno == EINVAL) ;
+    CHECK(qspawn_mem(&l) != 0 && qspawn_go(&q) < 0 && errno == EINVAL) ;
+    q = good ; q.mask = 0 ;
+    CHECK(qspawn_mem(&l) != 0 && qspawn_go(&q) < 0 && errno == EINVAL) ;
+    q = good ; q.fd = 1 ;
+    CHECK(qspawn_mem(&l) != 0 && qspawn_go(&q) < 0 && errno == EINVAL) ;
+    q = good ; q.pidat[0] = 5 ; q.pidat[1] = 3 ;
+    CHECK(qspawn_mem(&l) != 0 && qspawn_go(&q) < 0 && errno == EINVAL) ;
+    q = good ; q.pidat[1] = 11 ;
+    CHECK(qspawn_mem(&l) != 0 && qspawn_go(&q) < 0 && errno == EINVAL) ;
+    q = good ; q.npid = 3 ;
+    CHECK(qspawn_mem(&l) != 0 && qspawn_go(&q) < 0 && errno == EINVAL) ;
   }
 
   return failed ? 1 : 0 ;

@@ -65,7 +65,7 @@ static int slot_free (struct slot *s)
 /* ---- the child: raw system calls only, no libc (see qspawn.h) */
 
 #if defined(__x86_64__)
-static inline long rsys (long n, long a, long b, long c, long d)
+static inline __attribute__((always_inline)) long rsys (long n, long a, long b, long c, long d)
 {
   long r ;
   register long r10 __asm__("r10") = d ;
@@ -73,7 +73,7 @@ static inline long rsys (long n, long a, long b, long c, long d)
   return r ;
 }
 #else
-static inline long rsys (long n, long a, long b, long c, long d)
+static inline __attribute__((always_inline)) long rsys (long n, long a, long b, long c, long d)
 {
   register long x8 __asm__("x8") = n ;
   register long x0 __asm__("x0") = a ;
@@ -96,7 +96,9 @@ static inline long rsys (long n, long a, long b, long c, long d)
 
 #define rexecve(p, s) rsys(SYS_execve, (long)(p), (long)(s)->argv, (long)(s)->envp, 0)
 
-/* execvp's search for name in pathvar: EACCES if some file was found but not runnable. */
+/* The search for name in pathvar, with the rules of skalibs' (mexec and execvep): empty
+   entries skipped, the search going on past a file that is missing, not a directory, a
+   directory, or not executable by us; EACCES at the end if some file was not executable. */
 CHILDCODE static long child_search (struct slot const *s)
 {
   char buf[4096] ;
@@ -111,15 +113,14 @@ CHILDCODE static long child_search (struct slot const *s)
     size_t dlen, k = 0, i ;
     while (*e && *e != ':') e++ ;
     dlen = (size_t)(e - p) ;
-    if (dlen + nlen + 2 <= sizeof buf)
+    if (dlen && dlen + nlen + 2 <= sizeof buf)
     {
-      if (!dlen) buf[k++] = '.' ;   /* an empty entry is the current directory */
       for (i = 0 ; i < dlen ; i++) buf[k++] = p[i] ;
       buf[k++] = '/' ;
       for (i = 0 ; i <= nlen ; i++) buf[k++] = s->name[i] ;
       r = rexecve(buf, s) ;
-      if (r == -EACCES) eacces = 1 ;
-      else if (r != -ENOENT && r != -ENOTDIR) return r ;
+      if (r == -EACCES || r == -EPERM) eacces = 1 ;
+      else if (r != -ENOENT && r != -ENOTDIR && r != -EISDIR) return r ;
     }
     if (!*e) break ;
     p = e + 1 ;
@@ -147,7 +148,7 @@ CHILDCODE static void child_log (struct slot const *s)
   {
     /* a dead log pipe: that SIGPIPE (blocked, pending) is not the program's */
     unsigned long set = 1UL << (SIGPIPE - 1) ;
-    struct timespec zero = { 0, 0 } ;
+    static struct timespec const zero = { 0, 0 } ;
     rsys(SYS_rt_sigtimedwait, (long)&set, 0, (long)&zero, 8) ;
   }
 }
@@ -163,7 +164,9 @@ CHILDCODE static int child (void *arg)
     r = s->path ? rexecve(s->path, s) : -ENOENT ;
     if (r == -ENOENT && s->name) r = child_search(s) ;
   }
-  __atomic_store_n(&s->err, (int)-r, __ATOMIC_SEQ_CST) ;   /* seen before the kernel zeroes tid */
+  /* ordered before the kernel's store to tid: x86 keeps stores in order; on arm64 the
+     release here and the exit path's locking before mm_release keep them so */
+  __atomic_store_n(&s->err, (int)-r, __ATOMIC_RELEASE) ;
   return 111 ;   /* the clone wrapper exits with it; the kernel then frees the slot */
 }
 
@@ -201,7 +204,11 @@ pid_t qspawn_go (qspawn_req const *req)
 {
   struct slot *s ;
   pid_t pid ;
-  if (reserved < 0 || req->loglen > QSPAWN_LOGMAX || req->npid > 2) { reserved = -1 ; errno = EINVAL ; return -1 ; }
+  int e ;
+  if (reserved < 0 || !req->mask || req->fd < 2 || req->loglen > QSPAWN_LOGMAX || req->npid > 2
+   || (req->npid && req->pidat[0] > req->loglen)
+   || (req->npid == 2 && (req->pidat[1] < req->pidat[0] || req->pidat[1] > req->loglen)))
+  { reserved = -1 ; errno = EINVAL ; return -1 ; }
   s = slotp((unsigned int)reserved) ;
   reserved = -1 ;
   s->fd = req->fd ;
@@ -220,9 +227,18 @@ pid_t qspawn_go (qspawn_req const *req)
   {
     unsigned int i, loading = 0 ;
     int flags = CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD ;
+    sigset_t all, old ;
     for (i = 0 ; i < used ; i++) if (__atomic_load_n(&slotp(i)->tid, __ATOMIC_ACQUIRE)) loading++ ;
     if (loading >= QSPAWN_ASYNCMAX) flags |= CLONE_VFORK ;
+    /* the child starts with every signal blocked until its last system call before the
+       exec: none can kill it before it has written its log lines, and none can make it
+       dump core while it shares our memory (before Linux 5.16 the dump would kill us) */
+    sigfillset(&all) ;
+    sigprocmask(SIG_BLOCK, &all, &old) ;
     pid = clone(&child, (char *)s + SLOTSIZE, flags, s, &s->tid, (void *)0, &s->tid) ;
+    e = errno ;
+    sigprocmask(SIG_SETMASK, &old, 0) ;
+    errno = e ;
   }
   if (pid < 0) { s->tid = 0 ; return -1 ; }
   s->pid = pid ;

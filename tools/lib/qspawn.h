@@ -25,16 +25,25 @@ struct qspawn_req_s
 {
   char const *path ;          /* the file to run; 0: only the search below */
   char const *name ;          /* if not 0: when path is gone (ENOENT), look for name in */
-  char const *pathvar ;       /* ... the directories of pathvar (PATH's syntax), in order */
+  char const *pathvar ;       /* ... the directories of pathvar (PATH's syntax), in order,
+                                 as skalibs' mexec does: empty entries skipped */
   char const *const *argv ;
   char const *const *envp ;
-  int fd ;                    /* moved to the child's fds 0 and 1 */
-  sigset_t const *mask ;      /* the child's signal mask when it execs */
+  int fd ;                    /* moved to the child's fds 0 and 1: 2 or more, and
+                                 close-on-exec, since the child does not close it */
+  sigset_t const *mask ;      /* the child's signal mask when it execs (not 0); until
+                                 then every signal is blocked in the child */
   char const *log ;           /* if loglen: written to fd 2 before the exec, in one write, */
   size_t loglen ;             /* with the child's pid put in at offsets pidat[0..npid) */
-  size_t pidat[2] ;           /* (ascending) */
+  size_t pidat[2] ;           /* (ascending, at most loglen); a dead log pipe costs the
+                                 child nothing: it takes its own SIGPIPE */
   unsigned int npid ;
 } ;
+
+/* The slots are the caller's statics: one thread only may use qspawn.
+   Linux 5.16 or later is assumed: before it, a child dumping core before its exec would
+   take the caller with it (they share memory); the child's blocked signals make that
+   nearly impossible, but not a crash of its own. */
 
 /* Memory of a free slot, *len bytes, for what the child must read and nothing else
    provides: the environment array and strings, typically. It is the caller's until it
@@ -46,7 +55,8 @@ extern char *qspawn_mem (size_t *len) ;
 /* Start the child on the slot qspawn_mem gave. path, name, pathvar, argv, envp and what
    they point to must stay unchanged until the child's exec: in the slot's memory, or
    never changed by the caller. log is copied (loglen at most QSPAWN_LOGMAX). Returns the
-   child's pid, or -1 (errno; the slot is free again). The child's exit status is 111 if it
+   child's pid, or -1 (errno, EINVAL for a request that breaks the rules above; the slot is
+   free again). The child's exit status is 111 if it
    could not run the program; qspawn_reaped then says why. */
 extern pid_t qspawn_go (qspawn_req const *req) ;
 
