@@ -5,9 +5,16 @@
 . "$(dirname "$0")/lib.sh"
 plan 144
 
+# The addresses in this file (10.x, 192.168.x, 2001:db8::...) are rules text and the
+# client addresses handed to tcprules-check in its environment: nothing here opens a
+# socket. Where the system allows it, tcprules-check even runs in a network namespace of
+# its own, with no interface up, so that nothing could be sent anywhere.
+NONET=
+unshare -n true 2>/dev/null && NONET="unshare -n"
+
 # ask IP [HOST] [INFO]: what tcprules-check says about a client, lines joined by " / "
 ask() {
-  env -u TCPREMOTEHOST -u TCPREMOTEINFO TCPREMOTEIP="$1" ${2:+TCPREMOTEHOST="$2"} ${3:+TCPREMOTEINFO="$3"} \
+  $NONET env -u TCPREMOTEHOST -u TCPREMOTEINFO TCPREMOTEIP="$1" ${2:+TCPREMOTEHOST="$2"} ${3:+TCPREMOTEINFO="$3"} \
     "$B/tcprules-check" "$T/r.cdb" | awk 'NR > 1 { printf " / " } { printf "%s", $0 } END { print "" }'
 }
 compile() { "$B/tcprules" "$T/r.cdb" "$T/r.tmp"; }
