@@ -17,7 +17,6 @@
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -654,10 +653,14 @@ static int spawn_quick (conn *c, pid_t *pid)
   unsigned int maxconnip ;
   int maxset ;
 
+  /* prog's environment goes in the slot's memory, which its child reads until the exec;
+     without a slot (or qspawn here), the slow way does it all, the lookup too */
+  env.s = qspawn_mem(&env.a) ;
+  if (!env.s) return 0 ;
   if (cf.localwild)
   {
     uint16_t dummy ;
-    if (socket_local46(c->fd, &local, &dummy) < 0) return 0 ;
+    if (socket_local46(c->fd, &local, &dummy) < 0) goto slow ;
     ip46_unmap(&local) ;
     localipstr[ipfmt(localipstr, &local)] = 0 ;
   }
@@ -668,13 +671,13 @@ static int spawn_quick (conn *c, pid_t *pid)
     int r = rules_lookup_db(&rdb, &rr, cf.rules, c->ipstr, 0, 0) ;
     if (r < 0)
     {
-      if (errno != ENOENT || !cf.allownorules) return 0 ;
+      if (errno != ENOENT || !cf.allownorules) goto slow ;
       rr.env.len = 0 ;
     }
-    else if (r > 0 && rr.deny) return 0 ;
+    else if (r > 0 && rr.deny) goto slow ;
   }
   maxconnip = perip_limit(&maxset, 1) ;
-  if ((maxconnip || maxset) && c->num > maxconnip) return 0 ;
+  if ((maxconnip || maxset) && c->num > maxconnip) goto slow ;
 
   /* -O: a source route from the client is not followed back */
   if (cf.killopts && !c->ip.is6) setsockopt(c->fd, IPPROTO_IP, IP_OPTIONS, 0, 0) ;
@@ -684,12 +687,9 @@ static int spawn_quick (conn *c, pid_t *pid)
        the child writes the rest, and may wait for the client to read */
     ssize_t w = send(c->fd, cf.banner, cf.bannerlen, MSG_DONTWAIT | MSG_NOSIGNAL) ;
     if (w > 0) c->bannersent = (size_t)w ;
-    if (c->bannersent < cf.bannerlen) return 0 ;
+    if (c->bannersent < cf.bannerlen) goto slow ;
   }
 
-  /* prog's environment in the slot's memory, which its child reads until the exec */
-  env.s = qspawn_mem(&env.a) ;
-  if (!env.s) return 0 ;
   envb_ucspi(&env, localipstr, cf.localname, c, 0, 0) ;
   {
     size_t off = (env.len + 15) & ~(size_t)15, n = envp_size(&env) ;
@@ -700,7 +700,7 @@ static int spawn_quick (conn *c, pid_t *pid)
       .name = cf.pathsearch ? cf.argv[0] : 0, .pathvar = cf.pathvar,
       .argv = cf.argv, .fd = c->fd, .mask = &cf.origmask, .loglen = 0, .npid = 0
     } ;
-    if (env.failed || off > env.a || n > (env.a - off) / sizeof (char *)) { qspawn_release() ; return 0 ; }
+    if (env.failed || off > env.a || n > (env.a - off) / sizeof (char *)) goto slow ;
     q.envp = (char const *const *)(void *)(env.s + off) ;
     envp_fill((char const **)(void *)(env.s + off), &env) ;
     if (cf.verbosity >= 2)
@@ -717,6 +717,9 @@ static int spawn_quick (conn *c, pid_t *pid)
     *pid = qspawn_go(&q) ;
   }
   return *pid > 0 ;   /* else no process to be had: the slow way says why */
+ slow:
+  qspawn_release() ;
+  return 0 ;
 }
 
 /* Accept what is waiting, as long as the ring and the limit allow. 0 when the kernel's

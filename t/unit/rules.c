@@ -397,7 +397,7 @@ int main (int argc, char const *const *argv)
     CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && !strcmp(r.env.s, "V=2")) ;
     /* rewritten in place, same size, its times set back to those of the copy: only the
        settle rule can catch that, so with settle 0 the old copy is (knowingly) still used */
-    t[0] = db.mtim ; t[1] = db.mtim ;
+    t[0] = db.st.st_mtim ; t[1] = db.st.st_mtim ;
     CHECK(build("db.cdb", "1.2.3.4:allow,V=\"3\"\n", 0, 0) == 0) ;
     CHECK(utimensat(AT_FDCWD, path, t, 0) == 0) ;
     CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == 1 && !strcmp(r.env.s, "V=3")) ;   /* ctime moved */

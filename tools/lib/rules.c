@@ -425,13 +425,6 @@ static int same_stat (struct stat const *a, struct stat const *b)
     && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec ;
 }
 
-static int same_file (struct stat const *a, rules_db const *db)
-{
-  return a->st_dev == db->dev && a->st_ino == db->ino && (uint64_t)a->st_size == db->size
-    && a->st_mtim.tv_sec == db->mtim.tv_sec && a->st_mtim.tv_nsec == db->mtim.tv_nsec
-    && a->st_ctim.tv_sec == db->ctim.tv_sec && a->st_ctim.tv_nsec == db->ctim.tv_nsec ;
-}
-
 /* May a file with these times and size be kept in memory? Not when it is too big, nor when
    it was written less than settle seconds ago: a writer may still be at it within one tick
    of the file system's clock, which no timestamp would show. */
@@ -483,8 +476,8 @@ static int db_load (rules_db *db, char const *path, struct stat const *st)
   }
   rules_db_free(db) ;
   db->mem = mem ;
-  db->dev = a.st_dev ; db->ino = a.st_ino ; db->size = (uint64_t)a.st_size ;
-  db->mtim = a.st_mtim ; db->ctim = a.st_ctim ;
+  db->st = a ;
+  db->size = (uint64_t)a.st_size ;
   return 1 ;
  err:
   e = errno ;
@@ -501,7 +494,7 @@ int rules_lookup_db (rules_db *db, rules_result *r, char const *path, char const
   int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (stat(path, &st) < 0) { err = errno ; rules_db_free(db) ; errno = err ; return -1 ; }
-  if (!db->mem || !same_file(&st, db))
+  if (!db->mem || !same_stat(&st, &db->st))
   {
     e = db_load(db, path, &st) ;
     if (e < 0) { err = errno ; rules_db_free(db) ; errno = err ; return -1 ; }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <cdb.h>
 #include <skalibs/stralloc.h>
 
@@ -39,13 +40,10 @@ struct rules_db_s
 {
   char *mem ;
   uint64_t size ;
-  dev_t dev ;
-  ino_t ino ;
-  struct timespec mtim ;
-  struct timespec ctim ;
+  struct stat st ;            /* the file the copy was read from */
   unsigned int settle ;
 } ;
-#define RULES_DB_ZERO { .mem = 0, .size = 0, .dev = 0, .ino = 0, .mtim = { 0, 0 }, .ctim = { 0, 0 }, .settle = 2 }
+#define RULES_DB_ZERO { .mem = 0, .size = 0, .settle = 2 }
 #define RULES_DB_MAX (4U << 20)
 extern int rules_lookup_db (rules_db *db, rules_result *r, char const *path, char const *ip, char const *host, char const *info) ;
 extern void rules_db_free (rules_db *db) ;
