@@ -230,7 +230,7 @@ PY
 ID2=$(free_port)
 TCPSRV_IDENTPORT=$ID2 srv -r -t 15 127.0.0.1 0 echo done || exit 1
 res=$(PYTHONPATH=$T python3 - "$PORT" "$SPID" "$ID2" <<'PY'
-import socket, sys, threading
+import socket, sys, threading, time
 from stopped import stopped, readall
 port, spid, idport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 ls = socket.socket()
@@ -253,7 +253,12 @@ def before(i, s):
         s.bind(("127.0.0.1", 0))
         aport.append(s.getsockname()[1])
 a, b = stopped(port, spid, 2, before)
-data, eof = readall(b, 8)
+data, eof = readall(b, 12)          # A holding it would mean 15 s (-t 15)
+# B may be done before A's child has even asked (a loaded machine): wait for A's query
+for _ in range(100):
+    if held:
+        break
+    time.sleep(0.1)
 print("eof" if eof else "no eof", data.decode().strip(), "held", len(held))
 a.close()
 PY
