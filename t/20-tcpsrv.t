@@ -101,7 +101,8 @@ for v in q Q; do
   srv -$v 127.0.0.1 0 "$T/nonexistent-prog" || exit 1
   out=$(get "$PORT")
   is "$out" "" "-$v: a prog that cannot run: connection closed"
-  sleep 0.3
+  # -Q: wait for the warning; -q: give it the time it would take to come
+  logwait 'warning' 2
   if [ $v = q ]; then
     is "$(cat "$T/log")" "" "-q: nothing logged"
   else

@@ -172,7 +172,8 @@ PATH="$T/p1:$PATH" srv -v 127.0.0.1 0 vprog || exit 1
 rm "$T/p1/vprog"
 is "$(get "$PORT")" "" "-v, prog gone: the connection is closed"
 logwait ' end '
-sleep 0.3
+wait_for 5 sh -c "[ \$(grep -c status: '$T/log') -ge 3 ]"
+sleep 0.2
 gone=$(sed -n 's/^tcpsrv: pid \([0-9]*\) from .*/\1/p' "$T/log")
 is "$(sed 's/[0-9][0-9]*/N/g' "$T/log" | sed 's/unable to run vprog: .*/unable to run vprog: E/')" "tcpsrv: status: N/N
 tcpsrv: status: N/N
