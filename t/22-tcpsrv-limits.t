@@ -5,31 +5,6 @@
 . "$(dirname "$0")/tcpsrv-lib.sh"
 plan 21
 
-# burst PORT SRC:COUNT...: open every connection at once, read each to EOF; one line per
-# connection: "SRC NUM" where NUM is the TCPCONNNUM prog printed, or "SRC refused"
-burst() {
-  python3 - "$@" <<'EOF'
-import socket, sys, threading
-port = int(sys.argv[1]); res = []; lock = threading.Lock(); socks = []
-for spec in sys.argv[2:]:
-    src, n = spec.split(":")
-    for _ in range(int(n)):
-        s = socket.socket(); s.settimeout(30); s.bind((src, 0)); s.connect(("127.0.0.1", port))
-        socks.append((src, s))
-def rd(src, s):
-    d = b""
-    while True:
-        b = s.recv(4096)
-        if not b: break
-        d += b
-    t = d.decode().strip()
-    with lock: res.append("%s %s" % (src, t.split("=", 1)[1] if t.startswith("TCPCONNNUM=") else "refused"))
-ts = [threading.Thread(target=rd, args=x) for x in socks]
-[t.start() for t in ts]; [t.join() for t in ts]
-print("\n".join(sorted(res)))
-EOF
-}
-
 # prog: says its TCPCONNNUM, counts the progs running now (itself included), stays a while
 mkdir "$T/run"
 cat > "$T/hold" <<EOF

@@ -5,6 +5,10 @@
 #   get PORT [OPTS]    connect, read to EOF, print what came (python); OPTS: src=IP,
 #                      host=IP (default 127.0.0.1), send=TEXT, hold=SECS (stay connected)
 #   envdump            path of a prog that prints the UCSPI-ish variables, sorted
+#   burst PORT SRC:COUNT...  open every connection at once (from SRC), read each to EOF;
+#                      one line per connection, sorted: "SRC NUM" (NUM: the TCPCONNNUM
+#                      prog printed as TCPCONNNUM=NUM) or "SRC refused"; to 127.0.0.1,
+#                      or ::1 from an IPv6 SRC
 #   logwait RE [SECS]  until $T/log has a line matching RE
 #   kids PID           how many children PID has now
 
@@ -64,5 +68,29 @@ except Exception as e:
 EOF
 }
 
+burst() {
+  python3 - "$@" <<'EOF'
+import socket, sys, threading
+port = int(sys.argv[1]); res = []; lock = threading.Lock(); socks = []
+for spec in sys.argv[2:]:
+    src, n = spec.rsplit(":", 1)
+    for _ in range(int(n)):
+        v6 = ":" in src
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        s.settimeout(30); s.bind((src, 0)); s.connect(("::1" if v6 else "127.0.0.1", port))
+        socks.append((src, s))
+def rd(src, s):
+    d = b""
+    while True:
+        b = s.recv(4096)
+        if not b: break
+        d += b
+    t = d.decode().strip()
+    with lock: res.append("%s %s" % (src, t.split("=", 1)[1] if t.startswith("TCPCONNNUM=") else "refused"))
+ts = [threading.Thread(target=rd, args=x) for x in socks]
+[t.start() for t in ts]; [t.join() for t in ts]
+print("\n".join(sorted(res)))
+EOF
+}
 logwait() { wait_for "${2:-5}" grep -Eq -- "$1" "$T/log"; }
 kids() { pgrep -c -P "$1" 2>/dev/null || echo 0; }

@@ -42,7 +42,7 @@
 #include "rules.h"
 #include "services.h"
 
-#define USAGE "tcpsrv [ -1dDhHoOpPqQrRUvX ] [ -c limit ] [ -C perip ] [ -b backlog ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -l localname ] [ -t timeout ] host port prog..."
+#define USAGE "tcpsrv [ -1dDhHoOpPqQrRUvX ] [ -c limit ] [ -C perip ] [ -M v6prefix ] [ -b backlog ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -l localname ] [ -t timeout ] host port prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define LOGFIELD_MAX 200      /* bytes of network text kept in one log field */
@@ -55,6 +55,7 @@ static struct
   unsigned int verbosity ;    /* 0 -q, 1 -Q (default), 2 -v */
   unsigned int limit ;        /* -c */
   unsigned int perip ;        /* -C; 0: no limit */
+  unsigned int v6prefix ;     /* -M: IPv6 clients counted per /v6prefix network */
   unsigned int timeout ;      /* -t, seconds, for each lookup */
   int delay ;                 /* -d (default) / -D */
   int killopts ;              /* -O (default) / -o */
@@ -81,7 +82,7 @@ static struct
   unsigned int pendmax ;      /* the ring's size: PENDMAX, less with few descriptors */
 } cf =
 {
-  .verbosity = 1, .limit = 40, .perip = 0, .timeout = 26, .delay = 1, .killopts = 1,
+  .verbosity = 1, .limit = 40, .perip = 0, .v6prefix = 128, .timeout = 26, .delay = 1, .killopts = 1,
   .remotehost = 0, .paranoid = 0, .remoteinfo = 0, .allownorules = 0, .rules = 0,
   .banner = 0, .bannerlen = 0, .localname = 0, .identport = IDENT_PORT,
 } ;
@@ -141,6 +142,19 @@ static void ip46_key (char *key, ip46 const *a)
 {
   if (a->is6) memcpy(key, a->ip, 16) ;
   else { memcpy(key, V4MAPPED, 12) ; memcpy(key + 12, a->ip, 4) ; }
+}
+
+/* The key the connections of a client are counted under: its address, or for IPv6 its
+   /bits network (the bits after the prefix zeroed). */
+static void count_key (char *key, ip46 const *a, unsigned int bits)
+{
+  ip46_key(key, a) ;
+  if (a->is6 && bits < 128)
+  {
+    unsigned int i = bits >> 3 ;
+    if (bits & 7) ((unsigned char *)key)[i++] &= (unsigned char)(0xffu << (8 - (bits & 7))) ;
+    memset(key + i, 0, 16 - i) ;
+  }
 }
 
 /* The address text of TCPLOCALIP and TCPREMOTEIP: a dotted quad, or RFC 5952 IPv6 text,
@@ -761,7 +775,7 @@ static int start_one (void)
   P->pqhead = (P->pqhead + 1) % PENDMAX ;
   P->pqlen-- ;
   ip46_unmap(&c.ip) ;
-  ip46_key(key, &c.ip) ;
+  count_key(key, &c.ip, cf.v6prefix) ;
   c.num = conntab_count(&P->tab, key) + 1 ;
   c.ipstr[ipfmt(c.ipstr, &c.ip)] = 0 ;
   c.portstr[uint16_fmt(c.portstr, c.port)] = 0 ;
@@ -982,7 +996,7 @@ int main (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "1dDhHoOpPqQrRUvXc:C:b:x:B:g:u:l:t:", &l) ;
+      int opt = subgetopt_r(argc, argv, "1dDhHoOpPqQrRUvXc:C:M:b:x:B:g:u:l:t:", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
@@ -1003,6 +1017,7 @@ int main (int argc, char const *const *argv)
         case 'X' : cf.allownorules = 1 ; break ;
         case 'c' : if (!uint0_scan(l.arg, &cf.limit) || !cf.limit || cf.limit > 1000000) dieusage() ; break ;
         case 'C' : if (!uint0_scan(l.arg, &cf.perip) || !cf.perip) dieusage() ; break ;
+        case 'M' : if (!uint0_scan(l.arg, &cf.v6prefix) || cf.v6prefix > 128) dieusage() ; break ;
         case 'b' : if (!uint0_scan(l.arg, &backlog)) dieusage() ; break ;
         case 'x' : cf.rules = l.arg ; break ;
         case 'B' : cf.banner = l.arg ; cf.bannerlen = strlen(l.arg) ; break ;
