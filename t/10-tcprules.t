@@ -3,7 +3,7 @@
 # comments; every malformed line is refused with its line number, exit 100, the old
 # database untouched and no temporary file left; system errors exit 111.
 . "$(dirname "$0")/lib.sh"
-plan 144
+plan 146
 
 # The addresses in this file (10.x, 192.168.x, 2001:db8::...) are rules text and the
 # client addresses handed to tcprules-check in its environment: nothing here opens a
@@ -221,3 +221,21 @@ done
 is_rc 100 "no arguments: usage, 100" "$B/tcprules"
 is_rc 100 "one argument: usage, 100" "$B/tcprules" "$T/r.cdb"
 like "$(cat "$T/err")" "^tcprules: usage: tcprules rules.cdb rules.tmp" "usage message"
+
+# nothing here is ever sent anywhere: tcprules and tcprules-check, given the non-loopback
+# addresses of this file, make no network system call at all (traced, where ptrace works)
+printf '10.9.9.9:allow,A="1"\n2001:db8::1:deny\n' > "$T/net.txt"
+if strace -f -qq -o "$T/trace0" true 2>/dev/null; then
+  # (LeakSanitizer cannot run under ptrace: leaks are checked by every other test)
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+  strace -f -qq -e signal=none -e trace=%network -o "$T/trace" sh -c '
+    "$1/tcprules" "$2/r.cdb" "$2/r.tmp" < "$2/net.txt" &&
+    TCPREMOTEIP=10.9.9.9 TCPREMOTEHOST=h.example.com TCPREMOTEINFO=joe "$1/tcprules-check" "$2/r.cdb" &&
+    TCPREMOTEIP=2001:db8::1 "$1/tcprules-check" "$2/r.cdb"' sh "$B" "$T" > "$T/out" 2>&1
+  rc=$?
+  is "$rc" 0 "traced: tcprules and tcprules-check ran"
+  [ "$rc" = 0 ] || diag "$(cat "$T/out")"
+  is "$(cat "$T/trace")" "" "... with no network system call (socket, connect, send...)"
+else
+  skip 2 "strace cannot trace here"
+fi

@@ -2,7 +2,8 @@
 # tcpsrv -M: IPv6 clients counted per network for -C, MAXCONNIP and TCPCONNNUM. Clients
 # need several IPv6 addresses, so the test runs in a network namespace of its own
 # (unshare -n) and puts private (ULA, fd00::/8) addresses on that namespace's
-# loopback: nothing leaves it, and the machine's own interfaces are not touched.
+# loopback device, its only interface: every connection stays on that lo, nothing can
+# leave the namespace, and the machine's own interfaces are not touched.
 if [ -z "${SLUICE_NETNS:-}" ] && unshare -n true 2>/dev/null; then
   SLUICE_NETNS=1 exec unshare -n sh "$0" "$@"
 fi
@@ -10,6 +11,9 @@ fi
 . "$(dirname "$0")/tcpsrv-lib.sh"
 [ -n "${SLUICE_NETNS:-}" ] || skip_all "no network namespace of its own (unshare -n) to put test addresses on"
 ip link set lo up 2>/dev/null || skip_all "cannot set up the namespace's loopback"
+# the namespace must have its loopback and nothing else: then every packet below, whatever
+# its address, goes through lo and nowhere else
+[ "$(ip -o link show | awk '{ print $2 }')" = "lo:" ] || skip_all "the namespace has interfaces other than lo"
 for a in fd00:1:2:3::a fd00:1:2:3::b fd00:1:2:4::a fd00:1:2:5::a fd00:99::1; do
   ip -6 addr add "$a/128" dev lo nodad 2>/dev/null || skip_all "cannot add $a to the namespace's loopback"
 done
