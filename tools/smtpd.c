@@ -21,6 +21,7 @@
 #include "control.h"
 #include "logtext.h"
 #include "qqueue.h"
+#include "date822.h"
 #include "smtpauth.h"
 #include "smtpcmd.h"
 #include "smtpdata.h"
@@ -51,13 +52,15 @@ static stralloc sender, envelope, rcptlog, addr, logsa, tmp ;
 static qqueue qq = QQUEUE_ZERO ;   /* the queue program of the message being received */
 static volatile sig_atomic_t qqkilled = 0 ;
 
-/* qqueue_finish and qqueue_abort wait for the queue program without a deadline: a program
-   that hangs after reading everything, or that ignores SIGTERM, would hold the connection
-   for ever. An alarm of timeoutsmtpd seconds kills it; the wait then returns. */
+/* qqueue_finish and qqueue_abort wait for the queue without a deadline: a program that hangs
+   after reading everything, or that ignores SIGTERM, or a queue-injectd that never answers,
+   would hold the connection for ever. An alarm of timeoutsmtpd seconds kills the program or
+   interrupts the wait for the answer; the wait then returns. */
 static void qqalarm (int sig)
 {
   (void)sig ;
-  if (qq.pid > 0) { kill(qq.pid, SIGKILL) ; qqkilled = 1 ; }
+  if (qq.pid > 0) kill(qq.pid, SIGKILL) ;
+  qqkilled = 1 ;
 }
 
 static void queue_abort (void)
@@ -69,12 +72,12 @@ static void queue_abort (void)
 }
 
 /* qqueue_finish within the deadline; 52 (timeout) when the program had to be killed */
-static int queue_finish (char const *env, size_t envlen)
+static int queue_finish (void)
 {
   int code ;
   qqkilled = 0 ;
   alarm(timeoutsec ? (unsigned int)timeoutsec : 1) ;
-  code = qqueue_finish(&qq, env, envlen) ;
+  code = qqueue_finish(&qq) ;
   alarm(0) ;
   return qqkilled ? 52 : code ;
 }
@@ -545,29 +548,6 @@ static void smtp_rcpt (char const *arg, size_t len)
   out("250 2.1.5 ok\r\n") ;
 }
 
-static void rfc5322date (stralloc *sa)
-{
-  static char const days[] = "SunMonTueWedThuFriSat" ;
-  static char const months[] = "JanFebMarAprMayJunJulAugSepOctNovDec" ;
-  time_t t = time(0) ;
-  struct tm tm ;
-  char fmt[UINT_FMT] ;
-  gmtime_r(&t, &tm) ;
-  stralloc_catb(sa, days + 3 * tm.tm_wday, 3) ;
-  stralloc_catb(sa, ", ", 2) ;
-  stralloc_catb(sa, fmt, uint_fmt(fmt, tm.tm_mday)) ;
-  stralloc_catb(sa, " ", 1) ;
-  stralloc_catb(sa, months + 3 * tm.tm_mon, 3) ;
-  stralloc_catb(sa, " ", 1) ;
-  stralloc_catb(sa, fmt, uint_fmt(fmt, tm.tm_year + 1900)) ;
-  stralloc_catb(sa, " ", 1) ;
-  fmt[0] = '0' + tm.tm_hour / 10 ; fmt[1] = '0' + tm.tm_hour % 10 ; fmt[2] = ':' ;
-  fmt[3] = '0' + tm.tm_min / 10 ; fmt[4] = '0' + tm.tm_min % 10 ; fmt[5] = ':' ;
-  fmt[6] = '0' + tm.tm_sec / 10 ; fmt[7] = '0' + tm.tm_sec % 10 ;
-  stralloc_catb(sa, fmt, 8) ;
-  stralloc_cats(sa, " +0000") ;
-}
-
 /* the Received: line (RFC 5321 4.4), LF-terminated as the queue stores text */
 static void received (stralloc *sa)
 {
@@ -597,13 +577,24 @@ static void received (stralloc *sa)
   stralloc_cats(sa, " (sluice smtpd) with ") ;
   stralloc_cats(sa, proto) ;
   stralloc_cats(sa, ";\n\t") ;
-  rfc5322date(sa) ;
+  date822_cat(sa, time(0)) ;
   if (!stralloc_catb(sa, "\n", 1)) die_nomem() ;
+}
+
+/* one piece of the message to the queue, framed as the queue wants it: 1, or 0 (errno) */
+static int queue_put (char *buf, size_t len)
+{
+  size_t start ;
+  size_t n = qqueue_frame(&qq, buf, QQUEUE_HEADROOM, len, &start) ;
+  return timed_write(qq.msgfd, buf + start, n) ;
 }
 
 static void smtp_data (size_t arglen)
 {
-  static char qbuf[65536] ;
+  /* the message goes to the queue in pieces of up to 64 KiB, with room to frame them */
+  static char qbuf[QQUEUE_HEADROOM + 65536 + 1] ;
+  char *const qdata = qbuf + QQUEUE_HEADROOM ;
+  size_t const qmax = 65536 ;
   size_t qlen = 0 ;
   qqueue *q = &qq ;
   smtpdata d = SMTPDATA_ZERO ;
@@ -612,7 +603,7 @@ static void smtp_data (size_t arglen)
   if (arglen) { refuse("501 5.5.4 DATA takes no argument", 0) ; return ; }
   if (!inmail) { refuse("503 5.5.1 send MAIL first", 0) ; return ; }
   if (!nrcpt) { refuse("503 5.5.1 send RCPT first", 0) ; return ; }
-  if (!qqueue_start(q))
+  if (!qqueue_start(q, envelope.s, envelope.len))
   {
     strerr_warnwu1sys("start the queue program") ;
     refuse("451 4.3.0 unable to start the queue program", 0) ;
@@ -622,15 +613,15 @@ static void smtp_data (size_t arglen)
   if (ndelay_on(q->msgfd) < 0) qfail = 1 ;
   out("354 go ahead, end with <CRLF>.<CRLF>\r\n") ;
   received(&tmp) ;
-  qlen = tmp.len < sizeof qbuf / 2 ? tmp.len : sizeof qbuf / 2 ;   /* a few hundred bytes */
-  memcpy(qbuf, tmp.s, qlen) ;
+  qlen = tmp.len < qmax / 2 ? tmp.len : qmax / 2 ;   /* a few hundred bytes */
+  memcpy(qdata, tmp.s, qlen) ;
   for (;;)
   {
     size_t used, produced, n ;
     if (!fill()) gone() ;
     n = inlen - inpos ;
-    if (n > sizeof qbuf - qlen) n = sizeof qbuf - qlen ;
-    r = smtpdata_feed(&d, inbuf + inpos, n, qbuf + qlen, &used, &produced) ;
+    if (n > qmax - qlen) n = qmax - qlen ;
+    r = smtpdata_feed(&d, inbuf + inpos, n, qdata + qlen, &used, &produced) ;
     inpos += used ;
     if (databytes && d.bytes > databytes && !toobig) { toobig = 1 ; queue_abort() ; }
     if (d.hops > MAXHOPS && !loop) { loop = 1 ; queue_abort() ; }
@@ -645,12 +636,12 @@ static void smtp_data (size_t arglen)
         : "554 5.6.0 bare CR in message text: lines must end with CRLF (RFC 5321 2.3.8); closing connection", 0) ;
       closing(0) ;
     }
-    if (qlen && (r == SMTPDATA_END || qlen == sizeof qbuf) && !qfail)
+    if (qlen && (r == SMTPDATA_END || qlen == qmax) && !qfail)
     {
-      if (!timed_write(q->msgfd, qbuf, qlen))
+      if (!queue_put(qbuf, qlen))
       {
-        /* a program that stopped reading has usually exited: its code decides, below;
-           one that hangs is killed */
+        /* a queue that stopped reading has usually exited or answered: its code decides,
+           below; one that hangs is killed */
         qfail = errno == ETIMEDOUT ? 2 : 1 ;
         if (qfail == 2) queue_abort() ;
       }
@@ -661,18 +652,30 @@ static void smtp_data (size_t arglen)
   }
   if (toobig) { refuse("552 5.3.4 message size exceeds the limit", 0) ; transaction_reset() ; return ; }
   if (loop) { refuse("554 5.4.6 too many hops: this message is looping", 0) ; transaction_reset() ; return ; }
-  code = qfail == 2 ? 52 : queue_finish(envelope.s, envelope.len) ;
+  code = qfail == 2 ? 52 : queue_finish() ;
   if (!code && qfail) code = 54 ;   /* never 250 for text the queue did not read in full */
   if (!code)
   {
     char fmt[ULONG_FMT] ;
-    out("250 2.0.0 ok ") ;
-    outb(fmt, ulong_fmt(fmt, (unsigned long)time(0))) ;
-    out(" qp ") ;
-    outb(fmt, ulong_fmt(fmt, qp)) ;
-    out("\r\n") ;
-    logword("accept") ;
-    logtext("qp=", fmt, ulong_fmt(fmt, qp)) ;
+    if (q->id[0])
+    {
+      /* queue-injectd: the message's queue ID, which queue-run's log lines carry */
+      out("250 2.0.0 ok queued as ") ;
+      out(q->id) ;
+      out("\r\n") ;
+      logword("accept") ;
+      logtext("id=", q->id, strlen(q->id)) ;
+    }
+    else
+    {
+      out("250 2.0.0 ok ") ;
+      outb(fmt, ulong_fmt(fmt, (unsigned long)time(0))) ;
+      out(" qp ") ;
+      outb(fmt, ulong_fmt(fmt, qp)) ;
+      out("\r\n") ;
+      logword("accept") ;
+      logtext("qp=", fmt, ulong_fmt(fmt, qp)) ;
+    }
     logtext("bytes=", fmt, ulong_fmt(fmt, (unsigned long)d.bytes)) ;
     if (authed) logtext("auth=", authuser.s, authuser.len) ;
     logaddr("from=", sender.s) ;

@@ -93,11 +93,11 @@ int main (int argc, char const *const *argv)
     snprintf(got, sizeof got, "#!/bin/sh\ncat > %s/msg && cat 0<&1 >%s/env && while read -r k v ; do case $k in SigIgn:|SigBlk:) printf '%%s\\t%%s\\n' $k $v ;; esac ; done < /proc/self/status > %s/sig && exit ${QQEXIT:-0}\n", dir, dir, dir) ;
     CHECK(atomic_write(prog, got, strlen(got), 0755)) ;
     setenv("QMAILQUEUE", prog, 1) ;
-    CHECK(qqueue_start(&q)) ;
-    CHECK(write(q.msgfd, "Subject: x\n\nhi\n", 15) == 15) ;
     CHECK(qqueue_envelope_add(&env, 'F', "a@b")) ;
     CHECK(qqueue_envelope_add(&env, 'T', "c@d")) ;
-    CHECK(qqueue_finish(&q, env.s, env.len) == 0) ;
+    CHECK(qqueue_start(&q, env.s, env.len)) ;
+    CHECK(qqueue_write(&q, "Subject: x\n\nhi\n", 15)) ;
+    CHECK(qqueue_finish(&q) == 0) ;
     snprintf(path, sizeof path, "%s/env", dir) ;
     fd = open(path, O_RDONLY) ;
     n = read(fd, got, sizeof got) ;
@@ -120,11 +120,11 @@ int main (int argc, char const *const *argv)
       }
     }
     setenv("QQEXIT", "31", 1) ;
-    CHECK(qqueue_start(&q)) ;
-    CHECK(qqueue_finish(&q, env.s, env.len) == 31) ;
+    CHECK(qqueue_start(&q, env.s, env.len)) ;
+    CHECK(qqueue_finish(&q) == 31) ;
     CHECK(qqueue_permanent(31) && qqueue_permanent(91) && !qqueue_permanent(51) && !qqueue_permanent(0)) ;
     setenv("QMAILQUEUE", "/nonexistent/queue", 1) ;
-    CHECK(!qqueue_start(&q) && errno == ENOENT) ;   /* the caller answers "try again" */
+    CHECK(!qqueue_start(&q, env.s, env.len) && errno == ENOENT) ;   /* the caller answers "try again" */
     stralloc_free(&env) ;
   }
   stralloc_free(&sa) ;

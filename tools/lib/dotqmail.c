@@ -419,8 +419,8 @@ int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char co
   size_t len = strlen(dtline) ;
   if (!qqueue_envelope_add(&env, 'F', sender)) goto nomem ;
   for (size_t i = 0 ; i < n ; i++) if (!qqueue_envelope_add(&env, 'T', rcpts[i])) goto nomem ;
-  if (!qqueue_start(&q)) { int e = errno ; stralloc_free(&env) ; errno = e ; return -2 ; }
-  if (allwrite(q.msgfd, dtline, len) < len) broken = 1 ;
+  if (!qqueue_start(&q, env.s, env.len)) { int e = errno ; stralloc_free(&env) ; errno = e ; return -2 ; }
+  if (!qqueue_write(&q, dtline, len)) broken = 1 ;
   for (;;)
   {
     ssize_t r = read(msgfd, buf, sizeof buf) ;
@@ -436,9 +436,9 @@ int dotqmail_forward (int msgfd, char const *dtline, char const *sender, char co
     }
     if (!r) break ;
     /* once the program stopped reading, only its exit code matters */
-    if (!broken && allwrite(q.msgfd, buf, r) < (size_t)r) broken = 1 ;
+    if (!broken && !qqueue_write(&q, buf, r)) broken = 1 ;
   }
-  code = qqueue_finish(&q, env.s, env.len) ;
+  code = qqueue_finish(&q) ;
   stralloc_free(&env) ;
   return broken && !code ? 54 : code ;
  nomem:

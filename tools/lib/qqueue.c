@@ -4,9 +4,14 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
+#include <skalibs/types.h>
+#include "control.h"
 #include "qqueue.h"
 
 /* a pipe whose ends are both above 2 and close-on-exec, so the dup2s below cannot clash */
@@ -23,7 +28,7 @@ static int qqueue_pipe (int p[2])
   return 1 ;
 }
 
-int qqueue_start (qqueue *q)
+static int spawn_program (qqueue *q)
 {
   extern char **environ ;
   int m[2], e[2], r ;
@@ -64,9 +69,135 @@ int qqueue_start (qqueue *q)
   return 1 ;
 }
 
+int qqueue_connect (void)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX } ;
+  char const *root = control_root() ;
+  size_t n = strlen(root) ;
+  int fd ;
+  if (n + sizeof "/queue/inject" > sizeof sun.sun_path) { errno = ENAMETOOLONG ; return -1 ; }
+  memcpy(sun.sun_path, root, n) ;
+  memcpy(sun.sun_path + n, "/queue/inject", sizeof "/queue/inject") ;
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) ;
+  if (fd < 0) return -1 ;
+  if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0)
+  {
+    int e = errno ;
+    close(fd) ;
+    errno = e ;
+    return -1 ;
+  }
+  return fd ;
+}
+
+/* LEN: into buf (at least UINT64_FMT + 1 bytes): its length */
+static size_t nshead (char *buf, size_t len)
+{
+  size_t n = uint64_fmt(buf, len) ;
+  buf[n++] = ':' ;
+  return n ;
+}
+
+static int nsput (int fd, char const *s, size_t len)
+{
+  char head[UINT64_FMT + 1] ;
+  size_t n = nshead(head, len) ;
+  return allwrite(fd, head, n) == n && allwrite(fd, s, len) == len && allwrite(fd, ",", 1) == 1 ;
+}
+
+int qqueue_hello (int fd, char const *env, size_t envlen)
+{
+  char const *proto = getenv("PROTO") ;
+  char head[UINT64_FMT + 1] ;
+  size_t n ;
+  if (!nsput(fd, proto && *proto ? QQUEUE_PROTO "n" : QQUEUE_PROTO, proto && *proto ? 2 : 1)) return 0 ;
+  /* the envelope and its final \0 as one netstring */
+  n = nshead(head, envlen + 1) ;
+  return allwrite(fd, head, n) == n && allwrite(fd, env, envlen) == envlen && allwrite(fd, "", 1) == 1
+    && allwrite(fd, ",", 1) == 1 ;
+}
+
+/* a whole netstring at buf[0..len): 1 with its payload at buf[*at..*at+*n), 0-terminated in
+   place; 0 when incomplete */
+static int nsparse (char *buf, size_t len, size_t *at, size_t *n)
+{
+  uint64_t u ;
+  size_t i = uint64_scan(buf, &u) ;
+  if (!i || i >= len || buf[i] != ':' || u + i + 2 > len) return 0 ;
+  if (buf[i + 1 + u] != ',') return 0 ;
+  buf[i + 1 + u] = 0 ;
+  *at = i + 1 ; *n = u ;
+  return 1 ;
+}
+
+int qqueue_commit (int fd, char *id)
+{
+  char buf[256] ;
+  size_t len = 0, at = 0, n = 0, k ;
+  unsigned int code ;
+  int whole = 0 ;
+  if (allwrite(fd, "0:,", 3) < 3 && errno != EPIPE) return 54 ;
+  /* the answer may have come early (a refused envelope): read it in every case */
+  while (len < sizeof buf - 1 && !whole)
+  {
+    ssize_t r = read(fd, buf + len, sizeof buf - 1 - len) ;
+    if (r < 0) return errno == EINTR ? 52 : 54 ;
+    if (!r) break ;
+    len += r ;
+    buf[len] = 0 ;
+    whole = nsparse(buf, len, &at, &n) ;
+  }
+  if (!whole) return 54 ;
+  k = uint_scan(buf + at, &code) ;
+  if (!k || code > 255 || (k < n && buf[at + k] != ' ')) return 54 ;
+  if (!code)
+  {
+    if (k >= n || n - k - 1 >= 48) return 54 ;
+    memcpy(id, buf + at + k + 1, n - k - 1) ;
+    id[n - k - 1] = 0 ;
+  }
+  return (int)code ;
+}
+
+int qqueue_start (qqueue *q, char const *env, size_t envlen)
+{
+  char const *prog = getenv("QMAILQUEUE") ;
+  q->env = env ; q->envlen = envlen ; q->id[0] = 0 ;
+  q->pid = 0 ; q->msgfd = -1 ; q->envfd = -1 ;
+  if (!prog || !*prog)
+  {
+    int fd = qqueue_connect() ;
+    if (fd >= 0)
+    {
+      if (qqueue_hello(fd, env, envlen)) { q->msgfd = fd ; return 1 ; }
+      close(fd) ;
+    }
+  }
+  return spawn_program(q) ;
+}
+
 int qqueue_envelope_add (stralloc *env, char kind, char const *addr)
 {
   return stralloc_catb(env, &kind, 1) && stralloc_cats(env, addr) && stralloc_0(env) ;
+}
+
+int qqueue_write (qqueue *q, char const *s, size_t len)
+{
+  if (!len) return 1 ;
+  if (q->pid) return allwrite(q->msgfd, s, len) == len ;
+  return nsput(q->msgfd, s, len) ;
+}
+
+size_t qqueue_frame (qqueue const *q, char *buf, size_t off, size_t len, size_t *start)
+{
+  char head[UINT64_FMT + 1] ;
+  size_t n ;
+  if (q->pid || !len) { *start = off ; return len ; }
+  n = nshead(head, len) ;
+  memcpy(buf + off - n, head, n) ;
+  buf[off + len] = ',' ;
+  *start = off - n ;
+  return n + len + 1 ;
 }
 
 static int qqueue_reap (qqueue *q)
@@ -80,12 +211,19 @@ static int qqueue_reap (qqueue *q)
   return 81 ;
 }
 
-int qqueue_finish (qqueue *q, char const *env, size_t envlen)
+int qqueue_finish (qqueue *q)
 {
   int bad = 0 ;
   int code ;
+  if (!q->pid)
+  {
+    code = q->msgfd >= 0 ? qqueue_commit(q->msgfd, q->id) : 54 ;
+    if (q->msgfd >= 0) close(q->msgfd) ;
+    q->msgfd = -1 ;
+    return code ;
+  }
   if (q->msgfd >= 0) { close(q->msgfd) ; q->msgfd = -1 ; }
-  if (allwrite(q->envfd, env, envlen) < envlen || allwrite(q->envfd, "", 1) < 1) bad = 1 ;
+  if (allwrite(q->envfd, q->env, q->envlen) < q->envlen || allwrite(q->envfd, "", 1) < 1) bad = 1 ;
   close(q->envfd) ; q->envfd = -1 ;
   code = qqueue_reap(q) ;
   /* the program decides; if it said 0 without reading the whole envelope, distrust it */

@@ -1,6 +1,8 @@
-/* qqueue: hand a message to the queue through the qmail-queue interface (DESIGN.md):
-   the program is $QMAILQUEUE, else queue-inject (found in PATH); message on its fd 0,
-   envelope on its fd 1 as Fsender\0 Trcpt\0 ... \0. The caller should ignore SIGPIPE. */
+/* qqueue: hand a message to the queue. With $QMAILQUEUE set, through the qmail-queue
+   interface (DESIGN.md): that program, message on its fd 0, envelope on its fd 1 as Fsender\0
+   Trcpt\0 ... \0. Otherwise to queue-injectd over its socket, $SLUICEDIR/queue/inject (no
+   process to start), and when nobody listens there, through the program queue-inject (found
+   in PATH). The caller should ignore SIGPIPE. */
 #ifndef SLUICE_QQUEUE_H
 #define SLUICE_QQUEUE_H
 #include <sys/types.h>
@@ -9,25 +11,42 @@
 typedef struct qqueue_s qqueue, *qqueue_ref ;
 struct qqueue_s
 {
-  pid_t pid ;
-  int msgfd ;   /* write the message here (buffer it; it is a pipe) */
-  int envfd ;
+  pid_t pid ;       /* the queue program, or 0 when talking to queue-injectd */
+  int msgfd ;       /* write the message here (a pipe, or the socket), see qqueue_write */
+  int envfd ;       /* the envelope pipe of the program, or -1 */
+  char const *env ; /* the envelope given to qqueue_start (not copied) */
+  size_t envlen ;
+  char id[48] ;     /* the queue ID queue-injectd gave the message, or "" */
 } ;
-#define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1 }
+#define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1, .env = 0, .envlen = 0, .id = "" }
 
-/* Start the queue program (posix_spawn). 1 on success; 0 with errno, also when the program
-   cannot be run (ENOENT, EACCES): a temporary failure for the caller. */
-extern int qqueue_start (qqueue *q) ;
+/* Start handing a message over, with its envelope env[0..envlen) (built with
+   qqueue_envelope_add, without the final \0; it must stay valid until qqueue_finish).
+   1 on success; 0 with errno when neither queue-injectd nor the program could be reached
+   (a temporary failure for the caller). */
+extern int qqueue_start (qqueue *q, char const *env, size_t envlen) ;
 
 /* Add F or T (kind) with addr to an envelope being built in env; 1 or 0 (allocation). */
 extern int qqueue_envelope_add (stralloc *env, char kind, char const *addr) ;
 
-/* Close the message, write the envelope env (built with qqueue_envelope_add; the final \0
-   is added here), wait for the program. Returns its exit code (0: queued), or 81 when it
-   crashed, or 54 when the envelope could not be written; never blocks past the program. */
-extern int qqueue_finish (qqueue *q, char const *env, size_t envlen) ;
+/* Write s[0..len) of the message, blocking. 1, or 0 (errno; the queue stopped reading:
+   only qqueue_finish's code matters then). */
+extern int qqueue_write (qqueue *q, char const *s, size_t len) ;
 
-/* Kill and reap a started program whose message will not be finished (abort). */
+/* For callers that write q->msgfd themselves (non-blocking, with deadlines): turn the piece
+   of message buf[off..off+len) into what must be written, in place. buf must have at least
+   QQUEUE_HEADROOM bytes before off and 1 after off+len. *start gets where the bytes to write
+   begin; returns how many bytes to write from there. */
+#define QQUEUE_HEADROOM 24
+extern size_t qqueue_frame (qqueue const *q, char *buf, size_t off, size_t len, size_t *start) ;
+
+/* Close the message, hand over the envelope (pipe) or commit (socket), and wait for the
+   answer. Returns the qmail-queue exit code (0: queued), 81 when the program crashed, 54 when
+   the envelope could not be written or the answer was lost. */
+extern int qqueue_finish (qqueue *q) ;
+
+/* Drop a started message: kill and reap the program, or close the socket (queue-injectd
+   then discards what it had). */
 extern void qqueue_abort (qqueue *q) ;
 
 /* 1 when the exit code means a permanent failure (11-31, 91), 0 otherwise. */
@@ -35,5 +54,23 @@ extern int qqueue_permanent (int code) ;
 
 /* A short explanation of a qmail-queue exit code, as qmail-queue(8) lists them. */
 extern char const *qqueue_strerror (int code) ;
+
+/* ---- the queue-injectd protocol (sluice-queue(5)) --------------------------------------
+   On the stream socket, netstrings (LEN:BYTES,): first "1" then flags ("n": the caller is a
+   network server that wrote its own Received: line), then the envelope with its final \0,
+   then the message in non-empty pieces, then an empty netstring that commits. The answer is
+   one netstring: "0 ID" when the message is queued, else the exit code in decimal, a space
+   and a reason. Closing before the empty netstring drops the message. */
+#define QQUEUE_PROTO "1"
+
+/* Connect to queue-injectd's socket: the descriptor (blocking, close-on-exec), or -1 with
+   errno (ENOENT, ECONNREFUSED: it is not running). */
+extern int qqueue_connect (void) ;
+
+/* Send the greeting and the envelope (with its final \0) on a connected socket. 1 or 0. */
+extern int qqueue_hello (int fd, char const *env, size_t envlen) ;
+
+/* Commit and read the answer on a socket: the code (and id, 48 bytes, when 0). */
+extern int qqueue_commit (int fd, char *id) ;
 
 #endif
