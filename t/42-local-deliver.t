@@ -4,10 +4,21 @@
 # loops, writable files, mbox, bad lines. Forwards go to t/42-qqcapture.py as $QMAILQUEUE: a
 # stand-in for queue-inject (not written yet) that checks the envelope byte by byte.
 . "$(dirname "$0")/lib.sh"
-plan 92
+plan 98
 H=$T/home
 mkdir -p "$H/Maildir/tmp" "$H/Maildir/new" "$H/Maildir/cur" "$T/qq"
 chmod 755 "$H"
+# local-deliver refuses to run as root: as root, the deliveries run as an unprivileged uid
+# that owns the home (as queue-spawn runs them)
+if [ "$(id -u)" = 0 ]; then
+  U=4242
+  chmod 755 "$T"
+  chown -R $U:$U "$H" "$T/qq"
+  LD="$(command -v setpriv) --reuid=$U --regid=$U --clear-groups $B/local-deliver"
+else
+  U=$(id -u)
+  LD=$B/local-deliver
+fi
 cp "$TOP/t/42-qqcapture.py" "$T/qqcapture" && chmod +x "$T/qqcapture"
 QMAILQUEUE=$T/qqcapture QQ_DIR=$T/qq PATH=$B:$PATH
 export QMAILQUEUE QQ_DIR PATH
@@ -18,11 +29,11 @@ msg() { printf 'From: ann@a.example\nSubject: %s\n\nbody %s\nFrom here\n' "$1" "
 # arguments and $DD as the default delivery; stdout in out, stderr in err
 OPTS= DD=
 ld() {
-  msg "${5:-$3}" | "$B/local-deliver" $OPTS joe "$H" "$1" "$2" "$3" example.com "${4-ann@a.example}" ${DD:+"$DD"} >"$T/out" 2>"$T/err"
+  msg "${5:-$3}" | $LD $OPTS joe "$H" "$1" "$2" "$3" example.com "${4-ann@a.example}" ${DD:+"$DD"} >"$T/out" 2>"$T/err"
   rc=$?
   return $rc
 }
-qmail() { printf "$2" >"$H/.qmail$1"; chmod 644 "$H/.qmail$1"; }
+qmail() { printf "$2" >"$H/.qmail$1"; chmod 644 "$H/.qmail$1"; [ "$(id -u)" = 0 ] && chown $U:$U "$H/.qmail$1"; }
 count() { ls "$H/$1" 2>/dev/null | wc -l | tr -d ' '; }
 env0() { tr '\0' '|' <"$T/qq/$1.env"; }
 newest() { ls -t "$H/Maildir/new" | head -1; }
@@ -66,7 +77,7 @@ is "$(env0 3)" "F|Ta@b.example|Tc@d.example|Te@f.example||" "a bounce (empty sen
 
 # a long list: one envelope with every address, the report cut short
 i=1; : >"$H/.qmail-big"; while [ $i -le 12 ]; do echo "&r$i@list.example" >>"$H/.qmail-big"; i=$((i+1)); done
-chmod 644 "$H/.qmail-big"
+chmod 644 "$H/.qmail-big"; [ "$(id -u)" = 0 ] && chown $U "$H/.qmail-big"
 ld joe-big - big
 is "$?:$(cat "$T/out")" "0:delivered 1 forward r1@list.example r2@list.example r3@list.example r4@list.example r5@list.example r6@list.example r7@list.example r8@list.example r9@list.example r10@list.example ... (12 addresses)
 did 0+12+0" "twelve forwards: one step, the report names ten and the count"
@@ -160,11 +171,11 @@ is "$(cat "$H/msg.out")" "$(msg env)" "the program reads the message as it came,
 
 # loops
 before=$(count Maildir/new)
-printf 'Delivered-To: someone@else.example\nDELIVERED-TO: joe@example.com\nSubject: loop\n\nx\n' | "$B/local-deliver" joe "$H" joe "" "" example.com a@b.example >"$T/out" 2>"$T/err"
+printf 'Delivered-To: someone@else.example\nDELIVERED-TO: joe@example.com\nSubject: loop\n\nx\n' | $LD joe "$H" joe "" "" example.com a@b.example >"$T/out" 2>"$T/err"
 is "$?" 100 "a message with our Delivered-To line in its header: bounce"
 like "$(cat "$T/err")" 'looping' "as a loop"
 is "$(count Maildir/new)" "$before" "nothing delivered"
-printf 'Subject: not a loop\n\nDelivered-To: joe@example.com\n' | "$B/local-deliver" joe "$H" joe "" "" example.com a@b.example >"$T/out" 2>"$T/err"
+printf 'Subject: not a loop\n\nDelivered-To: joe@example.com\n' | $LD joe "$H" joe "" "" example.com a@b.example >"$T/out" 2>"$T/err"
 is "$?" 0 "the same line in the body is not a loop"
 
 # writable .qmail files and home directories
@@ -205,7 +216,7 @@ python3 -c 'import os, resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)   # python ignores it, and exec would pass that on
 lim = int(sys.argv[1]) + 70000
 resource.setrlimit(resource.RLIMIT_FSIZE, (lim, lim))
-os.execv(sys.argv[2], sys.argv[2:])' "$size" "$B/local-deliver" joe "$H" joe-mb - mb example.com a@b.example <"$T/big" >"$T/out" 2>"$T/err"
+os.execv(sys.argv[2], sys.argv[2:])' "$size" $LD joe "$H" joe-mb - mb example.com a@b.example <"$T/big" >"$T/out" 2>"$T/err"
 like "$?:$(cat "$T/err")" '^111:.*line 1: unable to write to \./mbox: File too large' "an mbox write past the file size limit: 111, saying why"
 is "$(cksum <"$H/mbox")" "$(cut -d' ' -f1,2 "$T/mbox.sum")" "and the mbox is as it was, not half a message longer"
 
@@ -270,7 +281,7 @@ is "$(count Maildir/new)" "$before" "and delivers nothing"
 printf 'XXXX' >"$T/file"
 msg file >>"$T/file"
 qmail "-two" './Maildir/\n|cat >two.out\n'
-( exec <"$T/file"; dd bs=4 count=1 of=/dev/null 2>/dev/null; "$B/local-deliver" joe "$H" joe-two - two example.com a@b.example >"$T/out" 2>"$T/err" )
+( exec <"$T/file"; dd bs=4 count=1 of=/dev/null 2>/dev/null; $LD joe "$H" joe-two - two example.com a@b.example >"$T/out" 2>"$T/err" )
 is "$?:$(cat "$H/two.out")" "0:$(msg file)" "a file on stdin is read from where it stands, for every line"
 like "$(cat "$H/Maildir/new/$(newest)")" 'Subject: file' "the Maildir got the same message"
 
@@ -280,12 +291,34 @@ qmail "-sig" '|true\n&x@y.example\n./Maildir/\n'
 before=$(count Maildir/new) qbefore=$(ls "$T/qq" | grep -c '\.env$')
 msg sig | python3 -c 'import os, signal, sys
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-os.execv(sys.argv[1], sys.argv[1:])' "$B/local-deliver" joe "$H" joe-sig - sig example.com a@b.example >"$T/out" 2>"$T/err"
+os.execv(sys.argv[1], sys.argv[1:])' $LD joe "$H" joe-sig - sig example.com a@b.example >"$T/out" 2>"$T/err"
 is "$?:$(tail -1 "$T/out")" "0:did 1+1+1" "SIGCHLD ignored by the caller: the program and the forward are seen to succeed"
 is "$(count Maildir/new)" $((before + 1)) "and the Maildir line after them is done once"
 is "$(ls "$T/qq" | grep -c '\.env$')" $((qbefore + 1)) "the forward was queued once"
 
 # usage
-is_rc 100 "a relative home: usage" "$B/local-deliver" joe home joe "" "" example.com a@b.example
-is_rc 100 "too few arguments: usage" "$B/local-deliver" joe "$H" joe "" ""
-is_rc 111 "a home that does not exist: deferred" "$B/local-deliver" joe "$T/nohome" joe "" "" example.com a@b.example
+is_rc 100 "a relative home: usage" $LD joe home joe "" "" example.com a@b.example
+is_rc 100 "too few arguments: usage" $LD joe "$H" joe "" ""
+is_rc 111 "a home that does not exist: deferred" $LD joe "$T/nohome" joe "" "" example.com a@b.example
+
+# never as root, never in a home or with a .qmail file that is not the delivery's own
+if [ "$(id -u)" = 0 ]; then
+  msg root | "$B/local-deliver" joe "$H" joe "" "" example.com a@b.example >"$T/out" 2>"$T/err"
+  like "$?:$(cat "$T/err")" '^111:local-deliver: fatal: refusing to deliver as root' "run as root: deferred, saying why"
+  msg root | "$B/local-deliver" -n joe "$H" joe "" "" example.com a@b.example >"$T/out" 2>"$T/err"
+  like "$?:$(cat "$T/out")" "^0:step 1 maildir ./Maildir/" "but -n, which delivers nothing, works as root"
+  chown 4343 "$H"
+  ld joe "" ""
+  like "$rc:$(cat "$T/err")" '^111:.*the home directory belongs to uid 4343, not to the delivery.s uid 4242' "a home owned by another uid: deferred"
+  chown $U "$H"
+  qmail "-other" './Maildir/\n'
+  chown 4343 "$H/.qmail-other"
+  before=$(count Maildir/new)
+  ld joe-other - other
+  like "$rc:$(cat "$T/err")" '^111:.*\.qmail-other does not belong to the user the delivery runs as' "a .qmail owned by another uid: deferred"
+  is "$(count Maildir/new)" "$before" "and nothing delivered"
+  ld joe "" ""
+  is "$rc" 0 "the same delivery in the user's own home and file works"
+else
+  skip 6 "needs root to change owners"
+fi
