@@ -217,6 +217,8 @@ int qqueue_finish (qqueue *q)
   int code ;
   if (!q->pid)
   {
+    /* the caller may have made the socket non-blocking to write with deadlines */
+    if (q->msgfd >= 0) ndelay_off(q->msgfd) ;
     code = q->msgfd >= 0 ? qqueue_commit(q->msgfd, q->id) : 54 ;
     if (q->msgfd >= 0) close(q->msgfd) ;
     q->msgfd = -1 ;
