@@ -129,14 +129,15 @@ static int put_socket (void *q, char const *s, size_t len)
   return qqueue_write(q, s, len) ? QUEUE_OK : -1 ;
 }
 
-int main (void)
+int main (int argc, char const *const *argv)
 {
   stralloc mem = STRALLOC_ZERO, env = STRALLOC_ZERO, path = STRALLOC_ZERO, rcv = STRALLOC_ZERO ;
   struct stat st ;
   char const *proto = getenv("PROTO") ;
   int spill, qfd, code ;
   PROG = "queue-inject" ;
-  (void)USAGE ;
+  (void)argv ;
+  if (argc > 1) strerr_dieusage(100, USAGE) ;
   sig_ignore(SIGPIPE) ;
   signal(SIGALRM, &timeout) ;
   alarm(TIMEOUT) ;

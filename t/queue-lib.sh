@@ -1,0 +1,50 @@
+# t/queue-lib.sh: sourced by the queue tests after t/lib.sh.
+#   q_init [ROOT]     an instance root (default $T/sl) with control/me = mx.test.example, the
+#                     queue directories, and a virtual domain example.com owned by $OWNER
+#                     (users added with q_user); sets S, Q (the queue), SLUICEDIR, PATH
+#   q_user ADDR       a mailbox user (password "secret")
+#   q_start [OPTS]    queue-injectd, and queue-spawn [OPTS] queue-run, logs in $T/inject.log
+#                     and $T/queue.log; their pids in INJPID and RUNPID
+#   q_stop            both, with SIGTERM, waiting for them
+#   inject SENDER RCPT...   queue-inject with that envelope, the message on stdin
+#   wait_log SECS ERE [FILE]   until a line of the queue log (or FILE) matches
+#   maildir_count ADDR  messages in new/ of that user's Maildir
+#   q_empty           every message delivered: mess/, todo/, info/ and tmp/ empty
+OWNER=4243
+q_init() {
+  S=${1:-$T/sl}
+  Q=$S/queue
+  mkdir -p "$S/control" "$Q/tmp" "$Q/todo" "$Q/mess" "$Q/info"
+  chmod 755 "$T" "$S"
+  echo mx.test.example > "$S/control/me"
+  SLUICEDIR=$S PATH=$B:$PATH
+  export SLUICEDIR PATH
+  "$B/mail-user" adddomain -u $OWNER:$OWNER example.com </dev/null >/dev/null
+}
+q_user() { echo secret | "$B/mail-user" adduser "$1" >/dev/null; }
+q_start() {
+  start_bg "$B/queue-injectd" 2>>"$T/inject.log"
+  INJPID=$BGPID
+  start_bg "$B/queue-spawn" "$@" "$B/queue-run" 2>>"$T/queue.log"
+  RUNPID=$BGPID
+  wait_for 5 test -S "$Q/inject"
+  wait_for 5 test -p "$Q/trigger"
+}
+q_stop() {
+  kill -TERM "$RUNPID" "$INJPID" 2>/dev/null
+  _i=0
+  while { kill -0 "$RUNPID" 2>/dev/null || kill -0 "$INJPID" 2>/dev/null; } && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i+1)); done
+  wait "$RUNPID" "$INJPID" 2>/dev/null
+  return 0
+}
+inject() {
+  _f=$1; shift
+  { printf 'F%s\0' "$_f"; for _r in "$@"; do printf 'T%s\0' "$_r"; done; printf '\0'; } > "$T/env.bin"
+  "$B/queue-inject" 1<"$T/env.bin"
+}
+wait_log() { wait_for "$1" grep -Eq -- "$2" "${3:-$T/queue.log}"; }
+maildir_count() {
+  _u=${1%@*} _d=${1#*@}
+  ls "$S/domains/$_d/$_u/Maildir/new" 2>/dev/null | wc -l | tr -d ' '
+}
+q_empty() { [ -z "$(find "$Q/mess" "$Q/todo" "$Q/info" "$Q/tmp" -mindepth 1)" ]; }
