@@ -36,7 +36,7 @@
 static stralloc me, greeting, liphost, rcpthosts, badmailfrom ;
 static struct cdb mrh ;
 static int hasmrh = 0 ;
-static unsigned long databytes, timeoutsec, maxrcpt, maxbad ;
+static unsigned long databytes, timeoutsec, maxrcpt, maxbad, sessionsec, datarate ;
 static char const *relayclient, *remoteip, *remotehost, *remoteinfo, *localip, *rblsmtpd ;
 static int requireauth, tls ;
 static char const *const *authprog = 0 ;
@@ -50,6 +50,14 @@ static unsigned long nrcpt = 0 ;
 static stralloc sender, envelope, rcptlog, addr, logsa, tmp ;
 static qqueue qq = QQUEUE_ZERO ;   /* the queue program of the message being received */
 static volatile sig_atomic_t qqkilled = 0 ;
+
+/* Deadlines beyond timeoutsmtpd's, which bounds each read and write: the whole session
+   ends at sessiondeadline (control/timeoutsession); a DATA command and its text end at
+   datadeadline, timeoutsmtpd after the command plus one second per control/mindatarate
+   bytes received since, so that a client sending one byte at a time cannot hold a slot. */
+static tain sessiondeadline, datastart, datadeadline, lastread ;
+static uint64_t datain = 0 ;       /* bytes read since the DATA command */
+static int indata = 0 ;
 
 /* qqueue_finish and qqueue_abort wait for the queue program without a deadline: a program
    that hangs after reading everything, or that ignores SIGTERM, would hold the connection
@@ -120,13 +128,19 @@ static void logaddr (char const *key, char const *a)
   stralloc_catb(&logsa, ">", 1) ;
 }
 
-/* wait until fd can be read (or written) for at most timeoutsec; 1 ready, 0 timed out */
+/* wait until fd can be read (or written) for at most timeoutsec, and for the client (fd 0
+   or 1) not past the session's or DATA's deadline; 1 ready, 0 timed out */
 static int ready (int fd, int forwrite)
 {
   iopause_fd x = { .fd = fd, .events = forwrite ? IOPAUSE_WRITE : IOPAUSE_READ, .revents = 0 } ;
   tain deadline ;
   tain_now_g() ;
   tain_addsec_g(&deadline, (int)timeoutsec) ;
+  if (fd <= 1)
+  {
+    if (tain_less(&sessiondeadline, &deadline)) deadline = sessiondeadline ;
+    if (indata && datarate && tain_less(&datadeadline, &deadline)) deadline = datadeadline ;
+  }
   for (;;)
   {
     int r = iopause_g(&x, 1, &deadline) ;
@@ -186,11 +200,38 @@ static void closing (int e)
   _exit(e) ;
 }
 
+/* DATA's deadline: timeoutsmtpd after the command, one more second per datarate bytes */
+static void data_deadline (void)
+{
+  uint64_t ms = datarate ? datain * 1000 / datarate : 0 ;
+  tain frac ;
+  if (ms > (uint64_t)30 * 86400 * 1000) ms = (uint64_t)30 * 86400 * 1000 ;   /* an int of seconds */
+  tain_addsec(&datadeadline, &datastart, (int)(timeoutsec + ms / 1000)) ;
+  tain_from_millisecs(&frac, (int)(ms % 1000)) ;
+  tain_add(&datadeadline, &datadeadline, &frac) ;
+}
+
+/* 0 while the session and DATA are within their deadlines, else what passed; a client
+   silent for timeoutsmtpd has timed out, whatever else passed meanwhile */
+static char const *deadline_passed (void)
+{
+  tain silent ;
+  tain_now_g() ;
+  if (!tain_less(&STAMP, &sessiondeadline)) return "session deadline" ;
+  tain_addsec(&silent, &lastread, (int)timeoutsec) ;
+  if (indata && datarate && !tain_less(&STAMP, &datadeadline) && tain_less(&STAMP, &silent)) return "data too slow" ;
+  return 0 ;
+}
+
 static void timedout (void) gccattr_noreturn ;
 static void timedout (void)
 {
-  out("421 4.4.2 ") ; out(me.s) ; out(" timeout, closing connection\r\n") ;
-  logword("end") ; logreason("timeout") ; logflush() ;
+  char const *why = deadline_passed() ;
+  out("421 4.4.2 ") ; out(me.s) ;
+  out(!why ? " timeout, closing connection\r\n" : why[0] == 's'
+    ? " session time limit reached, closing connection\r\n"
+    : " data too slow, closing connection\r\n") ;
+  logword("end") ; logreason(why ? why : "timeout") ; logflush() ;
   queue_abort() ;   /* a message cut short is never queued */
   (void)timed_write(1, outbuf, outlen) ;   /* best effort: the client may be gone */
   _exit(111) ;
@@ -201,11 +242,18 @@ static int fill (void)
 {
   if (inpos < inlen) return 1 ;
   flush() ;
+  if (deadline_passed()) timedout() ;   /* also for a client that never makes us wait */
   inpos = inlen = 0 ;
   for (;;)
   {
     ssize_t r = read(0, inbuf, sizeof inbuf) ;
-    if (r > 0) { inlen = r ; return 1 ; }
+    if (r > 0)
+    {
+      inlen = r ;
+      lastread = STAMP ;   /* as of the check above, or of the wait that ended in this read */
+      if (indata && datarate) { datain += (uint64_t)r ; data_deadline() ; }
+      return 1 ;
+    }
     if (!r) return 0 ;
     if (errno == EINTR) continue ;
     if (errno == EAGAIN) { if (!ready(0, 0)) timedout() ; continue ; }
@@ -323,6 +371,9 @@ static void readcontrols (void)
   if (timeoutsec > 86400) timeoutsec = 86400 ;
   readnum(&maxrcpt, "maxrcpt", 100, 0) ;
   readnum(&maxbad, "maxbadcommands", 20, 0) ;
+  readnum(&sessionsec, "timeoutsession", 3600, 0) ;
+  if (sessionsec > 7 * 86400) sessionsec = 7 * 86400 ;
+  readnum(&datarate, "mindatarate", 500, 1) ;
   s = getenv("DATABYTES") ;
   if (s && (!*s || s[ulong_scan(s, &databytes)]))
   {
@@ -876,7 +927,15 @@ static void smtp_command (void)
     case SMTPVERB_EHLO : smtp_helo(a, alen, 1) ; break ;
     case SMTPVERB_MAIL : smtp_mail(a, alen) ; break ;
     case SMTPVERB_RCPT : smtp_rcpt(a, alen) ; break ;
-    case SMTPVERB_DATA : smtp_data(alen) ; break ;
+    case SMTPVERB_DATA :
+      /* the text must come at mindatarate: the deadline starts with the command */
+      indata = 1 ; datain = inlen - inpos ;   /* the text that came with the command counts */
+      tain_now_g() ;
+      datastart = STAMP ;
+      data_deadline() ;
+      smtp_data(alen) ;
+      indata = 0 ;
+      break ;
     case SMTPVERB_AUTH : smtp_auth(a, alen) ; break ;
     case SMTPVERB_RSET :
       if (alen) { refuse("501 5.5.4 RSET takes no argument", 0) ; break ; }
@@ -922,8 +981,12 @@ int main (int argc, char const *const *argv)
   if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "set the connection non-blocking") ;
   readenv() ;
   timeoutsec = 1200 ;
+  tain_now_g() ;
+  sessiondeadline = datadeadline = lastread = STAMP ;
+  tain_addsec_g(&sessiondeadline, (int)timeoutsec) ;   /* until the controls say */
   if (!stralloc_copys(&me, "smtpd") || !stralloc_0(&me)) die_nomem() ;
   readcontrols() ;
+  tain_addsec_g(&sessiondeadline, (int)sessionsec) ;
   smtp_greet() ;
   for (;;)
   {
