@@ -25,6 +25,7 @@
 #include "smtpcmd.h"
 #include "smtpdata.h"
 #include "smtppolicy.h"
+#include "userdb.h"
 
 #define USAGE "smtpd [ checkpassword prog... ]"
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -808,6 +809,30 @@ static int checkpassword (char const *in, size_t len)
   return WIFEXITED(wstat) ? WEXITSTATUS(wstat) : -1 ;
 }
 
+/* The login as the log and the Received: line show it: local@domain in lowercase when it
+   names a user as auth-check reads logins (user@domain, user%domain, a bare user of
+   control/authdomain), else as the client typed it. */
+static void login_normal (stralloc *sa, char const *user, size_t len)
+{
+  stralloc l = STRALLOC_ZERO, d = STRALLOC_ZERO, dflt = STRALLOC_ZERO ;
+  int r = 0 ;
+  sa->len = 0 ;
+  if (!memchr(user, 0, len))
+  {
+    char s[len + 1] ;
+    memcpy(s, user, len) ; s[len] = 0 ;
+    if (control_readline(&dflt, "authdomain", 0) < 0) dflt.len = 0 ;
+    r = userdb_split(s, dflt.len && dflt.s[0] ? dflt.s : 0, &l, &d) ;
+    if (r < 0) die_nomem() ;
+  }
+  if (r)
+  {
+    if (!stralloc_catb(sa, l.s, l.len - 1) || !stralloc_catb(sa, "@", 1) || !stralloc_catb(sa, d.s, d.len - 1)) die_nomem() ;
+  }
+  else if (!stralloc_catb(sa, user, len)) die_nomem() ;
+  stralloc_free(&l) ; stralloc_free(&d) ; stralloc_free(&dflt) ;
+}
+
 static void smtp_auth (char const *arg, size_t len)
 {
   stralloc resp = STRALLOC_ZERO, user = STRALLOC_ZERO, pass = STRALLOC_ZERO, in = STRALLOC_ZERO ;
@@ -879,8 +904,9 @@ static void smtp_auth (char const *arg, size_t len)
     r = checkpassword(in.s, in.len) ;
     explicit_bzero(in.s, in.len) ;
   }
+  login_normal(&tmp, user.s, user.len) ;
   logword(r ? "auth failure" : "auth success") ;
-  logtext("user=", user.s, user.len) ;
+  logtext("user=", tmp.s, tmp.len) ;
   logtext("mech=", mech, strlen(mech)) ;
   if (r)
   {
@@ -892,7 +918,7 @@ static void smtp_auth (char const *arg, size_t len)
   if (!r)
   {
     authed = 1 ;
-    if (!stralloc_copy(&authuser, &user)) die_nomem() ;
+    if (!stralloc_copy(&authuser, &tmp)) die_nomem() ;
     out("235 2.7.0 authentication successful\r\n") ;
   }
   else if (r == 1 || r == 2) reply_error("535 5.7.8 authentication failed", 0, R_COUNT) ;
