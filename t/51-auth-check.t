@@ -2,7 +2,7 @@
 # auth-check: the checkpassword interface on fd 3: login forms, good, bad, unknown and
 # disabled users, the privilege drop seen from prog, the log line, bad input, exit codes.
 . "$(dirname "$0")/lib.sh"
-plan 61
+plan 65
 
 chmod 755 "$T"
 export SLUICEDIR="$T/sluice"
@@ -122,7 +122,14 @@ mv "$H" "$H.away"
 ac 'alice@example.com\0alice pw\0\0'; is "$?" 111 "a missing home: exit 111"
 like "$(cat "$T/err")" "unable to chdir" "says so"
 mv "$H.away" "$H"
-printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 /nonexistent/prog 3<&0 2>/dev/null; r=$?
-ok "a prog that cannot run: 111 or 127 (exec failure)" test "$r" = 111 -o "$r" = 127
+printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 /nonexistent/prog 3<&0 2>"$T/err"
+is "$?" 111 "a prog that does not exist: 111 (a temporary failure), not 127"
+like "$(cat "$T/err")" "^auth-check: fatal: unable to run /nonexistent/prog: No such file or directory$" "says so"
+printf '#!/bin/sh\nexit 0\n' > "$T/noexec"; chmod 644 "$T/noexec"
+printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 "$T/noexec" 3<&0 2>"$T/err"
+is "$?" 111 "a prog that is not executable: 111, not 126"
+like "$(cat "$T/err")" "unable to run $T/noexec: Permission denied" "says so"
+printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 no-such-prog-in-path 3<&0 2>/dev/null
+is "$?" 111 "a prog not in PATH: 111"
 printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 sh -c 'exit 42' 3<&0 2>/dev/null
 is "$?" 42 "otherwise the exit code is prog's"

@@ -172,5 +172,7 @@ int main (int argc, char const *const *argv)
     log_event("ok", addr, 0) ;
   }
   userdb_close(&db) ;
-  xmexec_m(argv, modifs.s, modifs.len) ;
+  mexec_m(argv, modifs.s, modifs.len) ;
+  /* not found or not executable: still a temporary failure for the caller, never 126/127 */
+  strerr_diefu2sys(111, "run ", argv[0]) ;
 }
