@@ -529,6 +529,51 @@ static void smtp_mail (char const *arg, size_t len)
   out("250 2.1.0 ok\r\n") ;
 }
 
+/* The users database (mail-users(5)): its domains are ours, and an address there that is
+   no recipient is refused at RCPT. Opened at the first recipient, kept for the session. */
+static userdb udb = USERDB_ZERO ;
+static int udbopen = 0 ;   /* 0 not yet (or it failed: tried again), 1 open, 2 there is none */
+
+/* 1 when path (under the instance root) does not exist */
+static int absent (char const *path)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  int r ;
+  if (!stralloc_cats(&sa, control_root()) || !stralloc_cats(&sa, path) || !stralloc_0(&sa)) die_nomem() ;
+  r = access(sa.s, F_OK) < 0 && errno == ENOENT ;
+  stralloc_free(&sa) ;
+  return r ;
+}
+
+/* What address a is to the users database: a USERDB_RCPT_ code, or -1 when the database
+   cannot be read (then nothing is known, and nothing is accepted for that reason). No
+   database at all (no users/cdb, users/domains nor control/userdb) has no domains. */
+static int rcpt_lookup (char const *a)
+{
+  char const *at = strrchr(a, '@') ;
+  userdb_domain d = USERDB_DOMAIN_ZERO ;
+  userdb_user u = USERDB_USER_ZERO ;
+  long ext ;
+  int r ;
+  if (!at || at == a) return USERDB_RCPT_NODOMAIN ;
+  if (!udbopen)
+  {
+    if (userdb_open(&udb, 0)) udbopen = 1 ;
+    else if (errno == ENOENT && absent("/control/userdb") && absent("/users/domains")) udbopen = 2 ;
+    else { strerr_warnwu1sys("open the user database") ; return -1 ; }
+  }
+  if (udbopen == 2) return USERDB_RCPT_NODOMAIN ;
+  {
+    size_t n = at - a ;
+    char local[n + 1] ;
+    memcpy(local, a, n) ; local[n] = 0 ;
+    r = userdb_recipient(&udb, local, at + 1, &d, &u, &ext) ;
+  }
+  if (r < 0) strerr_warnwu1sys("read the user database") ;
+  userdb_domain_free(&d) ; userdb_user_free(&u) ;
+  return r ;
+}
+
 static void smtp_rcpt (char const *arg, size_t len)
 {
   int flags, r ;
@@ -579,6 +624,17 @@ static void smtp_rcpt (char const *arg, size_t len)
       if (!stralloc_cats(&addr, liphost.s) || !stralloc_0(&addr)) die_nomem() ;
       addr.len-- ;
     }
+  }
+  switch (rcpt_lookup(addr.s))
+  {
+    case USERDB_RCPT_NODOMAIN : break ;
+    case USERDB_RCPT_UNKNOWN :
+      refuse("550 5.1.1 no such user here", addr.s) ;   /* nothing to bounce later */
+      return ;
+    case -1 :
+      reply_error("451 4.3.0 unable to read the user database, try again later", addr.s, R_LOG) ;
+      return ;
+    default : allowed = 1 ;   /* a user, postmaster, a catch-all: our domain */
   }
   if (relayclient)
   {
