@@ -170,8 +170,7 @@ struct reader_s
   stralloc data ;
   stralloc pre ;
   unsigned char const *mem ;
-  unsigned char const *hdr ;   /* the header: mem, or hbuf */
-  unsigned char hbuf[2048] ;
+  unsigned char const *hdr ;   /* the header: mem, or a copy read from the file */
 } ;
 #define READER_ZERO { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO, .mem = 0, .hdr = 0 }
 
@@ -423,6 +422,7 @@ static int lookup_run (reader *c, rules_result *r, char const *ip, char const *h
 int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info)
 {
   reader c = READER_ZERO ;
+  unsigned char hbuf[2048] ;
   struct stat st ;
   int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
@@ -434,9 +434,9 @@ int rules_lookup (rules_result *r, char const *path, char const *ip, char const 
   if (!S_ISREG(st.st_mode)) { errno = RULES_ENOTREG ; goto err ; }
   c.size = (uint64_t)st.st_size ;
   if (c.size < 2048) { errno = EPROTO ; goto err ; }
-  if (!at(&c, 0, 2048, c.hbuf)) goto err ;
-  if (!header_ok(c.hbuf, c.size)) { errno = EPROTO ; goto err ; }
-  c.hdr = c.hbuf ;
+  if (!at(&c, 0, 2048, hbuf)) goto err ;
+  if (!header_ok(hbuf, c.size)) { errno = EPROTO ; goto err ; }
+  c.hdr = hbuf ;
   e = lookup_run(&c, r, ip, host, info) ;
   err = errno ;
   close(c.fd) ;
