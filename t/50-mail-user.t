@@ -2,7 +2,7 @@
 # mail-user: domains, users, passwords, quotas, forwards, read back through auth-check; hand
 # edits and rebuild; bad input changes nothing; parallel runs lose nothing.
 . "$(dirname "$0")/lib.sh"
-plan 148
+plan 168
 
 chmod 755 "$T"                    # the domains' owner (nobody) must reach its directories
 export SLUICEDIR="$T/sluice"
@@ -239,6 +239,33 @@ i=0; pids=""
 while [ $i -lt 10 ]; do ("$MU" quota "par$i@example.com" "${i}k") & pids="$pids $!"; i=$((i+1)); done
 fails=0; for p in $pids; do wait "$p" || fails=$((fails+1)); done
 is "$fails/$(grep -c '^par[1-9]:[^:]*::[1-9][0-9]*:' "$U/example.com")/$(grep -c '^par0:[^:]*:::' "$U/example.com")" "0/9/1" "10 parallel quota changes all land (quota 0k is none)"
+
+# --- catch-all: the mail of unknown users of a domain goes to these addresses
+is_rc 0 "catchall" "$MU" catchall example.com par1@example.com postmaster@elsewhere.example
+like "$(grep '^example\.com:' "$U/domains")" ":$D/example\.com:par1@example\.com,postmaster@elsewhere\.example\$" "a 5th field of its users/domains line"
+like "$("$MU" domains)" '^example\.com catch-all par1@example\.com,postmaster@elsewhere\.example$' "domains shows it"
+is "$(cdb -q "$U/cdb" Dexample.com | tr '\0' '|')" "$NOBODY|$(id -g nobody)|$D/example.com|par1@example.com,postmaster@elsewhere.example|" "the cdb's D record has it as a 4th field"
+"$MU" aliasdomain example.net example.com
+is_rc 0 "a user of the domain by an alias domain name, with an extension" "$MU" catchall example.com par2-catch@EXAMPLE.net
+before=$(snapshot)
+is_rc 100 "a catch-all naming a user of the domain who does not exist" "$MU" catchall example.com nobody@example.com
+like "$(cat "$T/err")" "who does not exist" "says so (the mail would go round)"
+is_rc 100 "... under an alias domain's name too" "$MU" catchall example.com nobody@example.net
+is_rc 100 "an alias domain has no catch-all of its own" "$MU" catchall example.net par1@example.com
+like "$(cat "$T/err")" "give the catch-all to example.com" "says which domain to give it to"
+is_rc 100 "an unknown domain" "$MU" catchall nowhere.example par1@example.com
+is_rc 100 "a bad address" "$MU" catchall example.com not-an-address
+is_rc 100 "no address" "$MU" catchall example.com
+is "$(snapshot)" "$before" "refused catch-alls changed nothing"
+is_rc 0 "catchall none clears it" "$MU" catchall example.com none
+like "$(grep '^example\.com:' "$U/domains")" ":$D/example\.com\$" "the line has its 4 fields again"
+is "$(cdb -q "$U/cdb" Dexample.com | tr '\0' '|')" "$NOBODY|$(id -g nobody)|$D/example.com|" "and the D record its 3"
+sed -i "s|^\(example\.com:.*\)\$|\1:bad address|" "$U/domains"
+is_rc 100 "a hand-edited catch-all that is no address: rebuild refuses" "$MU" rebuild
+like "$(cat "$T/err")" "users/domains line [0-9]+: bad catch-all" "naming the line"
+sed -i "s|:bad address\$||" "$U/domains"
+is_rc 0 "fixed: rebuild" "$MU" rebuild
+"$MU" deldomain example.net
 
 # --- usage
 is_rc 100 "no command" "$MU"

@@ -2,12 +2,15 @@
 # auth-check: the checkpassword interface on fd 3: login forms, good, bad, unknown and
 # disabled users, the privilege drop seen from prog, the log line, bad input, exit codes.
 . "$(dirname "$0")/lib.sh"
-plan 61
+plan 65
 
 chmod 755 "$T"
 export SLUICEDIR="$T/sluice"
 mkdir -p "$SLUICEDIR/control"
 echo 'yescrypt 1' > "$SLUICEDIR/control/passwordhash"
+# failures from one address are counted (t/53 tests that): here never refused, never slower
+echo 0 > "$SLUICEDIR/control/authfailmax"
+echo 0 > "$SLUICEDIR/control/authfaildelay"
 MU="$B/mail-user"
 NOBODY=$(id -u nobody)
 NOGROUP=$(id -g nobody)
@@ -49,18 +52,18 @@ rm "$SLUICEDIR/control/authdomain"
 
 ac 'alice@example.com\0wrong\0\0'; is "$?" 1 "a wrong password: exit 1"
 is "$(cat "$T/out")" "" "prog did not run"
-is "$(cat "$T/err")" "auth-check: reject 192.0.2.7 alice@example.com badpassword" "logged with address, login and reason"
+like "$(cat "$T/err")" "^auth-check: reject 192\\.0\\.2\\.7 alice@example\\.com badpassword failures=[0-9]+ delay=0ms$" "logged with address, login and reason"
 ac 'alice@example.com\0\0\0'; is "$?" 1 "an empty password: exit 1"
 ac 'mallory@example.com\0alice pw\0\0'; is "$?" 1 "an unknown user: exit 1"
-is "$(cat "$T/err")" "auth-check: reject 192.0.2.7 mallory@example.com nouser" "logged as nouser"
+like "$(cat "$T/err")" "^auth-check: reject 192\\.0\\.2\\.7 mallory@example\\.com nouser failures=[0-9]+ delay=0ms$" "logged as nouser"
 ac 'alice@example.edu\0alice pw\0\0'; is "$?" 1 "an unknown domain: exit 1"
 ac 'bob@example.com\0bob pw\0\0'; is "$?" 1 "a disabled user with the right password: exit 1"
-is "$(cat "$T/err")" "auth-check: reject 192.0.2.7 bob@example.com disabled" "logged as disabled"
+like "$(cat "$T/err")" "^auth-check: reject 192\\.0\\.2\\.7 bob@example\\.com disabled failures=[0-9]+ delay=0ms$" "logged as disabled"
 ac 'info@example.com\0\0\0'; is "$?" 1 "an alias cannot log in"
 ac '\0alice pw\0\0'; is "$?" 1 "an empty login: exit 1"
 ac '../../etc@example.com\0x\0\0'; is "$?" 1 "a login that is no address: exit 1"
 ac 'a b\001c@example.com\0secret-word\0\0'; is "$?" 1 "control characters in the login: exit 1"
-is "$(cat "$T/err")" "auth-check: reject 192.0.2.7 a?b?c@example.com nouser" "are not logged as they are"
+like "$(cat "$T/err")" "^auth-check: reject 192\\.0\\.2\\.7 a\\?b\\?c@example\\.com nouser failures=[0-9]+ delay=0ms$" "are not logged as they are"
 printf 'alice@example.com\0hunter2-secret\0\0' | "$B/auth-check" -w 0 true 3<&0 2>"$T/err"
 nok "the password is never logged" grep -q hunter2 "$T/err"
 like "$(cat "$T/err")" "^auth-check: reject - alice@example.com badpassword$" "without TCPREMOTEIP the address is -"
@@ -122,7 +125,14 @@ mv "$H" "$H.away"
 ac 'alice@example.com\0alice pw\0\0'; is "$?" 111 "a missing home: exit 111"
 like "$(cat "$T/err")" "unable to chdir" "says so"
 mv "$H.away" "$H"
-printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 /nonexistent/prog 3<&0 2>/dev/null; r=$?
-ok "a prog that cannot run: 111 or 127 (exec failure)" test "$r" = 111 -o "$r" = 127
+printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 /nonexistent/prog 3<&0 2>"$T/err"
+is "$?" 111 "a prog that does not exist: 111 (a temporary failure), not 127"
+like "$(cat "$T/err")" "^auth-check: fatal: unable to run /nonexistent/prog: No such file or directory$" "says so"
+printf '#!/bin/sh\nexit 0\n' > "$T/noexec"; chmod 644 "$T/noexec"
+printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 "$T/noexec" 3<&0 2>"$T/err"
+is "$?" 111 "a prog that is not executable: 111, not 126"
+like "$(cat "$T/err")" "unable to run $T/noexec: Permission denied" "says so"
+printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 no-such-prog-in-path 3<&0 2>/dev/null
+is "$?" 111 "a prog not in PATH: 111"
 printf 'alice@example.com\0alice pw\0\0' | "$B/auth-check" -w 0 sh -c 'exit 42' 3<&0 2>/dev/null
 is "$?" 42 "otherwise the exit code is prog's"

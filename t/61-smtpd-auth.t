@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd-lib.sh"
 command -v swaks >/dev/null || skip_all "swaks is not installed"
-plan 33
+plan 40
 
 smtpd_setup
 C=$SLUICEDIR/control
@@ -20,7 +20,8 @@ echo "junk from the checkpassword program"
 tr '\000' '\n' < "$CPLOG.in" > "$CPLOG.lines"
 { read -r login; read -r pass; } < "$CPLOG.lines"
 case $login in tempfail) exit 111 ;; hang) exec sleep 30 ;; esac
-[ "$login" = alice ] && [ "$pass" = s3cret ] && exec "$@"
+login=$(printf %s "$login" | tr 'A-Z%' 'a-z@')
+case $login in alice|alice@example.org) [ "$pass" = s3cret ] && exec "$@" ;; esac
 exit 1
 EOF
 printf '#!/bin/sh\ntouch "$CPLOG.ran"\n' > "$T/mark"
@@ -81,6 +82,25 @@ printf 'EHLO x\r\nAUTH PLAIN %s\r\nQUIT\r\n' "$(b64 '\0tempfail\0x')" > "$T/in"
 like "$(raw $PA "$T/in")" '^454 4.7.0' "checkpassword exits 111: 454 temporary failure"
 printf 'EHLO x\r\nAUTH PLAIN %s\r\nQUIT\r\n' "$(b64 'bob\0alice\0s3cret')" > "$T/in"
 like "$(raw $PA "$T/in")" '^501 5.5.2 malformed' "PLAIN with another authorization identity: refused"
+printf 'EHLO x\r\nAUTH PLAIN =\r\nQUIT\r\n' > "$T/in"
+like "$(raw $PA "$T/in" | grep -v '^250' | tr '\n' ' ')" '^220 [^ ]+ ESMTP 501 5\.5\.2 malformed AUTH PLAIN response 221 ' "AUTH PLAIN = (an empty response): 501, and the session goes on (under the sanitizer too)"
+
+# the login as the log and Received: show it: normalised as auth-check reads it
+qq_clear
+swaks --server 127.0.0.1 --port $PA --from alice@example.org --to friend@elsewhere.example \
+  --auth PLAIN --auth-user 'Alice%Example.ORG' --auth-password s3cret > "$T/s4" 2>&1
+is "$?" 0 "a login typed Alice%Example.ORG is accepted by the checkpassword program"
+like "$(sed -n 2p "$(qq_last)/msg")" '^	\(authenticated user alice@example\.org\)$' "Received: names it alice@example.org, not as typed"
+like "$(grep '^auth success' "$T/auth.log" | tail -1)" ' user=alice@example\.org mech=PLAIN$' "so does the log's auth line"
+like "$(grep '^accept' "$T/auth.log" | tail -1)" ' auth=alice@example\.org ' "and its accept line"
+printf 'EHLO x\r\nAUTH PLAIN %s\r\nQUIT\r\n' "$(b64 '\0Bob%%Example.org\0nope')" > "$T/in"
+raw $PA "$T/in" > /dev/null
+like "$(grep '^auth failure' "$T/auth.log" | tail -1)" ' user=bob@example\.org mech=PLAIN ' "a failed login is logged normalised too"
+echo example.org > "$C/authdomain"
+printf 'EHLO x\r\nAUTH PLAIN %s\r\nQUIT\r\n' "$(b64 '\0alice\0s3cret')" > "$T/in"
+raw $PA "$T/in" > /dev/null
+like "$(grep '^auth success' "$T/auth.log" | tail -1)" ' user=alice@example\.org ' "a bare login takes control/authdomain's domain, as auth-check does"
+rm -f "$C/authdomain"
 
 # python smtplib login()
 qq_clear

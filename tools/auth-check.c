@@ -14,6 +14,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "authfail.h"
 #include "control.h"
 #include "logtext.h"
 #include "passwd.h"
@@ -25,6 +26,11 @@
 #define INMAX 512
 
 static char const *remoteip ;
+
+/* failed logins of the client's address, shared with every other auth-check */
+static authfail af = AUTHFAIL_ZERO ;
+static authfail_policy pol = AUTHFAIL_POLICY_DEFAULT ;
+static stralloc afpath = STRALLOC_ZERO ;
 
 static long long now_ms (void)
 {
@@ -76,15 +82,43 @@ static void log_event (char const *word, char const *login, char const *reason)
   stralloc_free(&sa) ;
 }
 
+/* one more failure of the client's address, logged with its count and the delay it gets,
+   then the delay, then exit 1 */
 static void reject (char const *login, char const *reason, unsigned int delay)
 {
-  log_event("reject", login, reason) ;
-  if (delay)
+  unsigned long ms = delay ;
+  char why[64 + 2 * UINT_FMT + ULONG_FMT] ;
+  size_t n = strlen(reason) ;
+  memcpy(why, reason, n + 1) ;
+  if (af.fd >= 0)
   {
-    struct timespec ts = { .tv_sec = delay / 1000, .tv_nsec = (long)(delay % 1000) * 1000000 } ;
+    uint32_t fails ;
+    if (authfail_record(&af, &pol, time(0), &fails) < 0) strerr_diefu2sys(111, "write ", afpath.s) ;
+    authfail_close(&af) ;   /* no lock held while sleeping: the file is only open, and not now */
+    ms = authfail_delay(&pol, delay, fails) ;
+    memcpy(why + n, " failures=", 10) ; n += 10 ;
+    n += uint_fmt(why + n, fails) ;
+    memcpy(why + n, " delay=", 7) ; n += 7 ;
+    n += ulong_fmt(why + n, ms) ;
+    memcpy(why + n, "ms", 3) ;
+  }
+  log_event("reject", login, why) ;
+  if (ms)
+  {
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 } ;
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) ;
   }
   _exit(1) ;
+}
+
+static void read_policy (void)
+{
+  static char const *const names[3] = { "authfailmax", "authfailwindow", "authfaildelay" } ;
+  unsigned long *const v[3] = { &pol.max, &pol.window, &pol.delay } ;
+  unsigned int i ;
+  for (i = 0 ; i < 3 ; i++)
+    if (control_readulong(v[i], names[i], *v[i]) < 0) strerr_diefu2sys(111, "read control/", names[i]) ;
+  if (!pol.window) pol.window = 1 ;
 }
 
 int main (int argc, char const *const *argv)
@@ -126,6 +160,22 @@ int main (int argc, char const *const *argv)
   if (n >= len) strerr_dief1x(2, "truncated input on descriptor 3: no login\\0password\\0") ;
   password = buf + n + 1 ;
   if (n + 1 + strlen(password) >= len) strerr_dief1x(2, "truncated input on descriptor 3: no password\\0") ;
+
+  /* an address with too many failures lately is refused before any hash is computed */
+  read_policy() ;
+  if (!stralloc_cats(&afpath, control_root()) || !stralloc_cats(&afpath, "/authfail") || !stralloc_0(&afpath))
+    strerr_diefu1sys(111, "allocate memory") ;
+  {
+    uint32_t fails ;
+    int r = authfail_open(&af, afpath.s, remoteip) ;
+    if (r < 0) strerr_diefu2sys(111, "open ", afpath.s) ;
+    if (r)
+    {
+      r = authfail_blocked(&af, &pol, time(0), &fails) ;
+      if (r < 0) strerr_diefu2sys(111, "read ", afpath.s) ;
+      if (r) { explicit_bzero(buf + n + 1, len - n - 1) ; reject(login, "blocked", delay) ; }
+    }
+  }
 
   if (!userdb_open(&db, 0)) strerr_diefu1sys(111, "open the user database") ;
   {
@@ -171,6 +221,9 @@ int main (int argc, char const *const *argv)
     if (chdir(u.home) < 0) strerr_diefu2sys(111, "chdir to ", u.home) ;
     log_event("ok", addr, 0) ;
   }
+  authfail_close(&af) ;
   userdb_close(&db) ;
-  xmexec_m(argv, modifs.s, modifs.len) ;
+  mexec_m(argv, modifs.s, modifs.len) ;
+  /* not found or not executable: still a temporary failure for the caller, never 126/127 */
+  strerr_diefu2sys(111, "run ", argv[0]) ;
 }

@@ -425,7 +425,7 @@ static int cmd_adddomain (int argc, char const *const *argv)
   else if (lstat(dir.s, &st) < 0) strerr_diefu2sys(111, "stat ", dir.s) ;
   else if (!S_ISDIR(st.st_mode) || st.st_uid != o.uid)
     strerr_dief3x(100, "exists and is not a directory owned by the domain's uid: ", dir.s, " (nothing changed)") ;
-  d.name = domain.s ; d.alias = 0 ; d.uid = o.uid ; d.gid = o.gid ; d.dir = dir.s ;
+  d.name = domain.s ; d.alias = 0 ; d.uid = o.uid ; d.gid = o.gid ; d.dir = dir.s ; d.catchall = "" ;
   if (!userfile_format_domain(&line, &d) || !userfile_append(userfile_get(&u, "domains"), line.s, line.len)
    || !userfile_new(&u, domain.s))
     strerr_diefu1sys(111, "allocate memory") ;
@@ -520,6 +520,73 @@ static int cmd_deldomain (int argc, char const *const *argv)
     close(fd) ;
   }
   stralloc_free(&domain) ; stralloc_free(&tmp) ; stralloc_free(&keep) ; stralloc_free(&dir) ;
+  return 0 ;
+}
+
+/* Is local a recipient among the users of t, itself or by the prefix before a '-' that
+   extension addresses use (userdb_lookup_recipient's rule, on the text)? */
+static int text_recipient (userfile_text const *t, char const *local)
+{
+  stralloc tmp = STRALLOC_ZERO ;
+  size_t n = strlen(local), s, e ;
+  int r = 0 ;
+  while (n && !r)
+  {
+    char pre[n + 1] ;
+    userfile_user x ;
+    memcpy(pre, local, n) ; pre[n] = 0 ;
+    r = userfile_find_user(t, pre, &x, &tmp, &s, &e) ;
+    if (r < 0) strerr_diefu1sys(111, "allocate memory") ;
+    while (n && local[n-1] != '-') n-- ;
+    if (n) n-- ;
+  }
+  stralloc_free(&tmp) ;
+  return r ;
+}
+
+#define U_CATCHALL "mail-user catchall domain address... | none"
+static int cmd_catchall (int argc, char const *const *argv)
+{
+  stralloc domain = STRALLOC_ZERO, tmp = STRALLOC_ZERO, dtmp = STRALLOC_ZERO, list = STRALLOC_ZERO,
+    line = STRALLOC_ZERO, l = STRALLOC_ZERO, dm = STRALLOC_ZERO ;
+  userfile_dom d, dd ;
+  size_t s, e, s0, e0 ;
+  int i ;
+  if (argc < 3) usage1(U_CATCHALL) ;
+  domain_arg(argv[1], &domain) ;
+  if (!(argc == 3 && !strcmp(argv[2], "none")))
+    for (i = 2 ; i < argc ; i++)
+    {
+      if (!userfile_forward_valid(argv[i])) strerr_dief2x(100, "bad catch-all address (user@domain, comma-separated): ", argv[i]) ;
+      if ((list.len && !stralloc_catb(&list, ",", 1)) || !stralloc_cats(&list, argv[i])) strerr_diefu1sys(111, "allocate memory") ;
+    }
+  if (!stralloc_0(&list)) strerr_diefu1sys(111, "allocate memory") ;
+  read_setting() ;
+  db_open(&u, 1) ;
+  if (!domain_line(&u, domain.s, &d, &tmp, &s, &e)) strerr_dief2x(100, "no such domain: ", domain.s) ;
+  if (d.alias) strerr_dief4x(100, domain.s, " is an alias domain: give the catch-all to ", d.alias, " (it takes the mail of both)") ;
+  {
+    /* an address of this domain, under any of its names, must be one of its users: the
+       mail of an unknown user sent to another unknown user would go round for ever */
+    userfile_text *t = users_of(&u, &d) ;
+    char const *p = list.s ;
+    while (*p)
+    {
+      size_t n = strcspn(p, ",") ;
+      char one[n + 1] ;
+      memcpy(one, p, n) ; one[n] = 0 ;
+      if (userdb_split(one, 0, &l, &dm) > 0 && domain_line(&u, dm.s, &dd, &dtmp, &s0, &e0)
+       && !strcmp(dd.alias ? dd.alias : dd.name, domain.s) && !text_recipient(t, l.s))
+        strerr_dief3x(100, "the catch-all names a user of ", domain.s, " who does not exist (the mail would go round for ever): add the user first") ;
+      p += n ; if (*p) p++ ;
+    }
+  }
+  d.catchall = list.s ;
+  if (!userfile_format_domain(&line, &d) || !userfile_replace(userfile_get(&u, "domains"), s, e, line.s, line.len))
+    strerr_diefu1sys(111, "allocate memory") ;
+  db_commit(&u) ;
+  stralloc_free(&domain) ; stralloc_free(&tmp) ; stralloc_free(&dtmp) ; stralloc_free(&list) ;
+  stralloc_free(&line) ; stralloc_free(&l) ; stralloc_free(&dm) ;
   return 0 ;
 }
 
@@ -651,6 +718,7 @@ static int cmd_domains (int argc, char const *const *argv)
     if (!len || tmp.s[0] == '#' || !userfile_parse_domain(tmp.s, &d, &why)) continue ;
     out(d.name) ;
     if (d.alias) { out(" -> ") ; out(d.alias) ; }
+    if (d.catchall[0]) { out(" catch-all ") ; out(d.catchall) ; }
     out("\n") ;
   }
   out_flush() ;
@@ -962,6 +1030,7 @@ static struct command_s
   { "adddomain", &cmd_adddomain },
   { "adduser", &cmd_adduser },
   { "aliasdomain", &cmd_aliasdomain },
+  { "catchall", &cmd_catchall },
   { "deldomain", &cmd_deldomain },
   { "deluser", &cmd_deluser },
   { "disable", &cmd_disable },

@@ -26,6 +26,7 @@
 #include "smtpcmd.h"
 #include "smtpdata.h"
 #include "smtppolicy.h"
+#include "userdb.h"
 
 #define USAGE "smtpd [ checkpassword prog... ]"
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -37,7 +38,7 @@
 static stralloc me, greeting, liphost, rcpthosts, badmailfrom ;
 static struct cdb mrh ;
 static int hasmrh = 0 ;
-static unsigned long databytes, timeoutsec, maxrcpt, maxbad ;
+static unsigned long databytes, timeoutsec, maxrcpt, maxbad, sessionsec, datarate ;
 static char const *relayclient, *remoteip, *remotehost, *remoteinfo, *localip, *rblsmtpd ;
 static int requireauth, tls ;
 static char const *const *authprog = 0 ;
@@ -51,6 +52,14 @@ static unsigned long nrcpt = 0 ;
 static stralloc sender, envelope, rcptlog, addr, logsa, tmp ;
 static qqueue qq = QQUEUE_ZERO ;   /* the queue program of the message being received */
 static volatile sig_atomic_t qqkilled = 0 ;
+
+/* Deadlines beyond timeoutsmtpd's, which bounds each read and write: the whole session
+   ends at sessiondeadline (control/timeoutsession); a DATA command and its text end at
+   datadeadline, timeoutsmtpd after the command plus one second per control/mindatarate
+   bytes received since, so that a client sending one byte at a time cannot hold a slot. */
+static tain sessiondeadline, datastart, datadeadline, lastread ;
+static uint64_t datain = 0 ;       /* bytes read since the DATA command */
+static int indata = 0 ;
 
 /* qqueue_finish and qqueue_abort wait for the queue without a deadline: a program that hangs
    after reading everything, or that ignores SIGTERM, or a queue-injectd that never answers,
@@ -123,13 +132,19 @@ static void logaddr (char const *key, char const *a)
   stralloc_catb(&logsa, ">", 1) ;
 }
 
-/* wait until fd can be read (or written) for at most timeoutsec; 1 ready, 0 timed out */
+/* wait until fd can be read (or written) for at most timeoutsec, and for the client (fd 0
+   or 1) not past the session's or DATA's deadline; 1 ready, 0 timed out */
 static int ready (int fd, int forwrite)
 {
   iopause_fd x = { .fd = fd, .events = forwrite ? IOPAUSE_WRITE : IOPAUSE_READ, .revents = 0 } ;
   tain deadline ;
   tain_now_g() ;
   tain_addsec_g(&deadline, (int)timeoutsec) ;
+  if (fd <= 1)
+  {
+    if (tain_less(&sessiondeadline, &deadline)) deadline = sessiondeadline ;
+    if (indata && datarate && tain_less(&datadeadline, &deadline)) deadline = datadeadline ;
+  }
   for (;;)
   {
     int r = iopause_g(&x, 1, &deadline) ;
@@ -189,11 +204,38 @@ static void closing (int e)
   _exit(e) ;
 }
 
+/* DATA's deadline: timeoutsmtpd after the command, one more second per datarate bytes */
+static void data_deadline (void)
+{
+  uint64_t ms = datarate ? datain * 1000 / datarate : 0 ;
+  tain frac ;
+  if (ms > (uint64_t)30 * 86400 * 1000) ms = (uint64_t)30 * 86400 * 1000 ;   /* an int of seconds */
+  tain_addsec(&datadeadline, &datastart, (int)(timeoutsec + ms / 1000)) ;
+  tain_from_millisecs(&frac, (int)(ms % 1000)) ;
+  tain_add(&datadeadline, &datadeadline, &frac) ;
+}
+
+/* 0 while the session and DATA are within their deadlines, else what passed; a client
+   silent for timeoutsmtpd has timed out, whatever else passed meanwhile */
+static char const *deadline_passed (void)
+{
+  tain silent ;
+  tain_now_g() ;
+  if (!tain_less(&STAMP, &sessiondeadline)) return "session deadline" ;
+  tain_addsec(&silent, &lastread, (int)timeoutsec) ;
+  if (indata && datarate && !tain_less(&STAMP, &datadeadline) && tain_less(&STAMP, &silent)) return "data too slow" ;
+  return 0 ;
+}
+
 static void timedout (void) gccattr_noreturn ;
 static void timedout (void)
 {
-  out("421 4.4.2 ") ; out(me.s) ; out(" timeout, closing connection\r\n") ;
-  logword("end") ; logreason("timeout") ; logflush() ;
+  char const *why = deadline_passed() ;
+  out("421 4.4.2 ") ; out(me.s) ;
+  out(!why ? " timeout, closing connection\r\n" : why[0] == 's'
+    ? " session time limit reached, closing connection\r\n"
+    : " data too slow, closing connection\r\n") ;
+  logword("end") ; logreason(why ? why : "timeout") ; logflush() ;
   queue_abort() ;   /* a message cut short is never queued */
   (void)timed_write(1, outbuf, outlen) ;   /* best effort: the client may be gone */
   _exit(111) ;
@@ -204,11 +246,18 @@ static int fill (void)
 {
   if (inpos < inlen) return 1 ;
   flush() ;
+  if (deadline_passed()) timedout() ;   /* also for a client that never makes us wait */
   inpos = inlen = 0 ;
   for (;;)
   {
     ssize_t r = read(0, inbuf, sizeof inbuf) ;
-    if (r > 0) { inlen = r ; return 1 ; }
+    if (r > 0)
+    {
+      inlen = r ;
+      lastread = STAMP ;   /* as of the check above, or of the wait that ended in this read */
+      if (indata && datarate) { datain += (uint64_t)r ; data_deadline() ; }
+      return 1 ;
+    }
     if (!r) return 0 ;
     if (errno == EINTR) continue ;
     if (errno == EAGAIN) { if (!ready(0, 0)) timedout() ; continue ; }
@@ -326,6 +375,9 @@ static void readcontrols (void)
   if (timeoutsec > 86400) timeoutsec = 86400 ;
   readnum(&maxrcpt, "maxrcpt", 100, 0) ;
   readnum(&maxbad, "maxbadcommands", 20, 0) ;
+  readnum(&sessionsec, "timeoutsession", 3600, 0) ;
+  if (sessionsec > 7 * 86400) sessionsec = 7 * 86400 ;
+  readnum(&datarate, "mindatarate", 500, 1) ;
   s = getenv("DATABYTES") ;
   if (s && (!*s || s[ulong_scan(s, &databytes)]))
   {
@@ -480,6 +532,51 @@ static void smtp_mail (char const *arg, size_t len)
   out("250 2.1.0 ok\r\n") ;
 }
 
+/* The users database (mail-users(5)): its domains are ours, and an address there that is
+   no recipient is refused at RCPT. Opened at the first recipient, kept for the session. */
+static userdb udb = USERDB_ZERO ;
+static int udbopen = 0 ;   /* 0 not yet (or it failed: tried again), 1 open, 2 there is none */
+
+/* 1 when path (under the instance root) does not exist */
+static int absent (char const *path)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  int r ;
+  if (!stralloc_cats(&sa, control_root()) || !stralloc_cats(&sa, path) || !stralloc_0(&sa)) die_nomem() ;
+  r = access(sa.s, F_OK) < 0 && errno == ENOENT ;
+  stralloc_free(&sa) ;
+  return r ;
+}
+
+/* What address a is to the users database: a USERDB_RCPT_ code, or -1 when the database
+   cannot be read (then nothing is known, and nothing is accepted for that reason). No
+   database at all (no users/cdb, users/domains nor control/userdb) has no domains. */
+static int rcpt_lookup (char const *a)
+{
+  char const *at = strrchr(a, '@') ;
+  userdb_domain d = USERDB_DOMAIN_ZERO ;
+  userdb_user u = USERDB_USER_ZERO ;
+  long ext ;
+  int r ;
+  if (!at || at == a) return USERDB_RCPT_NODOMAIN ;
+  if (!udbopen)
+  {
+    if (userdb_open(&udb, 0)) udbopen = 1 ;
+    else if (errno == ENOENT && absent("/control/userdb") && absent("/users/domains")) udbopen = 2 ;
+    else { strerr_warnwu1sys("open the user database") ; return -1 ; }
+  }
+  if (udbopen == 2) return USERDB_RCPT_NODOMAIN ;
+  {
+    size_t n = at - a ;
+    char local[n + 1] ;
+    memcpy(local, a, n) ; local[n] = 0 ;
+    r = userdb_recipient(&udb, local, at + 1, &d, &u, &ext) ;
+  }
+  if (r < 0) strerr_warnwu1sys("read the user database") ;
+  userdb_domain_free(&d) ; userdb_user_free(&u) ;
+  return r ;
+}
+
 static void smtp_rcpt (char const *arg, size_t len)
 {
   int flags, r ;
@@ -530,6 +627,17 @@ static void smtp_rcpt (char const *arg, size_t len)
       if (!stralloc_cats(&addr, liphost.s) || !stralloc_0(&addr)) die_nomem() ;
       addr.len-- ;
     }
+  }
+  switch (rcpt_lookup(addr.s))
+  {
+    case USERDB_RCPT_NODOMAIN : break ;
+    case USERDB_RCPT_UNKNOWN :
+      refuse("550 5.1.1 no such user here", addr.s) ;   /* nothing to bounce later */
+      return ;
+    case -1 :
+      reply_error("451 4.3.0 unable to read the user database, try again later", addr.s, R_LOG) ;
+      return ;
+    default : allowed = 1 ;   /* a user, postmaster, a catch-all: our domain */
   }
   if (relayclient)
   {
@@ -760,6 +868,30 @@ static int checkpassword (char const *in, size_t len)
   return WIFEXITED(wstat) ? WEXITSTATUS(wstat) : -1 ;
 }
 
+/* The login as the log and the Received: line show it: local@domain in lowercase when it
+   names a user as auth-check reads logins (user@domain, user%domain, a bare user of
+   control/authdomain), else as the client typed it. */
+static void login_normal (stralloc *sa, char const *user, size_t len)
+{
+  stralloc l = STRALLOC_ZERO, d = STRALLOC_ZERO, dflt = STRALLOC_ZERO ;
+  int r = 0 ;
+  sa->len = 0 ;
+  if (!memchr(user, 0, len))
+  {
+    char s[len + 1] ;
+    memcpy(s, user, len) ; s[len] = 0 ;
+    if (control_readline(&dflt, "authdomain", 0) < 0) dflt.len = 0 ;
+    r = userdb_split(s, dflt.len && dflt.s[0] ? dflt.s : 0, &l, &d) ;
+    if (r < 0) die_nomem() ;
+  }
+  if (r)
+  {
+    if (!stralloc_catb(sa, l.s, l.len - 1) || !stralloc_catb(sa, "@", 1) || !stralloc_catb(sa, d.s, d.len - 1)) die_nomem() ;
+  }
+  else if (!stralloc_catb(sa, user, len)) die_nomem() ;
+  stralloc_free(&l) ; stralloc_free(&d) ; stralloc_free(&dflt) ;
+}
+
 static void smtp_auth (char const *arg, size_t len)
 {
   stralloc resp = STRALLOC_ZERO, user = STRALLOC_ZERO, pass = STRALLOC_ZERO, in = STRALLOC_ZERO ;
@@ -831,8 +963,9 @@ static void smtp_auth (char const *arg, size_t len)
     r = checkpassword(in.s, in.len) ;
     explicit_bzero(in.s, in.len) ;
   }
+  login_normal(&tmp, user.s, user.len) ;
   logword(r ? "auth failure" : "auth success") ;
-  logtext("user=", user.s, user.len) ;
+  logtext("user=", tmp.s, tmp.len) ;
   logtext("mech=", mech, strlen(mech)) ;
   if (r)
   {
@@ -844,7 +977,7 @@ static void smtp_auth (char const *arg, size_t len)
   if (!r)
   {
     authed = 1 ;
-    if (!stralloc_copy(&authuser, &user)) die_nomem() ;
+    if (!stralloc_copy(&authuser, &tmp)) die_nomem() ;
     out("235 2.7.0 authentication successful\r\n") ;
   }
   else if (r == 1 || r == 2) reply_error("535 5.7.8 authentication failed", 0, R_COUNT) ;
@@ -879,7 +1012,15 @@ static void smtp_command (void)
     case SMTPVERB_EHLO : smtp_helo(a, alen, 1) ; break ;
     case SMTPVERB_MAIL : smtp_mail(a, alen) ; break ;
     case SMTPVERB_RCPT : smtp_rcpt(a, alen) ; break ;
-    case SMTPVERB_DATA : smtp_data(alen) ; break ;
+    case SMTPVERB_DATA :
+      /* the text must come at mindatarate: the deadline starts with the command */
+      indata = 1 ; datain = inlen - inpos ;   /* the text that came with the command counts */
+      tain_now_g() ;
+      datastart = STAMP ;
+      data_deadline() ;
+      smtp_data(alen) ;
+      indata = 0 ;
+      break ;
     case SMTPVERB_AUTH : smtp_auth(a, alen) ; break ;
     case SMTPVERB_RSET :
       if (alen) { refuse("501 5.5.4 RSET takes no argument", 0) ; break ; }
@@ -925,8 +1066,12 @@ int main (int argc, char const *const *argv)
   if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "set the connection non-blocking") ;
   readenv() ;
   timeoutsec = 1200 ;
+  tain_now_g() ;
+  sessiondeadline = datadeadline = lastread = STAMP ;
+  tain_addsec_g(&sessiondeadline, (int)timeoutsec) ;   /* until the controls say */
   if (!stralloc_copys(&me, "smtpd") || !stralloc_0(&me)) die_nomem() ;
   readcontrols() ;
+  tain_addsec_g(&sessiondeadline, (int)sessionsec) ;
   smtp_greet() ;
   for (;;)
   {

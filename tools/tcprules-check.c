@@ -31,7 +31,7 @@ int main (int argc, char const *const *argv)
   if (!ip) ip = "0.0.0.0" ;
   switch (rules_lookup(&r, argv[0], ip, getenv("TCPREMOTEHOST"), getenv("TCPREMOTEINFO")))
   {
-    case -1 : strerr_diefu2sys(111, "read ", argv[0]) ;
+    case -1 : strerr_diefu4x(111, "read ", argv[0], ": ", rules_strerror(errno)) ;
     case 0 : put("default:\n", 9) ; break ;
     default :
       put("rule ", 5) ; put(r.key.s, r.key.len) ; put(":\n", 2) ;

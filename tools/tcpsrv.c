@@ -219,6 +219,16 @@ static void drop (char const *what, char const *arg)
   _exit(111) ;
 }
 
+/* the rules cannot be read: a FIFO, a device or a damaged database says so in words */
+static void droprules (void) gccattr_noreturn ;
+static void droprules (void)
+{
+  int e = errno ;
+  if (pending) line_flush(pending) ;
+  if (cf.verbosity) strerr_diew4x(111, "dropping connection, unable to read ", cf.rules, ": ", rules_strerror(e)) ;
+  _exit(111) ;
+}
+
 static void dropnomem (void) gccattr_noreturn ;
 static void dropnomem (void)
 {
@@ -539,7 +549,7 @@ static void child (conn const *c)
     int r = rules_lookup(&rr, cf.rules, c->ipstr, rhost, rinfo) ;
     if (r < 0)
     {
-      if (errno != ENOENT || !cf.allownorules) drop("read", cf.rules) ;
+      if (errno != ENOENT || !cf.allownorules) droprules() ;
       rr.env.len = 0 ;
     }
     else if (r > 0) deny = rr.deny ;
@@ -980,7 +990,7 @@ static void rules_check (void)
 {
   if (!stralloc_ready(&rr.env, 4096) || !stralloc_ready(&rr.key, 256)) strerr_diefu1sys(111, "allocate memory") ;
   if (rules_lookup(&rr, cf.rules, "0.0.0.0", 0, 0) < 0 && !(errno == ENOENT && cf.allownorules) && cf.verbosity)
-    strerr_warnwu2sys("read ", cf.rules) ;
+    strerr_warnw4x("unable to read ", cf.rules, ": ", rules_strerror(errno)) ;
 }
 
 int main (int argc, char const *const *argv)

@@ -38,6 +38,13 @@ int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
   ASSERT(d.len == size && !memcmp(d.s, data, size)) ;
   r = smtpauth_plain(copy, size, &u, &ul, &p, &pl) ;
   if (r) ASSERT(u + ul <= size && p + pl == size) ;
+  /* "AUTH PLAIN =" (RFC 4954: an empty initial response): smtpd splits a response that was
+     never decoded, a stralloc with no storage */
+  if (size == 1 && data[0] == '=')
+  {
+    stralloc none = STRALLOC_ZERO ;
+    ASSERT(!smtpauth_plain(none.s, none.len, &u, &ul, &p, &pl)) ;
+  }
   free(copy) ;
   stralloc_free(&d) ; stralloc_free(&e) ; stralloc_free(&cp) ;
   return 0 ;

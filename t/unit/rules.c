@@ -368,6 +368,49 @@ int main (int argc, char const *const *argv)
         }
       }
     }
+    /* not a database: a FIFO (never opened for good: that would block), a device, a file
+       of zeros or one cut short are errors, never an empty database that allows everyone */
+    {
+      static char const *const names[] = { "fifo.cdb", "zero.cdb", "zeros.cdb", "short.cdb", "empty.cdb" } ;
+      static int const want[] = { RULES_ENOTREG, RULES_ENOTREG, EPROTO, EPROTO, EPROTO } ;
+      char buf[4096] ;
+      unsigned int k ;
+      memset(buf, 0, sizeof buf) ;
+      snprintf(path, sizeof path, "%s/fifo.cdb", dir) ;
+      CHECK(mkfifo(path, 0644) == 0) ;
+      snprintf(path, sizeof path, "%s/zero.cdb", dir) ;
+      CHECK(symlink("/dev/zero", path) == 0) ;
+      snprintf(path, sizeof path, "%s/zeros.cdb", dir) ;
+      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644) ;
+      CHECK(fd >= 0 && write(fd, buf, 2048) == 2048) ;
+      close(fd) ;
+      CHECK(build("short.cdb", "1.2.3.4:deny\n:allow\n", 0, 0) == 0) ;
+      snprintf(path, sizeof path, "%s/short.cdb", dir) ;
+      CHECK(truncate(path, 2100) == 0) ;
+      snprintf(path, sizeof path, "%s/empty.cdb", dir) ;
+      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644) ;
+      close(fd) ;
+      for (k = 0 ; k < sizeof names / sizeof *names ; k++)
+      {
+        rules_db db = RULES_DB_ZERO ;
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]) ;
+        errno = 0 ;
+        CHECK(rules_lookup(&r, path, "1.2.3.4", 0, 0) == -1 && errno == want[k]) ;
+        CHECK(!r.env.len && !r.deny && !r.key.len) ;
+        db.settle = 0 ;
+        errno = 0 ;
+        CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == -1 && errno == want[k] && !db.mem) ;
+        db.settle = 3600 ;   /* too recent to keep: read from the file */
+        errno = 0 ;
+        CHECK(rules_lookup_db(&db, &r, path, "1.2.3.4", 0, 0) == -1 && errno == want[k]) ;
+        CHECK(!strcmp(rules_strerror(want[k]), want[k] == EPROTO ? "not a well-formed cdb (a damaged database)" : "not a regular file")) ;
+        rules_db_free(&db) ;
+      }
+      /* while an empty database, as tcprules writes it, is one */
+      CHECK(build("none.cdb", "# nothing\n", 0, 0) == 0) ;
+      snprintf(path, sizeof path, "%s/none.cdb", dir) ;
+      CHECK(rules_lookup(&r, path, "1.2.3.4", 0, 0) == 0) ;
+    }
     /* a database replaced under the same name is read afresh */
     snprintf(path, sizeof path, "%s/a.cdb", dir) ;
     CHECK(rules_lookup(&r, path, "1.2.4.5", 0, 0) == 1 && r.deny) ;

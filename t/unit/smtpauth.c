@@ -62,6 +62,7 @@ int main (int argc, char const *const *argv)
   CHECK(!smtpauth_plain(S("\0user"), &u, &ul, &p, &pl)) ;
   CHECK(!smtpauth_plain(S("userpass"), &u, &ul, &p, &pl)) ;
   CHECK(!smtpauth_plain(S("\0user\0pa\0ss"), &u, &ul, &p, &pl)) ;
+  CHECK(!smtpauth_plain(0, 0, &u, &ul, &p, &pl)) ;   /* AUTH PLAIN =: no response at all */
 
   /* checkpassword input */
   CHECK(smtpauth_cpinput(&sa, S("user"), S("pw"), "<1.2@h>") == 1 && sa.len == 16 && !memcmp(sa.s, "user\0pw\0<1.2@h>\0", 16)) ;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <cdb.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
 #include "atomic.h"
@@ -90,6 +91,20 @@ int main (int argc, char const *const *argv)
     strcpy(line, "example.com:1:1:/x:y") ; CHECK(!userfile_parse_domain(line, &dd, &why)) ;
     strcpy(line, "example.com:01:1:/x") ; CHECK(!userfile_parse_domain(line, &dd, &why)) ;
     strcpy(line, "exa/mple.com:1:1:/x") ; CHECK(!userfile_parse_domain(line, &dd, &why)) ;
+    /* the catch-all, an optional 5th field */
+    strcpy(line, "example.com:1000:1001:/m:postmaster@example.com,x@Example.ORG") ;
+    CHECK(userfile_parse_domain(line, &dd, &why) && !strcmp(dd.dir, "/m") && !strcmp(dd.catchall, "postmaster@example.com,x@Example.ORG")) ;
+    sa.len = 0 ;
+    CHECK(userfile_format_domain(&sa, &dd) && stralloc_0(&sa) && !strcmp(sa.s, "example.com:1000:1001:/m:postmaster@example.com,x@Example.ORG\n")) ;
+    strcpy(line, "example.com:1000:1001:/m:") ;
+    CHECK(userfile_parse_domain(line, &dd, &why) && !strcmp(dd.catchall, "")) ;
+    sa.len = 0 ;
+    CHECK(userfile_format_domain(&sa, &dd) && stralloc_0(&sa) && !strcmp(sa.s, "example.com:1000:1001:/m\n")) ;
+    strcpy(line, "example.com:1000:1001:/m") ;
+    CHECK(userfile_parse_domain(line, &dd, &why) && !strcmp(dd.catchall, "")) ;
+    strcpy(line, "example.com:1:1:/x:a@b.com,") ; CHECK(!userfile_parse_domain(line, &dd, &why) && strstr(why, "catch-all")) ;
+    strcpy(line, "example.com:1:1:/x:a@b.com:c") ; CHECK(!userfile_parse_domain(line, &dd, &why)) ;
+    strcpy(line, "example.net:=example.com:a@b.com") ; CHECK(!userfile_parse_domain(line, &dd, &why)) ;
 
     CHECK(passwd_hash(hash, "secret", &ps)) ;
     snprintf(line, sizeof line, "alice:%s:disabled,keep:1048576:bob@example.org,Carol@Example.NET", hash) ;
@@ -151,6 +166,62 @@ int main (int argc, char const *const *argv)
     CHECK(userdb_lookup_user(&db, "alice", "nowhere.example", &u) == 0) ;
     userdb_user_free(&u) ; userdb_domain_free(&dm) ;
     userdb_close(&db) ;
+  }
+
+  /* recipients: users, extensions, aliases, postmaster, catch-all (the rules smtpd refuses
+     recipients by and the queue routes them by) */
+  put("domains", "example.com:1000:1001:/m/example.com:catch@example.org\nexample.net:=example.com\nexample.org:1002:1002:/m/example.org\n") ;
+  snprintf(line, sizeof line, "alice:%s:::\na-b:%s:disabled::\ninfo::::alice@example.com\n", hash, hash) ;
+  put("example.com", line) ;
+  snprintf(line, sizeof line, "carol:%s:::\n", hash) ;
+  put("example.org", line) ;
+  CHECK(commit(&err, &bad) == 1) ;
+  {
+    userdb db = USERDB_ZERO ;
+    userdb_user u = USERDB_USER_ZERO ;
+    userdb_domain dm = USERDB_DOMAIN_ZERO ;
+    long ext = 0 ;
+    CHECK(userdb_open(&db, 0)) ;
+    CHECK(userdb_lookup_recipient(&db, "alice", "example.com", &u, &ext) == 1 && ext == -1 && !strcmp(u.local, "alice")) ;
+    CHECK(userdb_lookup_recipient(&db, "alice-lists", "example.com", &u, &ext) == 1 && ext == 6 && !strcmp(u.local, "alice")) ;
+    CHECK(userdb_lookup_recipient(&db, "alice-a-b", "example.com", &u, &ext) == 1 && ext == 6 && !strcmp(u.local, "alice")) ;
+    CHECK(userdb_lookup_recipient(&db, "alice-", "example.com", &u, &ext) == 1 && ext == 6) ;
+    CHECK(userdb_lookup_recipient(&db, "a-b", "example.com", &u, &ext) == 1 && ext == -1 && u.flags == USERDB_DISABLED) ;
+    CHECK(userdb_lookup_recipient(&db, "a-b-c-d", "example.com", &u, &ext) == 1 && ext == 4 && !strcmp(u.local, "a-b")) ;   /* the longest */
+    CHECK(userdb_lookup_recipient(&db, "a-c", "example.com", &u, &ext) == 0) ;
+    CHECK(userdb_lookup_recipient(&db, "info-x", "example.net", &u, &ext) == 1 && ext == 5 && u.flags == USERDB_ALIAS && !strcmp(u.domain, "example.com")) ;
+    CHECK(userdb_lookup_recipient(&db, "-alice", "example.com", &u, &ext) == 0) ;
+    CHECK(userdb_lookup_recipient(&db, "alicex", "example.com", &u, &ext) == 0) ;
+    CHECK(userdb_lookup_recipient(&db, "alice", "example.org", &u, &ext) == 0) ;
+    CHECK(userdb_lookup_recipient(&db, "alice", "example.edu", &u, &ext) == 0) ;
+    CHECK(userdb_lookup_recipient(&db, "a..b-alice", "example.com", &u, &ext) == 0) ;
+    CHECK(userdb_recipient(&db, "Alice", "EXAMPLE.com", &dm, &u, &ext) == USERDB_RCPT_USER && ext == -1 && !strcmp(dm.name, "example.com")) ;
+    CHECK(userdb_recipient(&db, "ALICE-Foo", "example.net", &dm, &u, &ext) == USERDB_RCPT_USER && ext == 6 && !strcmp(u.local, "alice")) ;
+    CHECK(userdb_recipient(&db, "nobody", "example.com", &dm, &u, &ext) == USERDB_RCPT_CATCHALL && !strcmp(dm.catchall, "catch@example.org")) ;
+    CHECK(userdb_recipient(&db, "nobody", "example.net", &dm, &u, &ext) == USERDB_RCPT_CATCHALL && !strcmp(dm.name, "example.com")) ;
+    CHECK(userdb_recipient(&db, "postmaster", "example.com", &dm, &u, &ext) == USERDB_RCPT_POSTMASTER) ;
+    CHECK(userdb_recipient(&db, "PostMaster", "example.org", &dm, &u, &ext) == USERDB_RCPT_POSTMASTER && !*dm.catchall) ;
+    CHECK(userdb_recipient(&db, "postmaster-x", "example.org", &dm, &u, &ext) == USERDB_RCPT_UNKNOWN) ;
+    CHECK(userdb_recipient(&db, "nobody", "example.org", &dm, &u, &ext) == USERDB_RCPT_UNKNOWN && !strcmp(dm.name, "example.org") && !*dm.catchall) ;
+    CHECK(userdb_recipient(&db, "carol", "example.org", &dm, &u, &ext) == USERDB_RCPT_USER) ;
+    CHECK(userdb_recipient(&db, "\"carol smith\"", "example.org", &dm, &u, &ext) == USERDB_RCPT_UNKNOWN) ;
+    CHECK(userdb_recipient(&db, "carol", "example.edu", &dm, &u, &ext) == USERDB_RCPT_NODOMAIN) ;
+    CHECK(userdb_recipient(&db, "carol", "[127.0.0.1]", &dm, &u, &ext) == USERDB_RCPT_NODOMAIN) ;
+    CHECK(userdb_recipient(&db, "carol", "example", &dm, &u, &ext) == USERDB_RCPT_NODOMAIN) ;
+    userdb_user_free(&u) ; userdb_domain_free(&dm) ;
+    userdb_close(&db) ;
+  }
+  {
+    /* the D record: a 4th field only with a catch-all, so that older readers keep reading */
+    struct cdb c ;
+    int fd ;
+    snprintf(path, sizeof path, "%s/users/cdb", dir) ;
+    fd = open(path, O_RDONLY) ;
+    CHECK(fd >= 0 && cdb_init(&c, fd) == 0) ;
+    CHECK(cdb_find(&c, "Dexample.com", 12) == 1 && cdb_datalen(&c) == 43 && !memcmp(cdb_getdata(&c), "1000\0" "1001\0/m/example.com\0catch@example.org", 43)) ;
+    CHECK(cdb_find(&c, "Dexample.org", 12) == 1 && cdb_datalen(&c) == 25 && !memcmp(cdb_getdata(&c), "1002\0" "1002\0/m/example.org", 25)) ;
+    cdb_free(&c) ;
+    close(fd) ;
   }
 
   /* bad lines: named by file and line, and the old cdb stays */

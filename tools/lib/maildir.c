@@ -196,8 +196,8 @@ static int size_scan (int dfd, char const *sub, uint64_t *bytes, uint64_t *count
 {
   DIR *d ;
   struct dirent *de ;
-  int fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  if (fd < 0) return errno == ENOENT || errno == ENOTDIR ? 1 : 0 ;
+  int fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) ;
+  if (fd < 0) return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 1 : 0 ;
   d = fdopendir(fd) ;
   if (!d) { int e = errno ; close(fd) ; errno = e ; return 0 ; }
   for (;;)
@@ -226,10 +226,10 @@ static int size_scan (int dfd, char const *sub, uint64_t *bytes, uint64_t *count
   }
 }
 
-static int size_recalc_at (int dfd, maildir_quota const *q, uint64_t *bytes, uint64_t *count)
+/* A fresh maildirsize for the Maildir dfd, written in tmpfd (its tmp/) and renamed. */
+static int size_recalc_at (int dfd, int tmpfd, maildir_quota const *q, uint64_t *bytes, uint64_t *count)
 {
   char name[MAILDIR_NAMEMAX] ;
-  char tmp[MAILDIR_NAMEMAX + 8] ;
   char line[128] ;
   size_t len ;
   int fd ;
@@ -263,13 +263,12 @@ static int size_recalc_at (int dfd, maildir_quota const *q, uint64_t *bytes, uin
   len = quota_fmt(line, sizeof line, q) ;
   len += snprintf(line + len, sizeof line - len, "\n%llu %llu\n", (unsigned long long)b, (unsigned long long)c) ;
   if (!maildir_uniq(name, sizeof name)) { errno = ENAMETOOLONG ; return 0 ; }
-  snprintf(tmp, sizeof tmp, "tmp/%s", name) ;
-  fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) ;
+  fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) ;
   if (fd < 0) return 0 ;
-  if (!allwrite_fd(fd, line, len) || close(fd) < 0 || renameat(dfd, tmp, dfd, "maildirsize") < 0)
+  if (!allwrite_fd(fd, line, len) || close(fd) < 0 || renameat(tmpfd, name, dfd, "maildirsize") < 0)
   {
     int e = errno ;
-    unlinkat(dfd, tmp, 0) ;
+    unlinkat(tmpfd, name, 0) ;
     errno = e ;
     return 0 ;
   }
@@ -279,10 +278,15 @@ static int size_recalc_at (int dfd, maildir_quota const *q, uint64_t *bytes, uin
 
 int maildir_size_recalc (char const *dir, maildir_quota const *q, uint64_t *bytes, uint64_t *count)
 {
-  int r ;
+  int r = 0, tmpfd ;
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
   if (dfd < 0) return 0 ;
-  r = size_recalc_at(dfd, q, bytes, count) ;
+  tmpfd = openat(dfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) ;
+  if (tmpfd >= 0)
+  {
+    r = size_recalc_at(dfd, tmpfd, q, bytes, count) ;
+    { int e = errno ; close(tmpfd) ; errno = e ; }
+  }
   { int e = errno ; close(dfd) ; errno = e ; }
   return r ;
 }
@@ -310,25 +314,65 @@ static int mkmaildir (int dfd)
   return 1 ;
 }
 
-/* Is dfd a Maildir? 1 yes (newfd open on new/), 0 no (r filled), creating it if asked. */
-static int check_maildir (int dfd, maildir_opts const *o, int *newfd, maildir_result *r)
+/* Is fd (what: how the messages name it) owned by the user delivering? 1, or 0 (r filled):
+   run as root into a user's Maildir, a delivery would write files the user then does not own
+   where the user's links point. */
+static int owned (int fd, char const *what, maildir_result *r)
 {
   struct stat st ;
+  uid_t me = geteuid() ;
+  if (fstat(fd, &st) < 0) return fail(r, 111, errno, "check the owner of") ;
+  if (st.st_uid == me) return 1 ;
+  snprintf(r->text, sizeof r->text, "%s is owned by uid %lu, not by uid %lu delivering: refused (#4.3.0)",
+    what, (unsigned long)st.st_uid, (unsigned long)me) ;
+  return fail(r, 111, 0, r->text) ;
+}
+
+static char const *const subdirs[3] = { "tmp", "new", "cur" } ;
+
+/* Maildir subdirectory i of dfd, never through a symbolic link, owned by the user: its fd;
+   -1 with r filled; -2 when it is missing or not a directory (not a Maildir). */
+static int open_sub (int dfd, unsigned int i, maildir_result *r)
+{
+  static char const *const opening[3] = { "open tmp/ of", "open new/ of", "open cur/ of" } ;
+  static char const *const whats[3] = { "tmp/", "new/", "cur/" } ;
+  struct stat st ;
+  int fd = openat(dfd, subdirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) ;
+  if (fd >= 0)
+  {
+    if (owned(fd, whats[i], r)) return fd ;
+    close(fd) ;
+    return -1 ;
+  }
+  if (errno == ENOENT) return -2 ;
+  if (errno != ELOOP && errno != ENOTDIR) { fail(r, 111, errno, opening[i]) ; return -1 ; }
+  if (fstatat(dfd, subdirs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+  {
+    snprintf(r->text, sizeof r->text, "%s is a symbolic link: refused (#4.3.0)", whats[i]) ;
+    fail(r, 111, 0, r->text) ;
+    return -1 ;
+  }
+  return -2 ;
+}
+
+/* Is dfd a Maildir? 1 yes (fd[0..2] open on tmp/ new/ cur/), 0 no (r filled), creating it
+   if asked. */
+static int check_maildir (int dfd, maildir_opts const *o, int *fd, maildir_result *r)
+{
   int tries = 0 ;
  again:
-  *newfd = openat(dfd, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  if (*newfd < 0)
   {
-    if (errno != ENOENT && errno != ENOTDIR) return fail(r, 111, errno, "open new/ of") ;
+    unsigned int i, k ;
+    for (i = 0 ; i < 3 ; i++)
+    {
+      fd[i] = open_sub(dfd, i, r) ;
+      if (fd[i] < 0) break ;
+    }
+    if (i == 3) return 1 ;
+    for (k = 0 ; k < i ; k++) { close(fd[k]) ; fd[k] = -1 ; }
+    if (fd[i] == -1) return 0 ;
+    fd[i] = -1 ;
   }
-  else if (fstatat(dfd, "cur", &st, 0) < 0)
-  {
-    int e = errno ;
-    close(*newfd) ; *newfd = -1 ;
-    if (e != ENOENT && e != ENOTDIR) return fail(r, 111, e, "check cur/ of") ;
-  }
-  else if (S_ISDIR(st.st_mode)) return 1 ;
-  else { close(*newfd) ; *newfd = -1 ; }
   if (!o->create || tries++) return fail(r, 100, 0, "not a Maildir (it needs tmp/, new/ and cur/ directories) (#5.2.1)") ;
   if (!mkmaildir(dfd)) return fail(r, 111, errno, "create tmp/, new/ and cur/ in") ;
   goto again ;
@@ -380,7 +424,7 @@ static int copy_in (int tfd, int fd, maildir_opts const *o, int64_t deadline, ma
 }
 
 /* Quota: 1 fits (*account: append to maildirsize after delivery), 0 refused or error (r). */
-static int quota_check (int dfd, maildir_opts const *o, uint64_t size, int *account, maildir_result *r)
+static int quota_check (int dfd, int tmpfd, maildir_opts const *o, uint64_t size, int *account, maildir_result *r)
 {
   maildir_quota fq, q ;
   int64_t b, c ;
@@ -394,7 +438,7 @@ static int quota_check (int dfd, maildir_opts const *o, uint64_t size, int *acco
   if (!have || stale || (o->quota_set && (q.bytes != fq.bytes || q.count != fq.count)))
   {
     uint64_t ub, uc ;
-    if (!size_recalc_at(dfd, &q, &ub, &uc)) return fail(r, 111, errno, "rewrite maildirsize of") ;
+    if (!size_recalc_at(dfd, tmpfd, &q, &ub, &uc)) return fail(r, 111, errno, "rewrite maildirsize of") ;
     b = (int64_t)ub ; c = (int64_t)uc ; recalced = 1 ;
   }
   *account = 1 ;
@@ -410,32 +454,31 @@ static int quota_check (int dfd, maildir_opts const *o, uint64_t size, int *acco
     /* maildirsize drifts when readers forget to record deletions: count before refusing */
     {
       uint64_t nb, nc ;
-      if (!size_recalc_at(dfd, &q, &nb, &nc)) return fail(r, 111, errno, "rewrite maildirsize of") ;
+      if (!size_recalc_at(dfd, tmpfd, &q, &nb, &nc)) return fail(r, 111, errno, "rewrite maildirsize of") ;
       b = (int64_t)nb ; c = (int64_t)nc ; recalced = 1 ;
     }
   }
 }
 
-static int move_to_new (int dfd, char const *tmp, char *name, uint64_t size, maildir_result *r)
+/* tmp/tmp to new/name,S=size (name extended in place) */
+static int move_to_new (int tmpfd, int newfd, char const *tmp, char *name, uint64_t size, maildir_result *r)
 {
-  char new[MAILDIR_NAMEMAX + 8] ;
   size_t base = strlen(name) ;
   for (unsigned int tries = 0 ; ; tries++)
   {
     if (base + 3 + 20 >= MAILDIR_NAMEMAX) return fail(r, 111, ENAMETOOLONG, "name a file in") ;
     *put_u64(put_str(name + base, ",S="), size) = 0 ;
-    memcpy(new, "new/", 4) ; strcpy(new + 4, name) ;
-    if (renameat2(dfd, tmp, dfd, new, RENAME_NOREPLACE) == 0) return 1 ;
+    if (renameat2(tmpfd, tmp, newfd, name, RENAME_NOREPLACE) == 0) return 1 ;
     if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP)
     {
       /* a filesystem without RENAME_NOREPLACE: link() does not replace either */
-      if (linkat(dfd, tmp, dfd, new, 0) == 0) { unlinkat(dfd, tmp, 0) ; return 1 ; }
+      if (linkat(tmpfd, tmp, newfd, name, 0) == 0) { unlinkat(tmpfd, tmp, 0) ; return 1 ; }
       if (errno == EPERM || errno == ENOSYS || errno == ENOTSUP)
       {
         /* nor hard links (vfat, some FUSE): a plain rename to a name checked free */
         struct stat st ;
-        if (fstatat(dfd, new, &st, AT_SYMLINK_NOFOLLOW) == 0) errno = EEXIST ;
-        else if (errno == ENOENT && renameat(dfd, tmp, dfd, new) == 0) return 1 ;
+        if (fstatat(newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) errno = EEXIST ;
+        else if (errno == ENOENT && renameat(tmpfd, tmp, newfd, name) == 0) return 1 ;
       }
     }
     if (errno != EEXIST || tries == 3) return fail(r, 111, errno, "move a file into new/ of") ;
@@ -447,33 +490,43 @@ static int move_to_new (int dfd, char const *tmp, char *name, uint64_t size, mai
 
 int maildir_deliver (char const *dir, int fd, maildir_opts const *o, maildir_result *r)
 {
-  char tmp[MAILDIR_NAMEMAX + 8] ;
+  char tmp[MAILDIR_NAMEMAX] ;
   int64_t deadline = o->timeout ? now_ms() + (int64_t)o->timeout * 1000 : 0 ;
-  int dfd, newfd = -1, tfd = -1 ;
+  size_t n = strlen(dir) ;
+  char d[n + 1] ;
+  int dfd, tfd = -1 ;
+  int sub[3] = { -1, -1, -1 } ;   /* tmp/ new/ cur/ */
   int account = 0 ;
-  r->code = 0 ; r->err = 0 ; r->what = "" ; r->size = 0 ; r->name[0] = 0 ;
+  r->code = 0 ; r->err = 0 ; r->what = "" ; r->size = 0 ; r->name[0] = 0 ; r->text[0] = 0 ;
 
-  dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) ;
+  /* the Maildir itself is not followed through a link either; a trailing slash would */
+  memcpy(d, dir, n + 1) ;
+  while (n > 1 && d[n-1] == '/') d[--n] = 0 ;
+  dfd = open(d, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) ;
   if (dfd < 0 && errno == ENOENT && o->create)
   {
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) return fail(r, 111, errno, "create") ;
-    dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) ;
+    if (mkdir(d, 0700) < 0 && errno != EEXIST) return fail(r, 111, errno, "create") ;
+    dfd = open(d, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) ;
   }
   if (dfd < 0)
   {
-    if (errno == ENOTDIR) return fail(r, 100, 0, "not a Maildir (not a directory) (#5.2.1)") ;
+    struct stat st ;
+    if (errno == ENOTDIR || errno == ELOOP)
+    {
+      if (lstat(d, &st) == 0 && S_ISLNK(st.st_mode)) return fail(r, 111, 0, "is a symbolic link: refused (#4.3.0)") ;
+      return fail(r, 100, 0, "not a Maildir (not a directory) (#5.2.1)") ;
+    }
     return fail(r, 111, errno, "open") ;
   }
-  if (!check_maildir(dfd, o, &newfd, r)) goto err ;
+  if (!owned(dfd, "the Maildir", r) || !check_maildir(dfd, o, sub, r)) goto err ;
+  close(sub[2]) ; sub[2] = -1 ;   /* cur/: checked, not written */
 
   for (unsigned int tries = 0 ; ; tries++)
   {
     if (!maildir_uniq(r->name, MAILDIR_NAMEMAX - 32)) { fail(r, 111, ENAMETOOLONG, "name a file in") ; goto err ; }
-    memcpy(tmp, "tmp/", 4) ; strcpy(tmp + 4, r->name) ;
-    tfd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) ;
+    strcpy(tmp, r->name) ;
+    tfd = openat(sub[0], tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) ;
     if (tfd >= 0) break ;
-    if (errno == ENOENT && o->create && !tries && mkmaildir(dfd)) continue ;
-    if (errno == ENOENT || errno == ENOTDIR) { fail(r, 100, 0, "not a Maildir (it needs tmp/, new/ and cur/ directories) (#5.2.1)") ; goto err ; }
     if (errno != EEXIST || tries == 3) { fail(r, 111, errno, "create a file in tmp/ of") ; goto err ; }
   }
 
@@ -484,16 +537,14 @@ int maildir_deliver (char const *dir, int fd, maildir_opts const *o, maildir_res
     tfd = -1 ;
     if (c < 0) { fail(r, 111, errno, "write a file in tmp/ of") ; goto errtmp ; }
   }
-  if (!quota_check(dfd, o, r->size, &account, r)) goto errtmp ;
+  if (!quota_check(dfd, sub[0], o, r->size, &account, r)) goto errtmp ;
   if (deadline && now_ms() > deadline) { fail(r, 111, 0, "timed out (#4.3.0)") ; goto errtmp ; }
-  if (!move_to_new(dfd, tmp, r->name, r->size, r)) goto errtmp ;
-  if (fsync(newfd) < 0 && errno != EINVAL)
+  if (!move_to_new(sub[0], sub[1], tmp, r->name, r->size, r)) goto errtmp ;
+  if (fsync(sub[1]) < 0 && errno != EINVAL)
   {
     /* not known to be on disk: take it back rather than risk a duplicate on the retry */
-    char new[MAILDIR_NAMEMAX + 8] ;
     int e = errno ;
-    snprintf(new, sizeof new, "new/%s", r->name) ;
-    unlinkat(dfd, new, 0) ;
+    unlinkat(sub[1], r->name, 0) ;
     fail(r, 111, e, "fsync new/ of") ;
     goto err ;
   }
@@ -501,19 +552,20 @@ int maildir_deliver (char const *dir, int fd, maildir_opts const *o, maildir_res
   {
     /* advisory bookkeeping: a lost line is corrected by the next recount */
     char line[64] ;
-    int n = snprintf(line, sizeof line, "%llu 1\n", (unsigned long long)r->size) ;
+    int k = snprintf(line, sizeof line, "%llu 1\n", (unsigned long long)r->size) ;
     int sfd = openat(dfd, "maildirsize", O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW) ;
-    if (sfd >= 0) { if (!allwrite_fd(sfd, line, n)) { /* nothing better to do */ } close(sfd) ; }
+    if (sfd >= 0) { if (!allwrite_fd(sfd, line, k)) { /* nothing better to do */ } close(sfd) ; }
   }
-  close(newfd) ;
+  close(sub[0]) ;
+  close(sub[1]) ;
   close(dfd) ;
   return 1 ;
 
  errtmp:
   if (tfd >= 0) close(tfd) ;
-  unlinkat(dfd, tmp, 0) ;
+  unlinkat(sub[0], tmp, 0) ;
  err:
-  if (newfd >= 0) close(newfd) ;
+  for (unsigned int i = 0 ; i < 3 ; i++) if (sub[i] >= 0) close(sub[i]) ;
   close(dfd) ;
   r->name[0] = 0 ;
   return 0 ;

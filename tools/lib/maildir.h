@@ -37,6 +37,7 @@ struct maildir_result_s
   char const *what ;       /* err != 0: "unable to <what>"; err == 0: the reason itself */
   uint64_t size ;          /* bytes in the delivered file */
   char name[MAILDIR_NAMEMAX] ;  /* its name in new/ */
+  char text[160] ;         /* storage for what, when it is made up for this failure */
 } ;
 
 /* A name no other delivery anywhere will pick: SECS.MusecPpidQnRrand.host, with / : , in
@@ -47,7 +48,10 @@ extern size_t maildir_uniq (char *buf, size_t max) ;
 extern int maildir_quota_parse (char const *s, maildir_quota *q) ;
 
 /* Copy fd (to its end) into dir as one message. 1 when it is in new/ and on disk (r->name,
-   r->size); 0 otherwise, with r->code, r->err, r->what set, and nothing left in tmp/ or new/. */
+   r->size); 0 otherwise, with r->code, r->err, r->what set, and nothing left in tmp/ or new/.
+   dir and its tmp/ new/ cur/ are opened without following a symbolic link, and must be owned
+   by the user delivering (the effective uid); otherwise a temporary failure (111) that says
+   which, and nothing is written. */
 extern int maildir_deliver (char const *dir, int fd, maildir_opts const *o, maildir_result *r) ;
 
 /* The usage recorded in dir/maildirsize. 1 found (q: its quota line), 0 no such file, -1 error. */

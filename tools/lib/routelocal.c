@@ -104,71 +104,67 @@ static int route_virtual (route_ctx *c, char const *local, char const *host, rou
   userdb_domain d = USERDB_DOMAIN_ZERO ;
   userdb_user u = USERDB_USER_ZERO ;
   size_t len = strlen(local) ;
-  size_t cut = len ;
+  long extat = -1 ;
   offs o ;
   int k, ret = -1 ;
   if (!route_db(c)) return tempfail(r, "unable to open the users database (#4.3.0)") ;
-  k = userdb_lookup_domain(&c->db, host, &d) ;
-  if (k < 0) return tempfail(r, "unable to read the users database (#4.3.0)") ;
-  if (!k) return tempfail(r, "the domain is no longer in the users database (#4.3.0)") ;
-  /* the user, or the longest prefix of local cut just before a '-' (user-ext) */
-  k = 0 ;
-  if (userdb_local_valid(local, len))
-    for (;;)
-    {
-      if (cut == len || local[cut] == '-')
-      {
-        char name[cut + 1] ;
-        memcpy(name, local, cut) ; name[cut] = 0 ;
-        k = userdb_lookup_user(&c->db, name, host, &u) ;
-        if (k) break ;
-      }
-      if (!--cut) break ;
-    }
-  if (k < 0) { r->why = "unable to read the users database (#4.3.0)" ; goto end ; }
-  if (!k)
+  k = userdb_recipient(&c->db, local, host, &d, &u, &extat) ;
+  switch (k)
   {
-    if (!strcmp(local, "postmaster"))
-    {
+    case -1 : r->why = "unable to read the users database (#4.3.0)" ; goto end ;
+    case USERDB_RCPT_NODOMAIN : r->why = "the domain is no longer in the users database (#4.3.0)" ; goto end ;
+    case USERDB_RCPT_UNKNOWN : r->why = "no mailbox here by that name (#5.1.1)" ; ret = 0 ; goto end ;
+    case USERDB_RCPT_POSTMASTER :
       /* every domain has a postmaster: ours, when the domain has none of its own */
       userdb_domain_free(&d) ;
       userdb_user_free(&u) ;
       if (route_domain(c, c->me.s) != ROUTE_SYSTEM) { r->why = "no postmaster for this domain, and control/me is not a local domain (#5.1.1)" ; return 0 ; }
       return route_system(c, "postmaster", c->me.s, r) ;
-    }
-    r->why = "no mailbox here by that name (#5.1.1)" ;
-    ret = 0 ;
-    goto end ;
+    default : break ;
   }
   r->sa.len = 0 ;
-  r->dash = cut < len ? "-" : "" ;
-  if (!put(&r->sa, &o.ext, cut < len ? local + cut + 1 : "", cut < len ? len - cut - 1 : 0)
-   || !puts0(&r->sa, &o.user, u.local) || !puts0(&r->sa, &o.local, local) || !puts0(&r->sa, &o.host, host)) goto nomem ;
-  if (u.flags & USERDB_ALIAS)
+  if (k == USERDB_RCPT_CATCHALL)
   {
-    /* an alias has no home: the forward alone, from the domain's directory */
-    if (!puts0(&r->sa, &o.home, d.dir)) goto nomem ;
+    /* nobody by that name: the domain's catch-all gets it, from the domain's directory */
+    r->dash = "" ;
+    if (!puts0(&r->sa, &o.ext, "") || !puts0(&r->sa, &o.user, local) || !puts0(&r->sa, &o.local, local)
+     || !puts0(&r->sa, &o.host, host) || !puts0(&r->sa, &o.home, d.dir)) goto nomem ;
     o.dflt = r->sa.len ;
-    if (!forward_lines(&r->sa, u.forward) || !stralloc_0(&r->sa)) goto nomem ;
+    if (!forward_lines(&r->sa, d.catchall) || !stralloc_0(&r->sa)) goto nomem ;
     r->nodotqmail = 1 ;
+    r->uid = d.uid ; r->gid = d.gid ;
   }
   else
   {
-    if (!puts0(&r->sa, &o.home, u.home)) goto nomem ;
-    o.dflt = r->sa.len ;
-    if (*u.forward)
+    r->dash = extat < 0 ? "" : "-" ;
+    if (!put(&r->sa, &o.ext, extat < 0 ? "" : local + extat, extat < 0 ? 0 : len - (size_t)extat)
+     || !puts0(&r->sa, &o.user, u.local) || !puts0(&r->sa, &o.local, local) || !puts0(&r->sa, &o.host, host)) goto nomem ;
+    if (u.flags & USERDB_ALIAS)
     {
-      if (!forward_lines(&r->sa, u.forward)) goto nomem ;
-      if ((u.flags & USERDB_KEEP) && !stralloc_cats(&r->sa, "./Maildir/\n")) goto nomem ;
+      /* an alias has no home: the forward alone, from the domain's directory */
+      if (!puts0(&r->sa, &o.home, d.dir)) goto nomem ;
+      o.dflt = r->sa.len ;
+      if (!forward_lines(&r->sa, u.forward) || !stralloc_0(&r->sa)) goto nomem ;
+      r->nodotqmail = 1 ;
     }
-    else if (!stralloc_cats(&r->sa, "./Maildir/\n")) goto nomem ;
-    if (!stralloc_0(&r->sa)) goto nomem ;
-    r->nodotqmail = 0 ;
-    r->extfallback = 1 ;
-    r->quota_set = !!u.quota ;
-    r->quota = u.quota ;
+    else
+    {
+      if (!puts0(&r->sa, &o.home, u.home)) goto nomem ;
+      o.dflt = r->sa.len ;
+      if (*u.forward)
+      {
+        if (!forward_lines(&r->sa, u.forward)) goto nomem ;
+        if ((u.flags & USERDB_KEEP) && !stralloc_cats(&r->sa, "./Maildir/\n")) goto nomem ;
+      }
+      else if (!stralloc_cats(&r->sa, "./Maildir/\n")) goto nomem ;
+      if (!stralloc_0(&r->sa)) goto nomem ;
+      r->extfallback = 1 ;
+      r->quota_set = !!u.quota ;
+      r->quota = u.quota ;
+    }
+    r->uid = u.uid ; r->gid = u.gid ;
   }
-  r->uid = u.uid ; r->gid = u.gid ; r->system = 0 ;
+  r->system = 0 ;
   finish(r, &o) ;
   ret = 1 ;
   goto end ;

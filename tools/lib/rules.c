@@ -158,72 +158,100 @@ static int value_parse (rules_result *r, char const *d, size_t len)
   }
 }
 
-/* A database being read: tinycdb's cdb_seek and cdb_bread, read(2) only. Mapping the file
-   costs more than the whole lookup (page tables set up and torn down for each call), and
-   an open fd sees one version of the file even when tcprules renames a new one over it. */
+/* A database being read, from its file (pread(2): an open fd sees one version of the file
+   even when tcprules renames a new one over it, and mapping the file would cost more than
+   the whole lookup) or from the copy in memory (rules_db). The 2048-byte header is read
+   once per lookup, checked, and kept: a bucket without slots then costs no read at all. */
 typedef struct reader_s reader ;
-struct reader_s { int fd ; uint64_t size ; stralloc data ; stralloc pre ; unsigned char const *mem ; } ;
+struct reader_s
+{
+  int fd ;
+  uint64_t size ;
+  stralloc data ;
+  stralloc pre ;
+  unsigned char const *mem ;
+  unsigned char const *hdr ;   /* the header: mem, or a copy read from the file */
+} ;
+#define READER_ZERO { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO, .mem = 0, .hdr = 0 }
 
 static uint32_t u32 (unsigned char const *p)
 {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24 ;
 }
 
-/* find on a database held in memory (rules_db): the cdb lookup tinycdb's cdb_seek makes,
-   the first record with the key, every position and length checked against the size. */
-static int find_mem (reader *c, char const *key, size_t klen)
+/* Is h the header of a well-formed cdb of size bytes? Every hash table lies after the
+   header and inside the file. A file of zeros (every table at 0) or a truncated file is
+   not one: read as a database, it would answer "no rule" to everything. */
+static int header_ok (unsigned char const *h, uint64_t size)
 {
-  unsigned char const *m = c->mem ;
-  uint64_t size = c->size ;
-  uint32_t h = cdb_hash(key, (unsigned)klen), hpos, hslots, slot, i ;
-  if (size < 2048) { errno = EPROTO ; return -1 ; }
-  hpos = u32(m + (h & 255) * 8) ;
-  hslots = u32(m + (h & 255) * 8 + 4) ;
+  unsigned int i ;
+  if (size < 2048) return 0 ;
+  for (i = 0 ; i < 256 ; i++)
+  {
+    uint64_t hpos = u32(h + 8 * i), hslots = u32(h + 8 * i + 4) ;
+    if (hpos < 2048 || hpos > size || hslots > (size - hpos) / 8) return 0 ;
+  }
+  return 1 ;
+}
+
+/* len bytes of the database at pos: a pointer into the copy in memory, or into buf, where
+   they are read. 0 with errno (EPROTO when they are not all in the file). */
+static unsigned char const *at (reader *c, uint64_t pos, size_t len, unsigned char *buf)
+{
+  size_t got = 0 ;
+  if (pos > c->size || len > c->size - pos) { errno = EPROTO ; return 0 ; }
+  if (c->mem) return c->mem + pos ;
+  while (got < len)
+  {
+    ssize_t r = pread(c->fd, buf + got, len - got, (off_t)(pos + got)) ;
+    if (r < 0) { if (errno == EINTR) continue ; return 0 ; }
+    if (!r) { errno = EPROTO ; return 0 ; }   /* shorter than it was: not the file we checked */
+    got += r ;
+  }
+  return buf ;
+}
+
+/* Find key, the first record with it, as cdb_find does; its value in c->data. 1 found, 0
+   not found, -1 error. Every position and length is checked against the size: a length
+   running past the end of the file is corruption (EPROTO). */
+static int find (reader *c, char const *key, size_t klen)
+{
+  uint32_t h = cdb_hash(key, (unsigned)klen), slot, i ;
+  uint64_t hpos = u32(c->hdr + (h & 255) * 8), hslots = u32(c->hdr + (h & 255) * 8 + 4) ;
   if (!hslots) return 0 ;
-  if (hpos > size || hslots > (size - hpos) / 8) { errno = EPROTO ; return -1 ; }
   slot = (h >> 8) % hslots ;
   for (i = 0 ; i < hslots ; i++)
   {
-    unsigned char const *sp = m + hpos + (uint64_t)slot * 8 ;
-    uint32_t sh = u32(sp), rpos = u32(sp + 4) ;
+    unsigned char sb[8], rb[8] ;
+    unsigned char const *sp = at(c, hpos + (uint64_t)slot * 8, 8, sb), *rp ;
+    uint32_t rpos ;
+    if (!sp) return -1 ;
+    rpos = u32(sp + 4) ;
     if (!rpos) return 0 ;
-    if (sh == h)
+    if (u32(sp) == h)
     {
-      uint32_t kl, dl ;
-      if (rpos > size - 8) { errno = EPROTO ; return -1 ; }
-      kl = u32(m + rpos) ; dl = u32(m + rpos + 4) ;
-      if (kl > size - rpos - 8 || dl > size - rpos - 8 - kl) { errno = EPROTO ; return -1 ; }
-      if (kl == klen && !memcmp(m + rpos + 8, key, klen))
+      uint64_t kl, dl ;
+      if (!(rp = at(c, rpos, 8, rb))) return -1 ;
+      kl = u32(rp) ; dl = u32(rp + 4) ;
+      if (kl > c->size - rpos - 8 || dl > c->size - rpos - 8 - kl) { errno = EPROTO ; return -1 ; }
+      if (kl == klen)
       {
-        if (!stralloc_ready(&c->data, (size_t)dl + 1)) return -1 ;
-        memcpy(c->data.s, m + rpos + 8 + kl, dl) ;
-        c->data.len = dl ;
-        return 1 ;
+        unsigned char const *kp ;
+        if (!stralloc_ready(&c->data, (size_t)(kl + dl) + 1)) return -1 ;
+        /* from a file, key and value in one read */
+        if (!(kp = at(c, (uint64_t)rpos + 8, (size_t)(kl + dl), (unsigned char *)c->data.s))) return -1 ;
+        if (!memcmp(kp, key, klen))
+        {
+          if (c->mem) memcpy(c->data.s, kp + kl, dl) ;
+          else memmove(c->data.s, c->data.s + kl, dl) ;
+          c->data.len = dl ;
+          return 1 ;
+        }
       }
     }
     if (++slot == hslots) slot = 0 ;
   }
   return 0 ;
-}
-
-/* Find key; its value in c->data. 1 found, 0 not found, -1 error. A length that runs past
-   the end of the file is corruption (EPROTO): tinycdb does not check it, and cdb_bread takes
-   an int, so a length of 2^31 or more would read nothing and report success. */
-static int find (reader *c, char const *key, size_t klen)
-{
-  unsigned int dlen ;
-  off_t pos ;
-  int e ;
-  if (c->mem) return find_mem(c, key, klen) ;
-  e = cdb_seek(c->fd, key, klen, &dlen) ;
-  if (e <= 0) return e ;
-  pos = lseek(c->fd, 0, SEEK_CUR) ;
-  if (pos < 0) return -1 ;
-  if ((uint64_t)pos > c->size || dlen > c->size - (uint64_t)pos) { errno = EPROTO ; return -1 ; }
-  if (!stralloc_ready(&c->data, (size_t)dlen + 1)) return -1 ;
-  if (cdb_bread(c->fd, c->data.s, (int)dlen) < 0) return -1 ;
-  c->data.len = dlen ;
-  return 1 ;
 }
 
 /* Probe r->key. 1 found (r filled), 0 not found, -1 error. */
@@ -393,20 +421,39 @@ static int lookup_run (reader *c, rules_result *r, char const *ip, char const *h
 
 int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info)
 {
-  reader c = { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO, .mem = 0 } ;
+  reader c = READER_ZERO ;
+  unsigned char hbuf[2048] ;
   struct stat st ;
   int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (!stralloc_ready(&r->key, 64)) return -1 ;
-  c.fd = open(path, O_RDONLY | O_CLOEXEC) ;
+  /* O_NONBLOCK: a FIFO at path must not hold the caller in open(2) */
+  c.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) ;
   if (c.fd < 0) return -1 ;
-  if (fstat(c.fd, &st) < 0) { err = errno ; close(c.fd) ; errno = err ; return -1 ; }
+  if (fstat(c.fd, &st) < 0) goto err ;
+  if (!S_ISREG(st.st_mode)) { errno = RULES_ENOTREG ; goto err ; }
   c.size = (uint64_t)st.st_size ;
+  if (c.size < 2048) { errno = EPROTO ; goto err ; }
+  if (!at(&c, 0, 2048, hbuf)) goto err ;
+  if (!header_ok(hbuf, c.size)) { errno = EPROTO ; goto err ; }
+  c.hdr = hbuf ;
   e = lookup_run(&c, r, ip, host, info) ;
   err = errno ;
   close(c.fd) ;
   errno = err ;
   return e ;
+ err:
+  err = errno ;
+  close(c.fd) ;
+  errno = err ;
+  return -1 ;
+}
+
+char const *rules_strerror (int e)
+{
+  if (e == EPROTO) return "not a well-formed cdb (a damaged database)" ;
+  if (e == RULES_ENOTREG) return "not a regular file" ;
+  return strerror(e) ;
 }
 
 void rules_result_free (rules_result *r)
@@ -453,10 +500,11 @@ static int db_load (rules_db *db, char const *path, struct stat const *st)
   int fd, e ;
   clock_gettime(CLOCK_REALTIME, &now) ;
   if (!keepable(db, st, &now)) return 0 ;
-  fd = open(path, O_RDONLY | O_CLOEXEC) ;
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) ;
   if (fd < 0) return -1 ;
   if (fstat(fd, &a) < 0) goto err ;
   /* the file opened may not be the one stat saw: it must pass the same tests */
+  if (!S_ISREG(a.st_mode)) { errno = RULES_ENOTREG ; goto err ; }
   if (!keepable(db, &a, &now)) { close(fd) ; return 0 ; }
   mem = malloc(a.st_size ? (size_t)a.st_size : 1) ;
   if (!mem) goto err ;
@@ -474,6 +522,7 @@ static int db_load (rules_db *db, char const *path, struct stat const *st)
     free(mem) ;
     return 0 ;
   }
+  if (!header_ok((unsigned char const *)mem, (uint64_t)got)) { free(mem) ; errno = EPROTO ; return -1 ; }
   rules_db_free(db) ;
   db->mem = mem ;
   db->st = a ;
@@ -490,10 +539,11 @@ static int db_load (rules_db *db, char const *path, struct stat const *st)
 int rules_lookup_db (rules_db *db, rules_result *r, char const *path, char const *ip, char const *host, char const *info)
 {
   struct stat st ;
-  reader c = { .fd = -1, .size = 0, .data = STRALLOC_ZERO, .pre = STRALLOC_ZERO, .mem = 0 } ;
+  reader c = READER_ZERO ;
   int e, err ;
   r->deny = 0 ; r->env.len = 0 ; r->key.len = 0 ;
   if (stat(path, &st) < 0) { err = errno ; rules_db_free(db) ; errno = err ; return -1 ; }
+  if (!S_ISREG(st.st_mode)) { rules_db_free(db) ; errno = RULES_ENOTREG ; return -1 ; }
   if (!db->mem || !same_stat(&st, &db->st))
   {
     e = db_load(db, path, &st) ;
@@ -501,7 +551,7 @@ int rules_lookup_db (rules_db *db, rules_result *r, char const *path, char const
     if (!e) { rules_db_free(db) ; return rules_lookup(r, path, ip, host, info) ; }
   }
   if (!stralloc_ready(&r->key, 64)) return -1 ;
-  c.mem = (unsigned char const *)db->mem ;
+  c.mem = c.hdr = (unsigned char const *)db->mem ;
   c.size = db->size ;
   return lookup_run(&c, r, ip, host, info) ;
 }

@@ -2,6 +2,7 @@
    CIDR, IPv6 and unsetting a variable in records and keys the 0.88 tools never look up. */
 #ifndef SLUICE_RULES_H
 #define SLUICE_RULES_H
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -22,19 +23,26 @@ struct rules_result_s { int deny ; stralloc env ; stralloc key ; } ;
 /* Look up a client in the rules cdb at path, in tcpserver 0.88's order, extended with CIDR and
    IPv6. ip: address text (IPv4 dotted quad or IPv6, as tcpsrv sets TCPREMOTEIP); host, info: 0 when unknown.
    1: a rule matched (r filled); 0: no rule matched (allow, set nothing); -1: the database
-   cannot be opened or is corrupt (errno). Opens, reads (tinycdb's cdb_seek: read(2), no
-   mapping) and closes the file on each call, so a database replaced by tcprules is seen at
-   the next call with no torn read. */
+   cannot be read (errno): RULES_ENOTREG when path is not a regular file (a FIFO, a device:
+   opened without blocking, never read), EPROTO when it is not a well-formed cdb (a file of
+   zeros, a truncated one, lengths past its end), else the system's errno. Opens, reads
+   (pread(2), no mapping) and closes the file on each call, so a database replaced by
+   tcprules is seen at the next call with no torn read. */
+#define RULES_ENOTREG EINVAL
 extern int rules_lookup (rules_result *r, char const *path, char const *ip, char const *host, char const *info) ;
 extern void rules_result_free (rules_result *r) ;
+
+/* The reason for errno e after a failed lookup, in words: the two above, else strerror. */
+extern char const *rules_strerror (int e) ;
 
 /* The same lookup for a long-running reader (tcpsrv's parent), from a copy of the database
    kept in memory: one stat(2) per call while the file stays the same (device, inode, size,
    mtime, ctime), a new copy when tcprules has replaced it. A file larger than RULES_DB_MAX,
    or changed less than settle seconds ago (written in place, perhaps still being written:
    a file system's clock ticks too coarsely to tell), is read from disk as rules_lookup
-   does, until it settles. Same results as rules_lookup on a sound file; on a corrupt one
-   either may refuse (-1) where the other still finds the key. */
+   does, until it settles. Same results as rules_lookup on a sound file, and the same errors
+   for a path that is not a regular file or a file that is not a well-formed cdb; on one
+   corrupt further in, either may refuse (-1) where the other still finds the key. */
 typedef struct rules_db_s rules_db ;
 struct rules_db_s
 {

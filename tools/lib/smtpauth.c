@@ -74,9 +74,10 @@ int smtpauth_b64encode (stralloc *sa, char const *s, size_t len)
 
 int smtpauth_plain (char const *s, size_t len, size_t *user, size_t *userlen, size_t *pass, size_t *passlen)
 {
-  char const *z1 = memchr(s, 0, len) ;
-  char const *z2 ;
+  char const *z1, *z2 ;
   size_t zlen, u ;
+  if (!len) return 0 ;   /* "AUTH PLAIN =": nothing, and s may be a null pointer */
+  z1 = memchr(s, 0, len) ;
   if (!z1) return 0 ;
   zlen = z1 - s ;
   u = zlen + 1 ;

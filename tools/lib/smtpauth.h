@@ -17,7 +17,8 @@ extern int smtpauth_b64encode (stralloc *sa, char const *s, size_t len) ;
 
 /* Split a decoded PLAIN response "authzid\0authcid\0passwd": 1 with the login (authcid) at
    s[*user..*user+*userlen) and the password at s[*pass..*pass+*passlen); 0 when the response
-   is malformed, the login is empty, or authzid is neither empty nor the login. */
+   is malformed or empty (len 0, s then may be a null pointer), the login is empty, or
+   authzid is neither empty nor the login. */
 extern int smtpauth_plain (char const *s, size_t len, size_t *user, size_t *userlen, size_t *pass, size_t *passlen) ;
 
 /* Build login\0password\0timestamp\0 in sa (sa is reset first). 1 on success; 0 when the

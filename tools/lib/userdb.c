@@ -48,6 +48,52 @@ int userdb_lookup_user (userdb *db, char const *local, char const *domain, userd
   return db->be->user(db, local, domain, u) ;
 }
 
+int userdb_lookup_recipient (userdb *db, char const *local, char const *domain, userdb_user *u, long *extat)
+{
+  size_t n = strlen(local) ;
+  int first = 1 ;
+  for (;;)
+  {
+    if (userdb_local_valid(local, n))
+    {
+      char pre[n + 1] ;
+      int r ;
+      memcpy(pre, local, n) ; pre[n] = 0 ;
+      r = userdb_lookup_user(db, pre, domain, u) ;
+      if (r < 0) return -1 ;
+      if (r) { *extat = first ? -1 : (long)n + 1 ; return 1 ; }
+    }
+    /* the next shorter prefix ending just before a '-' */
+    while (n && local[n-1] != '-') n-- ;
+    if (n < 2) return 0 ;
+    n-- ;
+    first = 0 ;
+  }
+}
+
+static void lower_copy (char *to, char const *s, size_t len)
+{
+  size_t i ;
+  for (i = 0 ; i < len ; i++) to[i] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i] ;
+  to[len] = 0 ;
+}
+
+int userdb_recipient (userdb *db, char const *local, char const *domain, userdb_domain *d, userdb_user *u, long *extat)
+{
+  size_t ll = strlen(local), dl = strlen(domain) ;
+  char lo[ll + 1], dom[dl + 1] ;
+  int r ;
+  lower_copy(lo, local, ll) ;
+  lower_copy(dom, domain, dl) ;
+  if (!userdb_domain_valid(dom, dl)) return USERDB_RCPT_NODOMAIN ;
+  r = userdb_lookup_domain(db, dom, d) ;
+  if (r <= 0) return r < 0 ? -1 : USERDB_RCPT_NODOMAIN ;
+  r = userdb_lookup_recipient(db, lo, d->name, u, extat) ;
+  if (r) return r < 0 ? -1 : USERDB_RCPT_USER ;
+  if (!strcmp(lo, "postmaster")) return USERDB_RCPT_POSTMASTER ;
+  return d->catchall && d->catchall[0] ? USERDB_RCPT_CATCHALL : USERDB_RCPT_UNKNOWN ;
+}
+
 int userdb_dummy (userdb *db, stralloc *sa)
 {
   int r = db->be->dummy(db, sa) ;

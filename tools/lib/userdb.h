@@ -38,10 +38,12 @@ struct userdb_domain_s
   stralloc sa ;
   char const *name ;            /* the real domain */
   char const *dir ;
+  char const *catchall ;        /* comma-separated addresses that get the mail of unknown
+                                   local parts, or "" for none */
   uid_t uid ;
   gid_t gid ;
 } ;
-#define USERDB_DOMAIN_ZERO { .sa = STRALLOC_ZERO, .name = 0, .dir = 0, .uid = 0, .gid = 0 }
+#define USERDB_DOMAIN_ZERO { .sa = STRALLOC_ZERO, .name = 0, .dir = 0, .catchall = 0, .uid = 0, .gid = 0 }
 
 typedef struct userdb_s userdb ;
 typedef struct userdb_backend_s userdb_backend ;
@@ -72,6 +74,29 @@ extern int userdb_lookup_domain (userdb *db, char const *domain, userdb_domain *
    1 found, 0 unknown, -1 error (errno). */
 extern int userdb_lookup_user (userdb *db, char const *local, char const *domain, userdb_user *u) ;
 
+/* The user of local@domain (lowercase local, real or alias domain): local itself, else the
+   longest prefix of local that ends just before a '-'. *extat: the index in local where the
+   extension starts (just after that '-'), or -1 when local itself is the user. 1 found (u
+   filled), 0 none, -1 error (errno). */
+extern int userdb_lookup_recipient (userdb *db, char const *local, char const *domain, userdb_user *u, long *extat) ;
+
+/* What local@domain is to the database, by the rules smtpd refuses recipients by and the
+   queue routes them by: local and domain in any case (compared in lowercase), the domain
+   real or an alias. In order:
+     USERDB_RCPT_NODOMAIN    the domain is not in the database (nothing else filled);
+     USERDB_RCPT_USER        a user or an alias, by userdb_lookup_recipient (u, *extat);
+     USERDB_RCPT_POSTMASTER  postmaster, not a user: always a recipient (RFC 5321 4.5.1);
+     USERDB_RCPT_CATCHALL    no such user, and the domain has a catch-all (d->catchall);
+     USERDB_RCPT_UNKNOWN     no such user, no catch-all: not a recipient (550 5.1.1).
+   d (the real domain, its catch-all) is filled whenever the domain is found. -1: error
+   (errno): the database cannot be read, and nothing can be said. */
+#define USERDB_RCPT_NODOMAIN 0
+#define USERDB_RCPT_USER 1
+#define USERDB_RCPT_POSTMASTER 2
+#define USERDB_RCPT_CATCHALL 3
+#define USERDB_RCPT_UNKNOWN 4
+extern int userdb_recipient (userdb *db, char const *local, char const *domain, userdb_domain *d, userdb_user *u, long *extat) ;
+
 /* A hash made with the settings of new passwords, to check against when the user is unknown,
    so that unknown users take as long as wrong passwords. Always 0-terminated in sa; a built-in
    hash when the database has none. 1, or -1 (errno). */
@@ -94,7 +119,8 @@ extern int userdb_split (char const *login, char const *dflt, stralloc *local, s
 
 /* The cdb backend's records (mail-users(5)), all values fields ending in \0:
    "%format" -> "1";  "%dummy" -> a hash (see userdb_dummy);
-   "D" domain -> uid gid dir, or "=" real-domain for an alias domain;
+   "D" domain -> uid gid dir [catchall] (old records have 3 fields: no catch-all; the 4th
+        is written only when the domain has one), or "=" real-domain for an alias domain;
    "U" local "@" domain -> uid gid home hash flags quota forward
    (flags: comma-separated words "disabled", "keep", "alias"; quota: decimal bytes or ""). */
 #define USERDB_CDB_FORMAT "1"

@@ -114,7 +114,7 @@ static int realname (dbcdb *d, char const *domain, stralloc *real)
 static int cdbb_domain (userdb *db, char const *domain, userdb_domain *dom)
 {
   dbcdb *d = db->p ;
-  char const *f[3] ;
+  char const *f[4] ;
   unsigned long uid, gid ;
   size_t namelen ;
   int r = realname(d, domain, &dom->sa) ;
@@ -127,11 +127,15 @@ static int cdbb_domain (userdb *db, char const *domain, userdb_domain *dom)
   }
   if (!r || (r > 0 && dom->sa.s[namelen] == '=')) { errno = EPROTO ; return -1 ; }
   if (r < 0) return -1 ;
-  if (!fields(dom->sa.s + namelen, dom->sa.len - namelen, f, 3) || !num(f[0], &uid) || !num(f[1], &gid))
-  { errno = EPROTO ; return -1 ; }
+  /* uid gid dir, and a catch-all only when the domain has one */
+  if (fields(dom->sa.s + namelen, dom->sa.len - namelen, f, 4)) ;
+  else if (fields(dom->sa.s + namelen, dom->sa.len - namelen, f, 3)) f[3] = "" ;
+  else { errno = EPROTO ; return -1 ; }
+  if (!num(f[0], &uid) || !num(f[1], &gid)) { errno = EPROTO ; return -1 ; }
   dom->name = dom->sa.s ;
   dom->uid = uid ; dom->gid = gid ;
   dom->dir = f[2] ;
+  dom->catchall = f[3] ;
   return 1 ;
 }
 

@@ -39,8 +39,8 @@ static int id_scan (char const *s, unsigned long *u)
 
 int userfile_parse_domain (char *s, userfile_dom *d, char const **why)
 {
-  char *f[4] ;
-  unsigned int n = split(s, f, 4) ;
+  char *f[5] ;
+  unsigned int n = split(s, f, 5) ;
   unsigned long uid, gid ;
   if (!userdb_domain_valid(f[0], strlen(f[0])))
   {
@@ -52,10 +52,10 @@ int userfile_parse_domain (char *s, userfile_dom *d, char const **why)
   {
     if (!userdb_domain_valid(f[1] + 1, strlen(f[1] + 1))) { *why = "bad real domain name after =" ; return 0 ; }
     if (!strcmp(f[1] + 1, f[0])) { *why = "a domain cannot be an alias of itself" ; return 0 ; }
-    d->alias = f[1] + 1 ; d->uid = 0 ; d->gid = 0 ; d->dir = 0 ;
+    d->alias = f[1] + 1 ; d->uid = 0 ; d->gid = 0 ; d->dir = 0 ; d->catchall = "" ;
     return 1 ;
   }
-  if (n != 4) { *why = "expected domain:uid:gid:directory or alias:=domain" ; return 0 ; }
+  if (n != 4 && n != 5) { *why = "expected domain:uid:gid:directory[:catchall] or alias:=domain" ; return 0 ; }
   if (!id_scan(f[1], &uid) || !id_scan(f[2], &gid)) { *why = "uid and gid must be decimal numbers" ; return 0 ; }
   if (!uid || !gid) { *why = "uid and gid 0 are refused: virtual mail is not owned by root" ; return 0 ; }
   if (f[3][0] != '/') { *why = "the directory must be an absolute path" ; return 0 ; }
@@ -63,6 +63,12 @@ int userfile_parse_domain (char *s, userfile_dom *d, char const **why)
     char const *p = f[3] ;
     for (; *p ; p++) if ((unsigned char)*p < 0x20 || *p == 0x7f) { *why = "control character in the directory" ; return 0 ; }
     if (strstr(f[3], "/../") || (p - f[3] >= 3 && !strcmp(p - 3, "/.."))) { *why = "the directory must not contain .." ; return 0 ; }
+  }
+  d->catchall = n == 5 ? f[4] : "" ;
+  if (d->catchall[0] && !userfile_forward_valid(d->catchall))
+  {
+    *why = "bad catch-all (comma-separated user@domain addresses)" ;
+    return 0 ;
   }
   d->alias = 0 ; d->uid = uid ; d->gid = gid ; d->dir = f[3] ;
   return 1 ;
@@ -154,7 +160,9 @@ int userfile_format_domain (stralloc *sa, userfile_dom const *d)
   if (d->alias) return stralloc_catb(sa, "=", 1) && stralloc_cats(sa, d->alias) && stralloc_catb(sa, "\n", 1) ;
   return stralloc_catb(sa, fmt, uint_fmt(fmt, d->uid)) && stralloc_catb(sa, ":", 1)
       && stralloc_catb(sa, fmt, uint_fmt(fmt, d->gid)) && stralloc_catb(sa, ":", 1)
-      && stralloc_cats(sa, d->dir) && stralloc_catb(sa, "\n", 1) ;
+      && stralloc_cats(sa, d->dir)
+      && (!d->catchall || !d->catchall[0] || (stralloc_catb(sa, ":", 1) && stralloc_cats(sa, d->catchall)))
+      && stralloc_catb(sa, "\n", 1) ;
 }
 
 static int flags_cat (stralloc *sa, unsigned int flags, int alias)
@@ -467,6 +475,8 @@ int userfile_compile (userfile *u, int fd, passwd_setting const *ps, stralloc *e
     if (!stralloc_catb(&key, "D", 1) || !stralloc_cats(&key, d.name)) goto end ;
     if (d.alias) { ndl++ ; continue ; }
     if (!cat_ulong0(&val, d.uid) || !cat_ulong0(&val, d.gid) || !stralloc_cats(&val, d.dir) || !stralloc_0(&val)) goto end ;
+    /* the 4th field only when there is a catch-all: readers of 3 fields keep working */
+    if (d.catchall[0] && (!stralloc_cats(&val, d.catchall) || !stralloc_0(&val))) goto end ;
     r = put(&cm, &key, &val) ;
     if (r < 0) goto end ;
     if (!r) { bad_line(err, bad, u, "domains", lineno, "domain listed twice", d.name) ; continue ; }

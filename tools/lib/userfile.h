@@ -9,7 +9,8 @@
 #include <skalibs/stralloc.h>
 #include "passwd.h"
 
-/* A line of users/domains: "domain:uid:gid:dir", or "domain:=realdomain" (alias set). */
+/* A line of users/domains: "domain:uid:gid:dir[:catchall]", or "domain:=realdomain" (alias
+   set). */
 typedef struct userfile_dom_s userfile_dom ;
 struct userfile_dom_s
 {
@@ -18,6 +19,7 @@ struct userfile_dom_s
   uid_t uid ;
   gid_t gid ;
   char const *dir ;
+  char const *catchall ;        /* comma-separated addresses, or "" (or 0) for none */
 } ;
 
 /* A line of users/DOMAIN: "local:hash:flags:quota:forward". */
