@@ -4,6 +4,7 @@
    or the domain's own addresses; then each address in turn until one takes the message. */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -614,16 +615,17 @@ static int transaction (unsigned int ext, uint64_t sizemax)
   return A_NEXT ;
 }
 
-/* one session with host (name, or address text) at ip:port */
+/* one session with host (a name; 0 when the address was given) at ip:port */
 static int attempt (char const *host, char const *ip, int is6, uint16_t port)
 {
+  int isip = !host ;
   char iptext[INET6_ADDRSTRLEN] ;
   unsigned int ext = 0 ;
   uint64_t sizemax = 0 ;
   int r ;
   inet_ntop(is6 ? AF_INET6 : AF_INET, ip, iptext, sizeof iptext) ;
   label.len = 0 ;
-  if (!stralloc_cats(&label, host) || !stralloc_catb(&label, "[", 1) || !stralloc_cats(&label, iptext)
+  if ((!isip && !stralloc_cats(&label, host)) || !stralloc_catb(&label, "[", 1) || !stralloc_cats(&label, iptext)
    || !stralloc_catb(&label, "]", 1)) die_nomem() ;
   if (!conn_open(ip, is6, port)) { host_failed(1) ; return A_NEXT ; }
 
@@ -674,6 +676,20 @@ static int attempt (char const *host, char const *ip, int is6, uint16_t port)
 
 static unsigned int attempts = 0 ;
 
+/* DNS will be asked: $DNSCACHEIP (or resolv.conf) must be usable, a local problem if not */
+static void dns_check (void)
+{
+  static int checked = 0 ;
+  dns_server srv ;
+  if (checked) return ;
+  if (!dns_server_get(&srv))
+  {
+    if (getenv("DNSCACHEIP")) strerr_diefu2sys(111, "use $DNSCACHEIP ", getenv("DNSCACHEIP")) ;
+    strerr_diefu1sys(111, "read /etc/resolv.conf") ;
+  }
+  checked = 1 ;
+}
+
 /* Try the addresses of host in turn, until one settles the delivery. A_DONE or A_NEXT.
    A host without an address is a permanent problem for an MX, a temporary one for a relay
    named in control/smtproutes (the administrator's to fix; no mail is lost meanwhile). */
@@ -683,6 +699,7 @@ static int try_host (char const *host, uint16_t port, int relay)
   tain deadline ;
   size_t i ;
   int r ;
+  dns_check() ;
   deadline_in(&deadline, timeoutconnect) ;
   r = dns_ip46(&ips, host, &deadline) ;
   if (r <= 0)
@@ -715,7 +732,7 @@ static void settle (char const *kind, char const *s, size_t len)
 
 static void settle_dns (char const *what, int e)
 {
-  int perm = e == EINVAL ;
+  int perm = e == EINVAL ;   /* the server is known to be fine: the name was bad */
   text.len = 0 ;
   if (!stralloc_cats(&text, "DNS lookup of the ") || !stralloc_cats(&text, what) || !stralloc_cats(&text, " of ")
    || !stralloc_cats(&text, domain) || !stralloc_cats(&text, " failed: ")
@@ -739,7 +756,7 @@ static void deliver (void)
   if (r && route.port) port = route.port ;
   if (r && route.isip)
   {
-    if (attempt(route.host, route.ip, route.is6, port) == A_DONE) return ;
+    if (attempt(0, route.ip, route.is6, port) == A_DONE) return ;
   }
   else if (r && route.host[0])
   {
@@ -751,13 +768,14 @@ static void deliver (void)
     int is6 ;
     if (mxroute_literal(ip, &is6, domain, strlen(domain)))
     {
-      if (attempt(domain, ip, is6, port) == A_DONE) return ;
+      if (attempt(0, ip, is6, port) == A_DONE) return ;
     }
     else
     {
       stralloc mx = STRALLOC_ZERO, names = STRALLOC_ZERO ;
       tain deadline ;
       int n ;
+      dns_check() ;
       deadline_in(&deadline, timeoutconnect) ;
       r = dns_mx(&mx, domain, &deadline) ;
       if (r < 0) { settle_dns("MX records", errno) ; return ; }
