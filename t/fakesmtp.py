@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""fakesmtp.py key=value...: an SMTP server on loopback that misbehaves on demand, for the
-remote-deliver tests (t/6[5-8]-*.t). Writes its port on stdout once listening, then serves
-connections one after another until killed.
+"""fakesmtp.py [KEY=VALUE...] [addr=ADDR KEY=VALUE...]...: SMTP servers on loopback that
+misbehave on demand, for the remote-deliver tests (t/6[5-8]-*.t). Each addr= starts another
+listener, configured by the keys that follow it (keys before the first addr= are every
+listener's defaults). Writes the port of the first listener on stdout once all listen, then
+serves connections until killed.
 
 Keys (a reply is its lines joined with "|"; "hang" never answers, "drop" closes at once):
   addr=127.0.0.1   port=0 (0: the kernel picks)
@@ -24,20 +26,24 @@ Keys (a reply is its lines joined with "|"; "hang" never answers, "drop" closes 
 """
 import socket, sys, threading
 
-conf = {"addr": "127.0.0.1", "port": "0", "greet": "220 fake.example ESMTP",
-        "ehlo": "250-fake.example|250-PIPELINING|250-8BITMIME|250 SIZE",
-        "helo": "250 fake.example", "mail": "250 2.1.0 ok", "rcpt": "250 2.1.5 ok",
-        "data": "354 go ahead", "datadrop": "0", "end": "250 2.0.0 queued",
-        "quit": "221 2.0.0 bye", "log": ""}
+defaults = {"addr": "127.0.0.1", "port": "0", "greet": "220 fake.example ESMTP",
+            "ehlo": "250-fake.example|250-PIPELINING|250-8BITMIME|250 SIZE",
+            "helo": "250 fake.example", "mail": "250 2.1.0 ok", "rcpt": "250 2.1.5 ok",
+            "data": "354 go ahead", "datadrop": "0", "end": "250 2.0.0 queued",
+            "quit": "221 2.0.0 bye", "log": ""}
+confs = []
 for a in sys.argv[1:]:
     k, v = a.split("=", 1)
-    conf[k] = v
+    if k == "addr":
+        confs.append(dict(defaults))
+    (confs[-1] if confs else defaults)[k] = v
+if not confs:
+    confs.append(dict(defaults))
 
 lock = threading.Lock()
-nmsg = [0]
 
 
-def log(line):
+def log(conf, line):
     if conf["log"]:
         with lock, open(conf["log"], "a") as f:
             f.write(line + "\n")
@@ -58,10 +64,10 @@ def reply(c, r):
     c.sendall(("\r\n".join(r.split("|")) + "\r\n").encode("latin-1"))
 
 
-def session(c):
+def session(conf, c):
     buf = b""
     try:
-        log("conn")
+        log(conf, "conn")
         reply(c, conf["greet"])
         while True:
             chunk = c.recv(65536)
@@ -72,7 +78,7 @@ def session(c):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 line = line.rstrip(b"\r").decode("latin-1")
-                log("cmd " + line)
+                log(conf, "cmd " + line)
                 verb = line.split(" ")[0].split(":")[0].upper()
                 verbs.append(verb)
                 if verb == "EHLO":
@@ -88,10 +94,11 @@ def session(c):
                     r = conf["data"]
                     reply(c, r)
                     if r.startswith("354"):
-                        log("recv " + " ".join(verbs))
+                        log(conf, "recv " + " ".join(verbs))
                         verbs = []
-                        buf = data(c, buf)
+                        buf = data(conf, c, buf)
                 elif verb == "QUIT":
+                    log(conf, "recv " + " ".join(verbs))
                     reply(c, conf["quit"])
                     return
                 elif verb == "RSET" or verb == "NOOP":
@@ -99,14 +106,14 @@ def session(c):
                 else:
                     reply(c, "502 5.5.1 unknown command")
             if verbs:
-                log("recv " + " ".join(verbs))
+                log(conf, "recv " + " ".join(verbs))
     except (Drop, ConnectionError, OSError):
         pass
     finally:
         c.close()
 
 
-def data(c, buf):
+def data(conf, c, buf):
     """read the message up to its final dot, store it, answer; return what follows"""
     drop = int(conf["datadrop"])
     while True:
@@ -118,29 +125,38 @@ def data(c, buf):
             end = i + 5
             break
         if drop and len(buf) >= drop:
-            log("data dropped after %d" % len(buf))
+            log(conf, "data dropped after %d" % len(buf))
             raise Drop()
         chunk = c.recv(65536)
         if not chunk:
             raise Drop()
         buf += chunk
     msg, rest = buf[:end], buf[end:]
-    log("data %d" % len(msg))
+    log(conf, "data %d" % len(msg))
     if conf["log"]:
         with lock:
-            nmsg[0] += 1
-            with open("%s.%d" % (conf["log"], nmsg[0]), "wb") as f:
+            conf["n"] = conf.get("n", 0) + 1
+            with open("%s.%d" % (conf["log"], conf["n"]), "wb") as f:
                 f.write(msg)
     reply(c, conf["end"])
     return rest
 
 
-family = socket.AF_INET6 if ":" in conf["addr"] else socket.AF_INET
-s = socket.socket(family, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((conf["addr"], int(conf["port"])))
-s.listen(16)
-print(s.getsockname()[1], flush=True)
-while True:
-    conn, _ = s.accept()
-    threading.Thread(target=session, args=(conn,), daemon=True).start()
+def serve(conf, s):
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=session, args=(conf, conn), daemon=True).start()
+
+
+socks = []
+for conf in confs:
+    family = socket.AF_INET6 if ":" in conf["addr"] else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((conf["addr"], int(conf["port"])))
+    s.listen(16)
+    socks.append(s)
+print(socks[0].getsockname()[1], flush=True)
+for conf, s in zip(confs[1:], socks[1:]):
+    threading.Thread(target=serve, args=(conf, s), daemon=True).start()
+serve(confs[0], socks[0])

@@ -352,7 +352,8 @@ static void text_ioerr (char const *stage, int writing)
   }
   if (ioerr == IO_PROTO)
   {
-    if (!stralloc_cats(&text, "malformed reply to ") || !stralloc_cats(&text, stage)) die_nomem() ;
+    if (!stralloc_cats(&text, strcmp(stage, "greeting") ? "malformed reply to " : "malformed ")
+     || !stralloc_cats(&text, stage)) die_nomem() ;
     return ;
   }
   if (!stralloc_cats(&text, strcmp(stage, "greeting") ? "no reply to " : "no ") || !stralloc_cats(&text, stage)
