@@ -396,29 +396,47 @@ static void conn_quit (int wait)
 
 /* ---- the data */
 
-static char databuf[SMTPENC_MAX(CHUNK) + 8] ;
+static char databuf[2 * SMTPENC_MAX(CHUNK)] ;
+static size_t datalen ;
 
-/* send the message, encoded, and the final dot; 1, or 0 with ioerr set */
+/* encode in[0..len) (len <= CHUNK) after what databuf holds, writing it first if it could
+   not take the encoding; 1, or 0 with ioerr set */
+static int data_add (smtpenc *e, char const *in, size_t len)
+{
+  if (datalen + SMTPENC_MAX(len) > sizeof databuf)
+  {
+    if (!conn_write(databuf, datalen, timeoutremote)) return 0 ;
+    datalen = 0 ;
+  }
+  datalen += smtpenc_feed(e, in, len, databuf + datalen) ;
+  return 1 ;
+}
+
+/* send the message, encoded, and the final dot: a small message in one write; 1, or 0
+   with ioerr set */
 static int send_data (void)
 {
   smtpenc e = SMTPENC_ZERO ;
   size_t n ;
+  datalen = 0 ;
   if (msgheld)
   {
     size_t i ;
     for (i = 0 ; i < msglen ; i += n)
     {
       n = msglen - i < CHUNK ? msglen - i : CHUNK ;
-      if (!conn_write(databuf, smtpenc_feed(&e, msgbuf + i, n, databuf), timeoutremote)) return 0 ;
+      if (!data_add(&e, msgbuf + i, n)) return 0 ;
     }
   }
   else
   {
     if (lseek(0, msgstart, SEEK_SET) < 0) strerr_diefu1sys(111, "seek back to the message's start") ;
     while ((n = msgread(msgbuf, CHUNK)))
-      if (!conn_write(databuf, smtpenc_feed(&e, msgbuf, n, databuf), timeoutremote)) return 0 ;
+      if (!data_add(&e, msgbuf, n)) return 0 ;
   }
-  return conn_write(databuf, smtpenc_end(&e, databuf), timeoutremote) ;
+  if (!data_add(&e, "", 0)) return 0 ;   /* room for the end */
+  datalen += smtpenc_end(&e, databuf + datalen) ;
+  return conn_write(databuf, datalen, timeoutremote) ;
 }
 
 /* ---- one SMTP session */
