@@ -6,7 +6,7 @@
 # bad usage and bad control file (exit code, message, no line, nothing sent).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/remote-lib.sh"
-plan 59
+plan 63
 
 mx_start mx 127.0.0.1 0 || exit 1
 P=$PORT
@@ -193,3 +193,17 @@ rd "$T/m2" -- example.org a@client.example u@example.org
 is "$RC.$(cut -d' ' -f1,2 "$T/out")" "0.success 1" "without control/me: delivered"
 like "$(sed -n 1p "$(ls -t "$Q"/*.msg | head -1)")" "^Received: from $(hostname | sed 's/\./\\./g') " "... saying the host's name in EHLO"
 mv "$L/control/me.off" "$L/control/me"
+
+# ---- the man page's example of a message at an offset, run as printed
+mandoc -T ascii "$TOP/doc/remote-deliver.8" | col -bx \
+  | awk '/^ *\{ dd bs=1234 /{on=1} on{print} on && /queuefile$/{exit}' | sed 's/^ *//' > "$T/ex.sh"
+is "$(wc -l < "$T/ex.sh")" 2 "the offset example is in the man page"
+mkdir "$T/ex"
+{ printf '%01233d\n' 0; printf 'Subject: example\n\nfrom the man page\n'; } > "$T/ex/queuefile"
+(cd "$T/ex" && PATH="$B:$PATH" SLUICEDIR=$L sh "$T/ex.sh" > "$T/out" 2> "$T/err")
+like "$(cat "$T/out")" '^success 1 \[127\.0\.0\.1\] said: 250 ' "... it runs as printed"
+printf 'Subject: example\n\nfrom the man page\n' > "$T/want"
+got mx "$(ls "$Q"/*.msg | wc -l)" > "$T/got"
+ok "... and sends only what follows byte 1234" cmp "$T/want" "$T/got"
+printf 'F\0Tann@example.org\0\0' > "$T/want.env"
+ok "... as a bounce" cmp "$T/want.env" "$Q/$(ls "$Q"/*.msg | wc -l).env"
