@@ -791,7 +791,7 @@ static void deliver (void)
     }
     else
     {
-      stralloc mx = STRALLOC_ZERO, names = STRALLOC_ZERO ;
+      static stralloc mx = STRALLOC_ZERO, names = STRALLOC_ZERO ;
       tain deadline ;
       int n ;
       dns_check() ;
@@ -830,8 +830,6 @@ static void deliver (void)
         for (i = 0 ; i < names.len && attempts < MAXADDRS ; i += strlen(names.s + i) + 1)
           if (try_host(names.s + i, port, 0) == A_DONE) return ;
       }
-      stralloc_free(&mx) ;
-      stralloc_free(&names) ;
     }
   }
   /* no host settled it */
