@@ -6,7 +6,7 @@
 # bad usage and bad control file (exit code, message, no line, nothing sent).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/remote-lib.sh"
-plan 63
+plan 64
 
 mx_start mx 127.0.0.1 0 || exit 1
 P=$PORT
@@ -94,7 +94,11 @@ echo 192.0.2.1 > "$L/control/outgoingip"
 rd "$T/m2" -- example.org a@client.example h@example.org
 is "$RC" 0 "an outgoingip this machine does not have: exit 0"
 like "$(cat "$T/out")" '^deferral 1 no host took the message: \[127\.0\.0\.1\]: unable to bind to control/outgoingip: ' "... the recipient is deferred, saying why"
-rm -f "$L/control/outgoingip" "$L/control/helohost"
+rm -f "$L/control/outgoingip"
+: > "$L/control/helohost"
+rd "$T/m2" -- example.org a@client.example h@example.org
+like "$(sed -n 1p "$(ls -t "$Q"/*.msg | head -1)")" '^Received: from client\.example ' "an empty control/helohost: control/me"
+rm -f "$L/control/helohost"
 
 # an address literal as the domain, its port from smtproutes (the domain itself is the key)
 printf '[127.0.0.1]::%s\n' "$P" > "$L/control/smtproutes"

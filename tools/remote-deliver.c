@@ -93,9 +93,8 @@ static void readnum (unsigned long *u, char const *name, unsigned long dflt)
 static void readcontrols (void)
 {
   stralloc sa = STRALLOC_ZERO ;
-  int r = control_readline(&helohost, "helohost", 0) ;
-  if (r < 0) die_control("helohost") ;
-  if (!r && control_readline(&helohost, "me", 0) < 0) die_control("me") ;
+  if (control_readline(&helohost, "helohost", 0) < 0) die_control("helohost") ;
+  if (!helohost.s[0] && control_readline(&helohost, "me", 0) < 0) die_control("me") ;
   if (!helohost.s[0])
   {
     char h[256] ;
