@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/remote-lib.sh"
 command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
-plan 32
+plan 33
 
 echo 2 > "$L/control/timeoutremote"
 P=$(free_port)
@@ -106,6 +106,8 @@ rd "$T/m" -- servfail.test a@client.example u@servfail.test
 is "$(cat "$T/out")" "deferral 1 DNS lookup of the MX records of servfail.test failed: server failure" "SERVFAIL: deferral"
 rd "$T/m" -- slowmx.example a@client.example u@slowmx.example
 is "$(cat "$T/out")" "deferral 1 no host took the message: h.silent.test: DNS lookup of its address failed: timed out" "an MX host whose address lookup times out: deferral"
+rd "$T/m" -- "$(printf 'b\303\274cher.example')" a@client.example "$(printf 'u@b\303\274cher.example')"
+is "$(cat "$T/out")" "failure 1 b??cher.example has no MX record and no address (DNS)" "a UTF-8 domain: the line stays printable ASCII"
 rd "$T/m" -- 'bad..example' a@client.example u@bad..example
 is "$(cat "$T/out")" "failure 1 DNS lookup of the MX records of bad..example failed: not a valid domain name" "a domain that is no DNS name: failure"
 DEAD=$(free_port udp)

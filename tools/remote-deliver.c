@@ -20,6 +20,7 @@
 #include <skalibs/types.h>
 #include "control.h"
 #include "dns.h"
+#include "logtext.h"
 #include "mxroute.h"
 #include "smtpclient.h"
 
@@ -45,14 +46,15 @@ static stralloc line = STRALLOC_ZERO ;
 static void die_nomem (void) gccattr_noreturn ;
 static void die_nomem (void) { strerr_diefu1sys(111, "allocate memory") ; }
 
-/* write "kind N text" for recipient i; its outcome is final */
+/* write "kind N text" for recipient i, text made printable ASCII (the domain may not be);
+   its outcome is final */
 static void report (unsigned int i, char const *kind, char const *text, size_t len)
 {
   char fmt[UINT_FMT] ;
   line.len = 0 ;
   if (!stralloc_cats(&line, kind) || !stralloc_catb(&line, " ", 1)
    || !stralloc_catb(&line, fmt, uint_fmt(fmt, i + 1)) || !stralloc_catb(&line, " ", 1)
-   || !stralloc_catb(&line, text, len) || !stralloc_catb(&line, "\n", 1)) die_nomem() ;
+   || !logtext_cat(&line, text, len, len, 0) || !stralloc_catb(&line, "\n", 1)) die_nomem() ;
   if (buffer_put(buffer_1, line.s, line.len) < 0) strerr_diefu1sys(111, "write to stdout") ;
   rstate[i] = R_DONE ;
 }
