@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""fakesmtp.py [KEY=VALUE...] [addr=ADDR KEY=VALUE...]...: SMTP servers on loopback that
+misbehave on demand, for the remote-deliver tests (t/6[5-8]-*.t). Each addr= starts another
+listener, configured by the keys that follow it (keys before the first addr= are every
+listener's defaults). Writes the port of the first listener on stdout once all listen, then
+serves connections until killed.
+
+Keys (a reply is its lines joined with "|"; "hang" never answers, "drop" closes at once):
+  addr=127.0.0.1   port=0 (0: the kernel picks)
+  greet="220 fake.example ESMTP"
+  ehlo="250-fake.example|250-PIPELINING|250-8BITMIME|250 SIZE"
+  helo="250 fake.example"
+  mail="250 2.1.0 ok"
+  rcpt="250 2.1.5 ok"      rcpt:ADDR=reply for that one address
+  data="354 go ahead"
+  datadrop=N               close the connection once N bytes of the message have come
+  end="250 2.0.0 queued"   the reply to the end of the data
+  quit="221 2.0.0 bye"
+  log=FILE                 one line per event:
+                             conn                   a connection was accepted
+                             cmd LINE               a command line, as received
+                             recv VERB VERB...      the verbs of the commands one read got
+                             data N                 N bytes of data (up to its final dot)
+                           and each message as received (CR LF, stuffing dots, final dot)
+                           in FILE.N (N = 1, 2, ...)
+"""
+import socket, sys, threading
+
+defaults = {"addr": "127.0.0.1", "port": "0", "greet": "220 fake.example ESMTP",
+            "ehlo": "250-fake.example|250-PIPELINING|250-8BITMIME|250 SIZE",
+            "helo": "250 fake.example", "mail": "250 2.1.0 ok", "rcpt": "250 2.1.5 ok",
+            "data": "354 go ahead", "datadrop": "0", "end": "250 2.0.0 queued",
+            "quit": "221 2.0.0 bye", "log": ""}
+confs = []
+for a in sys.argv[1:]:
+    k, v = a.split("=", 1)
+    if k == "addr":
+        confs.append(dict(defaults))
+    (confs[-1] if confs else defaults)[k] = v
+if not confs:
+    confs.append(dict(defaults))
+
+lock = threading.Lock()
+
+
+def log(conf, line):
+    if conf["log"]:
+        with lock, open(conf["log"], "a") as f:
+            f.write(line + "\n")
+
+
+class Drop(Exception):
+    pass
+
+
+def reply(c, r):
+    """send reply r; raises Drop to end the session"""
+    if r == "drop":
+        raise Drop()
+    if r == "hang":
+        while c.recv(4096):
+            pass
+        raise Drop()
+    c.sendall(("\r\n".join(r.split("|")) + "\r\n").encode("latin-1"))
+
+
+def session(conf, c):
+    buf = b""
+    try:
+        log(conf, "conn")
+        reply(c, conf["greet"])
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+            verbs = []
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                line = line.rstrip(b"\r").decode("latin-1")
+                log(conf, "cmd " + line)
+                verb = line.split(" ")[0].split(":")[0].upper()
+                verbs.append(verb)
+                if verb == "EHLO":
+                    reply(c, conf["ehlo"])
+                elif verb == "HELO":
+                    reply(c, conf["helo"])
+                elif verb == "MAIL":
+                    reply(c, conf["mail"])
+                elif verb == "RCPT":
+                    addr = line[line.find("<") + 1:line.rfind(">")]
+                    reply(c, conf.get("rcpt:" + addr, conf["rcpt"]))
+                elif verb == "DATA":
+                    r = conf["data"]
+                    reply(c, r)
+                    if r.startswith("354"):
+                        log(conf, "recv " + " ".join(verbs))
+                        verbs = []
+                        buf = data(conf, c, buf)
+                elif verb == "QUIT":
+                    log(conf, "recv " + " ".join(verbs))
+                    reply(c, conf["quit"])
+                    return
+                elif verb == "RSET" or verb == "NOOP":
+                    reply(c, "250 ok")
+                else:
+                    reply(c, "502 5.5.1 unknown command")
+            if verbs:
+                log(conf, "recv " + " ".join(verbs))
+    except (Drop, ConnectionError, OSError):
+        pass
+    finally:
+        c.close()
+
+
+def data(conf, c, buf):
+    """read the message up to its final dot, store it, answer; return what follows"""
+    drop = int(conf["datadrop"])
+    while True:
+        if buf.startswith(b".\r\n"):
+            end = 3
+            break
+        i = buf.find(b"\r\n.\r\n")
+        if i >= 0:
+            end = i + 5
+            break
+        if drop and len(buf) >= drop:
+            log(conf, "data dropped after %d" % len(buf))
+            raise Drop()
+        chunk = c.recv(65536)
+        if not chunk:
+            raise Drop()
+        buf += chunk
+    msg, rest = buf[:end], buf[end:]
+    log(conf, "data %d" % len(msg))
+    if conf["log"]:
+        with lock:
+            conf["n"] = conf.get("n", 0) + 1
+            with open("%s.%d" % (conf["log"], conf["n"]), "wb") as f:
+                f.write(msg)
+    reply(c, conf["end"])
+    return rest
+
+
+def serve(conf, s):
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=session, args=(conf, conn), daemon=True).start()
+
+
+socks = []
+for conf in confs:
+    family = socket.AF_INET6 if ":" in conf["addr"] else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((conf["addr"], int(conf["port"])))
+    s.listen(16)
+    socks.append(s)
+print(socks[0].getsockname()[1], flush=True)
+for conf, s in zip(confs[1:], socks[1:]):
+    threading.Thread(target=serve, args=(conf, s), daemon=True).start()
+serve(confs[0], socks[0])

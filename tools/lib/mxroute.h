@@ -1,0 +1,42 @@
+/* mxroute: where the mail of a domain goes: control/smtproutes (qmail's format, with
+   address literals), a domain that is an address literal, and the order of its MX records
+   (RFC 5321 5.1; RFC 7505 null MX). Pure functions on memory, but for the random order. */
+#ifndef SLUICE_MXROUTE_H
+#define SLUICE_MXROUTE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <skalibs/stralloc.h>
+
+typedef struct mxroute_s mxroute ;
+struct mxroute_s
+{
+  char host[256] ;   /* the relay: a name, or an address as text ("192.0.2.1", "::1");
+                        "" for the domain's own MX records */
+  char ip[16] ;      /* the relay's address, when isip (IPv4 in the first 4 bytes) */
+  int isip ;
+  int is6 ;
+  uint16_t port ;    /* 0 when the line gives none */
+} ;
+
+/* Find domain's route in text[0..len), the contents of control/smtproutes: lines
+   "domain:relay" or "domain:relay:port". domain is a name (that domain), ".name" (every
+   domain that ends so), or empty (every domain); relay is a host name, an IPv4 address, an
+   address literal ([192.0.2.1], [2001:db8::1], [IPv6:2001:db8::1]), or empty (the MX
+   records, to the port given if any). Blank lines and # comments are skipped; names are
+   compared ignoring case. The most specific line wins: the domain itself, then its parents
+   from the longest, then the empty domain; of two lines for the same domain, the first.
+   Every line is checked, whether it matches or not.
+   1: found, *route set; 0: no route; -1: a bad line, *line its number (errno EINVAL). */
+extern int mxroute_lookup (mxroute *route, char const *text, size_t len, char const *domain, unsigned int *line) ;
+
+/* s[0..len) is an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]", or "[::1]"):
+   1, with ip (16 bytes) and *is6 set as dns_ip_scan does; else 0. */
+extern int mxroute_literal (char *ip, int *is6, char const *s, size_t len) ;
+
+/* out = the names of the MX records mx[0..len) (dns_mx's format), each '\0'-terminated,
+   lowest preference first, equal preferences in random order; a "." record (a null MX)
+   is left out. Returns how many names (0: only null MX records: the domain takes no mail,
+   RFC 7505), or -1 with errno (memory; EBADMSG when mx is not in dns_mx's format). */
+extern int mxroute_order (stralloc *out, char const *mx, size_t len) ;
+
+#endif
