@@ -74,7 +74,7 @@ static void out (char const *s)
 static void closing (void) gccattr_noreturn ;
 static void closing (void)
 {
-  pop3io_flush(&io) ;
+  pop3io_close(&io, 2) ;
   _exit(0) ;
 }
 

@@ -452,7 +452,7 @@ static void pop3_quit (void)
   }
   if (failed) out("-ERR [SYS/TEMP] some deleted messages could not be removed\r\n") ;
   else { out("+OK bye, ") ; outnum(kept) ; out(kept == 1 ? " message left\r\n" : " messages left\r\n") ; }
-  pop3io_flush(&io) ;
+  pop3io_close(&io, 2) ;
   _exit(0) ;
 }
 

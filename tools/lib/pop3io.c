@@ -172,6 +172,23 @@ int pop3io_getline (pop3io *io, char *line, size_t *len)
   return memchr(line, 0, n) ? POP3IO_BAD : POP3IO_OK ;
 }
 
+void pop3io_close (pop3io *io, unsigned int secs)
+{
+  unsigned int t = io->timeout ;
+  if (!pop3io_flush(io)) return ;
+  if (shutdown(io->wfd, SHUT_WR) < 0) return ;   /* not a socket: nothing to fear */
+  io->timeout = secs ;
+  for (;;)
+  {
+    ssize_t r = read(io->rfd, io->in, sizeof io->in) ;
+    if (r > 0) continue ;
+    if (r < 0 && errno == EINTR) continue ;
+    if (r < 0 && errno == EAGAIN && ready(io, io->rfd, POLLIN)) continue ;
+    break ;
+  }
+  io->timeout = t ;
+}
+
 int pop3io_pending (pop3io const *io)
 {
   return io->inpos < io->inlen ;

@@ -56,6 +56,11 @@ extern int pop3io_getline (pop3io *io, char *line, size_t *len) ;
 /* 1 when a complete or partial line is already buffered (the client pipelines). */
 extern int pop3io_pending (pop3io const *io) ;
 
+/* The end of a session: write what is queued, close our side, and read what the client
+   still sends (for at most secs seconds, until it closes), so that unread input does not
+   make the kernel reset the connection and lose the last reply. */
+extern void pop3io_close (pop3io *io, unsigned int secs) ;
+
 /* Throw away buffered input and go on over rfd and wfd (UCSPI-TLS, after STLS). */
 extern int pop3io_switch (pop3io *io, int rfd, int wfd) ;
 
