@@ -5,7 +5,7 @@
 # lines, deadlines, long lines, commands pipelined after the login.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pop3-lib.sh"
-plan 51
+plan 53
 
 pop3_setup || exit 1
 printf 'Subject: one\n\nhello\n' | deliver "$MA" || exit 1
