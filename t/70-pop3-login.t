@@ -5,7 +5,7 @@
 # lines, deadlines, long lines, commands pipelined after the login.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pop3-lib.sh"
-plan 53
+plan 55
 
 pop3_setup || exit 1
 printf 'Subject: one\n\nhello\n' | deliver "$MA" || exit 1
@@ -137,6 +137,7 @@ is "$(raw $PORT "$T/in" | sed -n 3p)" '-ERR [SYS/TEMP] temporary failure, try ag
 pop3_start cp3 -w 0 -- "$T/cp" true || exit 1
 printf 'USER ok\r\nPASS b\r\nQUIT\r\n' > "$T/in"
 is "$(raw $PORT "$T/in" | sed 1d | tr '\n' '|')" "+OK send PASS|" "a prog that is not pop3d and exits 0: the session is over, nothing more said"
+like "$(grep 'tcpsrv: end' "$T/cp3.log")" ' status 0$' "and pop3-login exits 0"
 
 # deadlines
 pop3_start slow -t 1 || exit 1
@@ -158,3 +159,9 @@ is_rc 100 "no checkpassword program: exit 100" "$B/pop3-login" pop.example.org
 is_rc 100 "a malformed -t: exit 100" "$B/pop3-login" -t 1x pop.example.org true
 is_rc 100 "-f 0: exit 100" "$B/pop3-login" -f 0 pop.example.org true
 like "$(cat "$T/err")" '^pop3-login: usage: pop3-login ' "the usage line"
+
+# the man page's example by hand works as printed
+sed -n '/^A login by hand/,/^\.Ed/p' "$TOP/doc/pop3-login.8" | sed '1,2d;$d' | sed 's/\\e/\\/g' > "$T/example.sh"
+mkdir -p "$T/ex/Maildir/new" "$T/ex/Maildir/cur" "$T/ex/Maildir/tmp"
+printf 'Subject: x\n\n' > "$T/ex/Maildir/new/1.x"
+like "$(cd "$T/ex" && PATH=$B:$PATH sh "$T/example.sh" 2>/dev/null | tr -d '\r' | tr '\n' '|')" '^\+OK pop\.example\.com POP3 ready\|\+OK send PASS\|\+OK 1 message\|\+OK 1 14\|\+OK bye' "pop3-login(8): the example by hand works as printed"

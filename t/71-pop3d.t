@@ -6,7 +6,7 @@
 # files moved or removed behind its back, deadlines, bad arguments.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pop3-lib.sh"
-plan 55
+plan 59
 
 pop3_setup || exit 1
 # the messages: dots at line starts, no final newline, CR LF line ends, TOP's, an empty one
@@ -82,7 +82,7 @@ is "$(printf '%s\n' "$out" | sed -n 's/^+OK 3 //p')" "$(printf '%s\n' "$u1" | aw
 is "$(printf '%s\n' "$out" | sed -n 's/^top0 //p')" "[b'Subject: top', b'']" "TOP 4 0: the header and the empty line"
 is "$(printf '%s\n' "$out" | sed -n 's/^top2 //p')" "[b'Subject: top', b'', b'b1', b'b2']" "TOP 4 2: two lines of the body"
 is "$(printf '%s\n' "$out" | sed -n 's/^top9 //p')" "[b'Subject: top', b'', b'b1', b'b2', b'b3', b'b4']" "TOP past the end: the whole message"
-like "$(printf '%s\n' "$u1" | awk '{print $2}')" "^$(ls "$MA/cur" | sort | head -1 | cut -d, -f1 | sed 's/\./\\./g')\$" "a UIDL is the unique part of the file name"
+ok "a UIDL is the unique part of a file's name" sh -c "ls '$MA/cur' | cut -d, -f1 | grep -qxF '$(printf '%s\n' "$u1" | awk '{print $2}')'"
 
 # deletions happen at QUIT only
 out=$(pop3py $PORT <<'EOF'
@@ -178,7 +178,11 @@ cat > "$T/back.py" <<'EOF'
 import os
 md = sys.argv[2]
 p = login()
-names = sorted(os.listdir(md + "/cur"))
+import re
+def order(n):   # pop3d's order: the delivery time, seconds and microseconds
+    m = re.match(r"(\d+)\.M(\d+)", n)
+    return (int(m.group(1)), int(m.group(2)), n) if m else (0, 0, n)
+names = sorted((n for n in os.listdir(md + "/cur") if os.path.isfile(md + "/cur/" + n)), key=order)
 os.rename(md + "/cur/" + names[0], md + "/cur/" + names[0].split(":")[0] + ":2,S")
 os.unlink(md + "/cur/" + names[1])
 print("moved", retr_bytes(p, 1)[:9])
@@ -192,6 +196,24 @@ like "$out" "^moved b'Subject: '" "a message renamed by another reader (flags) i
 like "$out" '^gone -ERR message no longer exists$' "a message removed by another reader: -ERR"
 like "$out" '^\+OK bye, ' "and QUIT removes the renamed one"
 is "$(find "$MA/cur" -type f | wc -l)" 3 "one removed by pop3d, one by the other reader"
+
+# a file the user cannot read does not lock the user out of the rest
+printf 'Subject: root only\n\nx\n' > "$MA/cur/1.rootonly"
+chmod 600 "$MA/cur/1.rootonly"
+out=$(pop3py $PORT <<'EOF'
+p = login()
+print("stat", p.stat()[0])
+try: p.retr(1)
+except poplib.error_proto as e: print("retr1", e.args[0].decode())
+print("retr2", retr_bytes(p, 2)[:8])
+p.quit()
+EOF
+)
+like "$out" '^stat 4$' "an unreadable file is listed"
+like "$out" '^retr1 -ERR \[SYS/TEMP\] unable to open the message$' "RETR of it: -ERR [SYS/TEMP]"
+like "$out" "^retr2 b'Subject:'$" "the others are served"
+like "$(cat "$L")" 'pop3d: warning: unable to (read|open) .*1\.rootonly' "and a warning logged"
+rm "$MA/cur/1.rootonly"
 
 # bad arguments
 printf 'RETR\r\nRETR 0\r\nRETR 99\r\nRETR x\r\nRETR 1 2\r\nTOP 1\r\nLIST 1 2\r\nDELE -1\r\nSTAT 1\r\nUSER x\r\nFOO\r\n%s\r\nNOOP\r\nQUIT\r\n' "$(head -c 2000 /dev/zero | tr '\0' 1)" | "$B/pop3d" "$MA" 2>/dev/null | sed 1d | cut -c1-24 | tr -d '\r' | tr '\n' '|' > "$T/o"

@@ -99,6 +99,7 @@ static long long now_ms (void)
 /* the checkpassword program's verdict */
 #define CP_STARTED -2    /* it accepted and ran prog, which has taken the session over */
 #define CP_NOANSWER -1   /* it crashed, could not be run, or did not answer in time */
+#define CP_DONE -3       /* it ran a prog that does not speak $POP3LOGINFD, which exited 0 */
 
 /* the session belongs to prog now: wait for it, then leave with its exit code */
 static void session (pid_t pid) gccattr_noreturn ;
@@ -179,7 +180,7 @@ static int checkpassword (char const *in, size_t len, pid_t *pid)
   ndelay_on(io.rfd) ; ndelay_on(io.wfd) ;
   if (r < 0 || !WIFEXITED(wstat)) return CP_NOANSWER ;
   /* a prog that does not speak $POP3LOGINFD and ended well: the session took place */
-  if (!WEXITSTATUS(wstat)) return CP_STARTED ;
+  if (!WEXITSTATUS(wstat)) return CP_DONE ;
   return WEXITSTATUS(wstat) ;
 }
 
@@ -224,9 +225,10 @@ static void login (char const *u, size_t ulen, char const *pass, size_t plen, ch
     explicit_bzero(in.s, in.len) ;
   }
   stralloc_free(&in) ;
-  if (r == CP_STARTED)
+  if (r == CP_STARTED || r == CP_DONE)
   {
     logauth("auth success", u, ulen, mech, 0) ;
+    if (r == CP_DONE) _exit(0) ;
     session(pid) ;
   }
   if (r == CP_NOANSWER) memcpy(fmt, "none", 5) ;

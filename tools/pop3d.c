@@ -110,7 +110,6 @@ static int msgcmp (void const *a, void const *b)
 static int scandir_fd (int fd, int (*f) (int, char const *, void *), void *arg)
 {
   char buf[32768] ;
-  if (lseek(fd, 0, SEEK_SET) < 0) return -1 ;
   for (;;)
   {
     ssize_t n = getdents64(fd, buf, sizeof buf) ;
@@ -177,6 +176,8 @@ static int relocate (msg *m)
   if (len >= sizeof uniq) return 0 ;
   memcpy(uniq, name, len) ; uniq[len] = 0 ;
   r.uniq = uniq ; r.len = len ; r.found = 0 ; r.fd = -1 ;
+  /* read the directories again from their start */
+  if (lseek(curfd, 0, SEEK_SET) < 0 || lseek(newfd, 0, SEEK_SET) < 0) return 0 ;
   if (scandir_fd(curfd, &relocate_match, &r) <= 0 && scandir_fd(newfd, &relocate_match, &r) <= 0) return 0 ;
   m->name = r.found ;
   m->cur = r.fd == curfd ;
@@ -207,14 +208,15 @@ static ssize_t fill (int fd, size_t len, int *eof)
   return len ;
 }
 
-/* the message's sizes, read from the file when its name does not give them; 1, or 0 when
-   the file cannot be read (a warning is logged) */
-static int msg_size (msg *m)
+/* the message's sizes, read from the file when its name does not give them; a file that
+   cannot be read gets its file size (or 0) and a warning, and fails at RETR: one bad file
+   must not lock the user out of the rest */
+static void msg_size (msg *m)
 {
   pop3msg_size s = POP3MSG_SIZE_ZERO ;
   uint64_t total = 0 ;
   int fd, eof = 0 ;
-  if (m->vsize != UNKNOWN) return 1 ;
+  if (m->vsize != UNKNOWN) return ;
   fd = msg_open(m) ;
   if (fd < 0) goto err ;
   while (!eof)
@@ -227,10 +229,10 @@ static int msg_size (msg *m)
   close(fd) ;
   m->vsize = pop3msg_size_finish(&s) ;
   m->fsize = total ;
-  return 1 ;
+  return ;
  err:
   strerr_warnwu4sys("read ", maildir, "/", names.s + m->name) ;
-  return 0 ;
+  m->vsize = m->fsize != UNKNOWN ? m->fsize : 0 ;
 }
 
 /* "n" of a command: 1-based, an existing message not deleted; 0 after replying -ERR */
@@ -247,7 +249,7 @@ static void pop3_stat (void)
   for (size_t i = 0 ; i < nmsgs ; i++)
   {
     if (msgs[i].deleted) continue ;
-    if (!msg_size(msgs + i)) { out("-ERR [SYS/TEMP] unable to read a message\r\n") ; return ; }
+    msg_size(msgs + i) ;
     count++ ; bytes += msgs[i].vsize ;
   }
   out("+OK ") ; outnum(count) ; out(" ") ; outnum(bytes) ; out("\r\n") ;
@@ -265,7 +267,7 @@ static void listing (char const *arg, size_t len, int uidl)
     msg *m ;
     if (!msgarg(arg, len, 1, &n)) return ;
     m = msgs + n - 1 ;
-    if (!uidl && !msg_size(m)) { out("-ERR [SYS/TEMP] unable to read the message\r\n") ; return ; }
+    if (!uidl) msg_size(m) ;
     out("+OK ") ; outnum(n) ; out(" ") ;
     if (uidl) { pop3msg_uidl(names.s + m->name, u) ; out(u) ; }
     else outnum(m->vsize) ;
@@ -274,7 +276,7 @@ static void listing (char const *arg, size_t len, int uidl)
   }
   if (!uidl)
     for (size_t i = 0 ; i < nmsgs ; i++)
-      if (!msgs[i].deleted && !msg_size(msgs + i)) { out("-ERR [SYS/TEMP] unable to read a message\r\n") ; return ; }
+      if (!msgs[i].deleted) msg_size(msgs + i) ;
   out(uidl ? "+OK unique-id listing follows\r\n" : "+OK scan listing follows\r\n") ;
   for (size_t i = 0 ; i < nmsgs ; i++)
   {

@@ -112,7 +112,11 @@ static void test_msg (void)
   CHECK(!pop3msg_namesize("1.2.h,S=12x", 'S', &n)) ;
   CHECK(!pop3msg_namesize("1.2.h,S=", 'S', &n)) ;
   CHECK(!pop3msg_namesize("1.2.h,S=99999999999999999999999", 'S', &n)) ;
-  CHECK(pop3msg_stamp("1700000000.M1") == 1700000000) ;
+  CHECK(pop3msg_stamp("1700000000.M1") == 1700000000000001ULL) ;
+  CHECK(pop3msg_stamp("1700000000.M99999P1") < pop3msg_stamp("1700000000.M100000P1")) ;
+  CHECK(pop3msg_stamp("1700000000.M999999P1") < pop3msg_stamp("1700000001.M0P1")) ;
+  CHECK(pop3msg_stamp("1700000000.1234.host") == 1700000000000000ULL) ;
+  CHECK(pop3msg_stamp("1700000000.M1234567") == 1700000000000000ULL) ;
   CHECK(pop3msg_stamp("x1") == 0) ;
   CHECK(pop3msg_stamp("99999999999999999999999") == UINT64_MAX) ;
 }

@@ -143,11 +143,17 @@ int pop3msg_namesize (char const *name, char key, uint64_t *n)
 
 uint64_t pop3msg_stamp (char const *name)
 {
-  uint64_t x = 0 ;
+  uint64_t x = 0, us = 0 ;
   for (; *name >= '0' && *name <= '9' ; name++)
   {
-    if (x > (UINT64_MAX - 9) / 10) return UINT64_MAX ;
+    if (x > (UINT64_MAX / 1000000 - 9) / 10) return UINT64_MAX ;
     x = x * 10 + (uint64_t)(*name - '0') ;
   }
-  return x ;
+  if (name[0] == '.' && name[1] == 'M')
+  {
+    unsigned int k = 0 ;
+    for (name += 2 ; *name >= '0' && *name <= '9' && k < 6 ; name++, k++) us = us * 10 + (uint64_t)(*name - '0') ;
+    if (*name >= '0' && *name <= '9') us = 0 ;   /* not microseconds */
+  }
+  return x * 1000000 + us ;
 }

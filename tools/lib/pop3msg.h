@@ -56,8 +56,10 @@ extern size_t pop3msg_uidl (char const *name, char *out) ;
    'W': the size as POP3 sends it). 1 found (*n set), 0 not. */
 extern int pop3msg_namesize (char const *name, char key, uint64_t *n) ;
 
-/* The leading decimal number of a Maildir name (the delivery time in seconds), for sorting;
-   0 when there is none, UINT64_MAX when it overflows. */
+/* The delivery time a Maildir name starts with, in microseconds, for sorting: its leading
+   seconds, plus the microseconds of a ".M<usec>" right after them (the names that
+   maildir-deliver, qmail and Dovecot make); 0 when there is none, UINT64_MAX when it
+   overflows. */
 extern uint64_t pop3msg_stamp (char const *name) ;
 
 #endif
