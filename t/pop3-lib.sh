@@ -17,6 +17,9 @@ pop3_setup() {
   SLUICEDIR=$T/sluice; export SLUICEDIR
   mkdir -p "$SLUICEDIR/control"
   echo 'yescrypt 1' > "$SLUICEDIR/control/passwordhash"   # cheap hashes: the tests log in often
+  # pop3-login's own delay and limit are tested here; auth-check's across connections in t/53
+  echo 0 > "$SLUICEDIR/control/authfailmax"
+  echo 0 > "$SLUICEDIR/control/authfaildelay"
   "$B/mail-user" adddomain -u nobody example.com || return 1
   echo 'alice pw' | "$B/mail-user" adduser alice@example.com || return 1
   echo 'bob pw' | "$B/mail-user" adduser bob@example.com || return 1
