@@ -28,6 +28,8 @@ _tap_cleanup() {
     while kill -0 "$_p" 2>/dev/null && [ $_i -lt 20 ]; do sleep 0.1; _i=$((_i+1)); done
     kill -KILL "$_p" 2>/dev/null
   done
+  # KEEP_T=dir: a copy of the scratch directory for a post-mortem
+  [ -n "${KEEP_T:-}" ] && rm -rf "$KEEP_T" && cp -a "$T" "$KEEP_T"
   rm -rf "$T"
 }
 trap '_tap_rc=$?; _tap_cleanup; exit $_tap_rc' EXIT

@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <skalibs/stralloc.h>
@@ -56,18 +55,16 @@ static int same (struct stat const *a, struct stat const *b)
 
 int route_db (route_ctx *c)
 {
-  int64_t now = (int64_t)time(0) ;
-  if (c->dbopen && c->dbfile.len && now != c->dbchecked)
+  /* one stat each time: a user added a moment ago must not be bounced as unknown */
+  if (c->dbopen && c->dbfile.len)
   {
     struct stat st ;
-    c->dbchecked = now ;
     if (stat(c->dbfile.s, &st) < 0 || !same(&st, &c->dbst)) { userdb_close(&c->db) ; c->dbopen = 0 ; }
   }
   if (c->dbopen) return 1 ;
   if (c->dbfile.len && stat(c->dbfile.s, &c->dbst) < 0) return 0 ;
   if (!userdb_open(&c->db, 0)) return 0 ;
   c->dbopen = 1 ;
-  c->dbchecked = now ;
   return 1 ;
 }
 

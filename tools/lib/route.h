@@ -31,16 +31,15 @@ struct route_ctx_s
   int dbopen ;                  /* 1: db is open */
   stralloc dbfile ;             /* the cdb file behind db, watched for changes; "" if none */
   struct stat dbst ;
-  int64_t dbchecked ;           /* when its status was last read (seconds) */
 } ;
-#define ROUTE_CTX_ZERO { .me = STRALLOC_ZERO, .locals = STRALLOC_ZERO, .dflt = STRALLOC_ZERO, .db = USERDB_ZERO, .dbopen = 0, .dbfile = STRALLOC_ZERO, .dbchecked = 0 }
+#define ROUTE_CTX_ZERO { .me = STRALLOC_ZERO, .locals = STRALLOC_ZERO, .dflt = STRALLOC_ZERO, .db = USERDB_ZERO, .dbopen = 0, .dbfile = STRALLOC_ZERO }
 
 /* Read the control files (again, for SIGHUP): 1, or 0 with errno (*what names the file). */
 extern int route_init (route_ctx *c, char const **what) ;
 
 /* The kind of domain (lowercase, 0-terminated): ROUTE_*, or -1 when the users database
    cannot be read (errno): a temporary failure. The database is reopened when its file has
-   been replaced (checked at most once a second). */
+   been replaced (a stat each time). */
 extern int route_domain (route_ctx *c, char const *domain) ;
 
 /* The domain of rcpt, lowercase, 0-terminated, into sa (control/me when rcpt has no '@'). */
