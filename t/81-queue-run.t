@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: deliveries run as the domain's owner"
-plan 67
+plan 68
 q_init
 for u in alice bob carol dave; do q_user $u@example.com; done
 echo 'secret' | "$B/mail-user" adduser -q 3000 small@example.com >/dev/null
@@ -113,6 +113,12 @@ msg x@example.net bob-chain@example.com chain | inject x@example.net bob-chain@e
 ok "a chain that defers at its 2nd line: deferred" wait_log 10 'deferral: .*qmail-chain line 2: the program failed temporarily \(exit 111\)'
 is "$(maildir_count bob@example.com)" $((before + 1)) "its first line was done"
 like "$("$B/queue-list")" 'bob-chain@example.com	deferred \(1 try, next ' "queue-list shows it deferred"
+# a deferral before any step (the user is editing .qmail: sticky home) keeps the count of
+# the steps done by the first attempt
+chmod +t "$H/bob"
+kill -ALRM "$RUNPID"
+ok "a sticky home: deferred again, before any step" wait_log 10 'deferral: the home directory is sticky'
+chmod -t "$H/bob"
 touch "$T/go"
 kill -ALRM "$RUNPID"
 ok "after SIGALRM it is retried and delivered" wait_eq 10 2 extcount

@@ -186,8 +186,9 @@ int main (int argc, char const *const *argv)
     }
     if (!qqueue_hello(fd, env.s, env.len - 1)) { close(fd) ; return QUEUE_READ ; }
     q.msgfd = fd ;
-    send_message(&mem, spill, &put_socket, &q) ;
-    code = qqueue_finish(&q) ;
-    return code ;
+    code = send_message(&mem, spill, &put_socket, &q) ;
+    /* a message we could not read back whole is never committed: closing drops it */
+    if (code > 0) { qqueue_abort(&q) ; return code ; }
+    return qqueue_finish(&q) ;
   }
 }

@@ -60,13 +60,14 @@ static int parse (char *s, size_t len, localdeliver *a)
   return 1 ;
 }
 
-int main (void)
+int main (int argc, char const *const *argv)
 {
   static char req[REQMAX] ;
   localdeliver_result r = LOCALDELIVER_RESULT_ZERO ;
   stralloc out = STRALLOC_ZERO ;
   PROG = "queue-local" ;
-  (void)USAGE ;
+  (void)argv ;
+  if (argc > 1) strerr_dieusage(100, USAGE) ;
   umask(077) ;
   sig_ignore(SIGPIPE) ;
   sig_restore(SIGCHLD) ;

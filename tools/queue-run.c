@@ -50,7 +50,7 @@
 #define SCAN_TODO_EVERY 60        /* seconds between scans of todo/ without a wake-up */
 #define CLEANUP_EVERY 3600        /* seconds between removals of old leftovers */
 #define LEFTOVER_AGE 129600       /* 36 hours: files in tmp/ older than this are leftovers */
-#define STAT_BATCH 512            /* messages whose schedule is read per loop at start-up */
+#define STAT_BATCH 256            /* messages of mess/ read per loop turn at start-up */
 #define TEMPFAIL_RETRY 300        /* seconds before a message that could not be read is tried again */
 
 /* ---- configuration ----------------------------------------------------------------------- */
@@ -77,7 +77,7 @@ static int readcontrols (void)
   if (!conc[CH_LOCAL]) conc[CH_LOCAL] = 1 ;
   if (!conc[CH_REMOTE]) conc[CH_REMOTE] = 1 ;
   if (conc[CH_LOCAL] > 1000) conc[CH_LOCAL] = 1000 ;
-  if (conc[CH_REMOTE] > 1000) conc[CH_REMOTE] = 1000 ;
+  if (conc[CH_REMOTE] > 200) conc[CH_REMOTE] = 200 ;   /* queue-spawn's own limit */
   what = "control/bouncefrom" ;
   if (control_readline(&a, "bouncefrom", "MAILER-DAEMON") < 0) goto err ;
   what = "control/bouncehost" ;
@@ -832,7 +832,7 @@ static void outcome (active *a, size_t i, int code, char const *text, unsigned i
     static stralloc sa = STRALLOC_ZERO ;
     sa.len = 0 ;
     if (!stralloc_cats(&sa, text) || !stralloc_cats(&sa, " / I'm not going to try again; this message has been in the queue too long (#5.4.7)") || !stralloc_0(&sa)) dienomem() ;
-    logs("delivery ") ; logn(jobdno) ; logs(": deferral: ") ; logt(text, 1000) ; logend() ;
+    logs("delivery ") ; logn(jobdno) ; logs(": failure: ") ; logt(sa.s, 1000) ; logend() ;
     bounce_status(sa.s, 0, status) ;
     if (!queue_line_failed(lines, i, t, status, sa.s)) dienomem() ;
     rs->state = QUEUE_RCPT_FAILED ; rs->bounced = 0 ; rs->when = t ;
@@ -858,9 +858,11 @@ static void outcome (active *a, size_t i, int code, char const *text, unsigned i
   else
   {
     rs->tries++ ;
-    rs->state = QUEUE_RCPT_DEFERRED ; rs->when = t ; rs->steps = steps ;
+    /* the steps done never go back (an early failure reports none) */
+    if (steps > rs->steps) rs->steps = steps ;
+    rs->state = QUEUE_RCPT_DEFERRED ; rs->when = t ;
     rs->next = t + backoff(rs->tries, ch) ;
-    if (!queue_line_deferred(lines, i, t, rs->next, rs->tries, steps, text)) dienomem() ;
+    if (!queue_line_deferred(lines, i, t, rs->next, rs->tries, rs->steps, text)) dienomem() ;
     rs->text = a->st.text.len ;
     if (!stralloc_cats(&a->st.text, text) || !stralloc_0(&a->st.text)) dienomem() ;
     if (rs->next < *next) *next = rs->next ;
@@ -957,6 +959,8 @@ static void result (char *buf, size_t len)
 
 /* ---- scans ------------------------------------------------------------------------------------ */
 
+static void seen_add (uint32_t si) ;
+
 /* every message of todo/ into mess/, due now */
 static void scan_todo (void)
 {
@@ -981,6 +985,7 @@ static void scan_todo (void)
     si = slot_new(d->d_name) ;
     SLOT(si)->next = 0 ;
     SLOT(si)->fresh = 1 ;
+    seen_add(si) ;
     /* taken at once, while the file is still in the page cache, unless the channels are
        full already */
     if (!stopping && waiting < 2 * (conc[CH_LOCAL] + conc[CH_REMOTE]) + 64) take(si) ;
@@ -989,82 +994,153 @@ static void scan_todo (void)
   closedir(dir) ;
 }
 
-/* start-up: every message of mess/, its schedule read later (the mtime of info/ID) */
-static uint32_t statcursor = 0 ;
+/* start-up: mess/ is read a batch at a time, between deliveries, so that a big queue starts
+   delivering at once; each message's schedule is its log's mtime (due now without a log).
+   Messages moved from todo/ meanwhile may show up in the listing too: they are remembered
+   until the listing ends, so that none gets two slots. */
+static DIR *messdir = 0 ;
+static uint32_t *seenhash = 0 ;     /* open addressing: slot + 1, 0 for empty */
+static uint32_t seenmask = 0 ;
+static uint32_t seencount = 0 ;
 
-static void scan_mess (void)
+static uint32_t idhash (char const *id)
+{
+  uint32_t h = 2166136261u ;
+  for (; *id ; id++) { h ^= (unsigned char)*id ; h *= 16777619u ; }
+  return h ;
+}
+
+static void seen_add (uint32_t si)
+{
+  uint32_t h ;
+  if (!messdir) return ;
+  if (2 * (seencount + 1) > seenmask + 1)
+  {
+    uint32_t *old = seenhash, oldsize = seenhash ? seenmask + 1 : 0 ;
+    uint32_t size = oldsize ? 2 * oldsize : 1024 ;
+    seenhash = calloc(size, sizeof *seenhash) ;
+    if (!seenhash) dienomem() ;
+    seenmask = size - 1 ;
+    seencount = 0 ;
+    for (uint32_t k = 0 ; k < oldsize ; k++) if (old[k])
+    {
+      h = idhash(SLOT(old[k] - 1)->id) & seenmask ;
+      while (seenhash[h]) h = (h + 1) & seenmask ;
+      seenhash[h] = old[k] ;
+      seencount++ ;
+    }
+    free(old) ;
+  }
+  h = idhash(SLOT(si)->id) & seenmask ;
+  while (seenhash[h]) h = (h + 1) & seenmask ;
+  seenhash[h] = si + 1 ;
+  seencount++ ;
+}
+
+static int seen_has (char const *id)
+{
+  uint32_t h ;
+  if (!seenhash) return 0 ;
+  for (h = idhash(id) & seenmask ; seenhash[h] ; h = (h + 1) & seenmask)
+    if (!strcmp(SLOT(seenhash[h] - 1)->id, id)) return 1 ;
+  return 0 ;
+}
+
+static void scan_mess_start (void)
 {
   int fd = openat(qfd, "mess", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  DIR *dir ;
   if (fd < 0) strerr_diefu1sys(111, "open mess/") ;
-  dir = fdopendir(fd) ;
-  if (!dir) strerr_diefu1sys(111, "read mess/") ;
-  for (;;)
-  {
-    direntry *d ;
-    errno = 0 ;
-    d = readdir(dir) ;
-    if (!d) { if (errno) strerr_diefu1sys(111, "read mess/") ; break ; }
-    if (d->d_name[0] == '.' || !queue_id_valid(d->d_name)) continue ;
-    slot_new(d->d_name) ;
-  }
-  closedir(dir) ;
+  messdir = fdopendir(fd) ;
+  if (!messdir) strerr_diefu1sys(111, "read mess/") ;
 }
 
-/* a batch of start-up slots get their schedule: 1 when there are more */
-static int stat_batch (void)
+/* a batch of mess/ into the schedule: 1 when there is more to read */
+static int scan_mess_batch (void)
 {
-  uint32_t n = genalloc_len(slot, &slots), k = 0 ;
   uint64_t t = now() ;
-  for (; statcursor < n && k < STAT_BATCH ; statcursor++, k++)
+  for (unsigned int k = 0 ; k < STAT_BATCH ; k++)
   {
-    slot *s = SLOT(statcursor) ;
     char name[6 + QUEUE_IDMAX] ;
     struct stat st ;
-    if (!s->id[0] || s->next != UINT64_MAX || s->heap != NONE || s->active != NONE) continue ;
-    name_of(name, "info", s->id) ;
-    heap_push(statcursor, fstatat(qfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? t : (uint64_t)st.st_mtime) ;
+    direntry *d ;
+    uint32_t si ;
+    errno = 0 ;
+    d = readdir(messdir) ;
+    if (!d)
+    {
+      if (errno) strerr_diefu1sys(111, "read mess/") ;
+      closedir(messdir) ;
+      messdir = 0 ;
+      free(seenhash) ; seenhash = 0 ; seenmask = 0 ; seencount = 0 ;
+      return 0 ;
+    }
+    if (d->d_name[0] == '.' || !queue_id_valid(d->d_name) || seen_has(d->d_name)) continue ;
+    si = slot_new(d->d_name) ;
+    name_of(name, "info", d->d_name) ;
+    heap_push(si, fstatat(qfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? t : (uint64_t)st.st_mtime) ;
   }
-  return statcursor < n ;
+  return 1 ;
 }
 
-/* leftovers: tmp/ files of injections that died, info/ logs without a message */
-static void cleanup (void)
+/* leftovers: tmp/ files of injections that died, info/ logs without a message; a pass runs
+   every hour, a batch of entries per loop turn, like the start-up scan */
+static DIR *cleandir = 0 ;
+static unsigned int cleanstage = 0 ;   /* 0 idle, 1 tmp/, 2 info/ */
+
+static void cleanup_start (void)
 {
-  static char const *const dirs[2] = { "tmp", "info" } ;
+  if (!cleanstage) cleanstage = 1 ;
+}
+
+/* 1 while a pass goes on */
+static int cleanup_batch (void)
+{
+  static char const *const dirs[3] = { 0, "tmp", "info" } ;
   uint64_t t = now() ;
-  for (unsigned int k = 0 ; k < 2 ; k++)
+  if (!cleanstage) return 0 ;
+  if (!cleandir)
   {
-    int fd = openat(qfd, dirs[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-    DIR *dir ;
-    if (fd < 0) continue ;
-    dir = fdopendir(fd) ;
-    if (!dir) { close(fd) ; continue ; }
-    for (;;)
+    int fd = openat(qfd, dirs[cleanstage], O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+    cleandir = fd < 0 ? 0 : fdopendir(fd) ;
+    if (!cleandir)
     {
-      direntry *d ;
-      struct stat st ;
-      char name[8 + 256] ;
-      errno = 0 ;
-      d = readdir(dir) ;
-      if (!d) break ;
-      if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") || strlen(d->d_name) > 200) continue ;
-      if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue ;
-      if ((uint64_t)st.st_ctime + LEFTOVER_AGE > t && (uint64_t)st.st_mtime + LEFTOVER_AGE > t) continue ;
-      if (k == 1)
-      {
-        struct stat ms ;
-        if (!queue_id_valid(d->d_name)) continue ;
-        name_of(name, "mess", d->d_name) ;
-        if (fstatat(qfd, name, &ms, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) continue ;
-      }
-      if (unlinkat(dirfd(dir), d->d_name, 0) == 0)
-      {
-        logs("warning: removed the leftover ") ; logs(dirs[k]) ; logs("/") ; logt(d->d_name, 200) ; logend() ;
-      }
+      if (fd >= 0) close(fd) ;
+      cleanstage = cleanstage == 2 ? 0 : 2 ;
+      return !!cleanstage ;
     }
-    closedir(dir) ;
   }
+  for (unsigned int k = 0 ; k < STAT_BATCH ; k++)
+  {
+    direntry *d ;
+    struct stat st ;
+    char name[8 + 256] ;
+    errno = 0 ;
+    d = readdir(cleandir) ;
+    if (!d)
+    {
+      closedir(cleandir) ;
+      cleandir = 0 ;
+      cleanstage = cleanstage == 2 ? 0 : 2 ;
+      return !!cleanstage ;
+    }
+    if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") || strlen(d->d_name) > 200) continue ;
+    /* in info/: logs of messages gone, and .ID.tmp of a compaction that died */
+    if (cleanstage == 2 && d->d_name[0] == '.' && (strlen(d->d_name) < 5 || strcmp(d->d_name + strlen(d->d_name) - 4, ".tmp"))) continue ;
+    if (fstatat(dirfd(cleandir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue ;
+    if ((uint64_t)st.st_ctime + LEFTOVER_AGE > t && (uint64_t)st.st_mtime + LEFTOVER_AGE > t) continue ;
+    if (cleanstage == 2 && d->d_name[0] != '.')
+    {
+      struct stat ms ;
+      if (!queue_id_valid(d->d_name)) continue ;
+      name_of(name, "mess", d->d_name) ;
+      if (fstatat(qfd, name, &ms, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) continue ;
+    }
+    if (unlinkat(dirfd(cleandir), d->d_name, 0) == 0)
+    {
+      logs("warning: removed the leftover ") ; logs(dirs[cleanstage]) ; logs("/") ; logt(d->d_name, 200) ; logend() ;
+    }
+  }
+  return 1 ;
 }
 
 /* ---- main --------------------------------------------------------------------------------------- */
@@ -1097,8 +1173,8 @@ int main (int argc, char const *const *argv)
 {
   stralloc path = STRALLOC_ZERO ;
   int sfd, tfd, twfd, lockfd ;
-  uint64_t lastscan, lastclean = 0 ;
-  int starting = 1 ;
+  uint64_t lastscan, lastclean ;
+  int starting = 1, cleaning = 0 ;
   PROG = "queue-run" ;
   if (argc > 1) strerr_dieusage(100, USAGE) ;
   (void)argv ;
@@ -1132,9 +1208,9 @@ int main (int argc, char const *const *argv)
     if (!selfpipe_trapset(&set)) strerr_diefu1sys(111, "trap signals") ;
   }
   tfd = open_trigger(&twfd) ;
-  scan_mess() ;
+  scan_mess_start() ;
   scan_todo() ;
-  lastscan = now() ;
+  lastscan = lastclean = now() ;   /* the first pass for leftovers comes in an hour */
   start_jobs() ;
 
   for (;;)
@@ -1152,8 +1228,9 @@ int main (int argc, char const *const *argv)
     while (!stopping && HEAPLEN && SLOT(HEAP[0])->next <= t && waiting < 2 * (conc[CH_LOCAL] + conc[CH_REMOTE]) + 64)
       take(heap_pop()) ;
     start_jobs() ;
-    if (starting) starting = stat_batch() ;
-    if (!stopping && t >= lastclean + CLEANUP_EVERY) { cleanup() ; lastclean = t ; }
+    if (starting) starting = scan_mess_batch() ;
+    if (!stopping && t >= lastclean + CLEANUP_EVERY) { cleanup_start() ; lastclean = t ; }
+    cleaning = cleanup_batch() ;
     if (HEAPLEN) due = SLOT(HEAP[0])->next ;
     if (lastscan + SCAN_TODO_EVERY < due) due = lastscan + SCAN_TODO_EVERY ;
     if (waiting >= 2 * (conc[CH_LOCAL] + conc[CH_REMOTE]) + 64 && due < t + 3600) due = t + 3600 ;   /* wait for room */
@@ -1161,7 +1238,7 @@ int main (int argc, char const *const *argv)
     x[1].fd = spawnfd ; x[1].events = IOPAUSE_READ ;
     x[2].fd = tfd ; x[2].events = IOPAUSE_READ ;
     tain_now_g() ;
-    if (starting) deadline = STAMP ;
+    if (starting || cleaning) deadline = STAMP ;
     else if (due <= t) tain_addsec_g(&deadline, 0) ;
     else tain_addsec_g(&deadline, due - t > 86400 ? 86400 : due - t) ;
     if (iopause_g(x, 3, &deadline) < 0) strerr_diefu1sys(111, "iopause") ;

@@ -254,7 +254,8 @@ static int local_request (char *s, size_t len)
   worker *w ;
   char const *why ;
   int fd, k, ret = 1 ;
-  if (!fields(s + 1, len - 1, f, 6, 0))
+  unsigned int skip = 0 ;
+  if (!fields(s + 1, len - 1, f, 6, 0) || !uint0_scan(f[5], &skip))
   {
     strerr_warnw1x("bad local request from queue-run") ;
     return 1 ;
@@ -269,13 +270,13 @@ static int local_request (char *s, size_t len)
       char const *e = strerror(errno) ;
       if (n + strlen(e) + 3 < sizeof tmp) { memcpy(tmp, r.why, n) ; memcpy(tmp + n, ": ", 2) ; strcpy(tmp + n + 2, e) ; r.why = tmp ; }
     }
-    answer_local(f[0], k ? 111 : 100, 0, r.why) ;
+    answer_local(f[0], k ? 111 : 100, skip, r.why) ;
     goto end ;
   }
-  if (!r.uid) { answer_local(f[0], 111, 0, "refusing to deliver as root (#4.3.0)") ; goto end ; }
+  if (!r.uid) { answer_local(f[0], 111, skip, "refusing to deliver as root (#4.3.0)") ; goto end ; }
   if (!isroot && r.uid != geteuid())
   {
-    answer_local(f[0], 111, 0, "queue-spawn does not run as root: it cannot deliver as the recipient's owner (#4.3.0)") ;
+    answer_local(f[0], 111, skip, "queue-spawn does not run as root: it cannot deliver as the recipient's owner (#4.3.0)") ;
     goto end ;
   }
   w = find_worker(r.uid, r.gid, r.system ? r.user : 0) ;
@@ -287,7 +288,7 @@ static int local_request (char *s, size_t len)
     size_t n = strlen(why) ;
     char const *e = strerror(errno) ;
     memcpy(tmp, why, n) ; memcpy(tmp + n, ": ", 2) ; strncpy(tmp + n + 2, e, sizeof tmp - n - 3) ; tmp[sizeof tmp - 1] = 0 ;
-    answer_local(f[0], 111, 0, tmp) ;
+    answer_local(f[0], 111, skip, tmp) ;
     goto end ;
   }
   {
@@ -301,7 +302,7 @@ static int local_request (char *s, size_t len)
   if (!fdpass_send(w->fd, fd, req.s, req.len))
   {
     strerr_warnwu1sys("hand a delivery to a worker") ;
-    answer_local(f[0], 111, 0, "unable to hand the delivery to a worker") ;
+    answer_local(f[0], 111, skip, "unable to hand the delivery to a worker") ;
     close(fd) ;
     retire(w) ;
     goto end ;
@@ -309,7 +310,7 @@ static int local_request (char *s, size_t len)
   close(fd) ;
   w->busy = 1 ;
   w->uses++ ;
-  w->steps = 0 ;
+  w->steps = skip ;
   {
     size_t n = strlen(f[0]) ;
     if (n >= sizeof w->dno) n = sizeof w->dno - 1 ;
@@ -538,7 +539,7 @@ static void helper (void)
   for (;;)
   {
     iopause_fd x[2 + maxw + 2 * maxr] ;
-    worker *wx[1 + maxw + 2 * maxr] ;
+    worker *wx[2 + maxw + 2 * maxr] ;
     remote *rx[2 + maxw + 2 * maxr] ;
     int isout[2 + maxw + 2 * maxr] ;
     unsigned int n = 0, busy = 0, nremote = 0 ;

@@ -423,7 +423,8 @@ int localdeliver_run (localdeliver const *a, int msgfd, localdeliver_result *r)
   genalloc_setlen(dotqmail_line, &g.lines, 0) ;
   genalloc_setlen(step, &g.steps, 0) ;
   g.msg = -1 ; g.msgstart = 0 ; g.progfd = -1 ;
-  r->code = 0 ; r->steps = 0 ; r->text.len = 0 ;
+  /* the steps done so far include those of earlier attempts, whatever happens to this one */
+  r->code = 0 ; r->steps = a->skip ; r->text.len = 0 ;
   run(a, msgfd) ;
   if (!r->text.len && !stralloc_0(&r->text)) r->code = 111 ;
   if (g.progfd >= 0) close(g.progfd) ;

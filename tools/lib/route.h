@@ -6,8 +6,8 @@
        uid 0, home owned by the user; else the user "alias" with the whole local part as
        extension (~alias/.qmail-LOCAL, .qmail-default);
      - a domain of the users database (mail-users(5)): the user, else the longest prefix
-       ending before a '-'; postmaster falls back to the domain's catch-all, then to
-       postmaster of control/me; other unknown addresses go to the catch-all or bounce;
+       ending before a '-'; postmaster without a user of that name goes to postmaster of
+       control/me; other unknown addresses go to the domain's catch-all or bounce;
      - anything else is remote. */
 #ifndef SLUICE_ROUTE_H
 #define SLUICE_ROUTE_H
