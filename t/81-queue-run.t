@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: deliveries run as the domain's owner"
-plan 68
+plan 71
 q_init
 for u in alice bob carol dave; do q_user $u@example.com; done
 echo 'secret' | "$B/mail-user" adduser -q 3000 small@example.com >/dev/null
@@ -172,6 +172,22 @@ is "$("$B/queue-list" -s)" "messages in queue: 1
 messages in queue but not yet processed: 0" "queue-list -s counts it"
 like "$("$B/queue-list" -j | python3 -c 'import json,sys; m = json.load(sys.stdin)[0]; r = m["recipients"][0]; print(m["sender"], r["address"], r["route"], r["state"], r["tries"])')" \
   '^alice@example.com far@remote.example remote deferred 1$' "queue-list -j, parsed by python"
+
+# a delay warning, once, when control/delaywarning asks for one
+n=$(maildir_count alice@example.com)
+echo 1 > "$S/control/delaywarning"
+kill -HUP "$RUNPID"
+sleep 1.2
+kill -ALRM "$RUNPID"
+ok "control/delaywarning: a still-deferred message gets a delay warning" wait_eq 10 $((n + 1)) maildir_count alice@example.com
+f=$H/alice/Maildir/new/$(newest alice)
+like "$(grep -E '^(Subject|Action|Status):' "$f" | head -3 | tr '\n' ' ')" '^Subject: Delayed mail \(still being retried\) Action: delayed Status: 4\.3\.0 $' "a DSN with Action: delayed and the deferral's status"
+kill -ALRM "$RUNPID"
+wait_log 10 'delivery [0-9]+: deferral: no user for remote.*' 
+sleep 1
+is "$(maildir_count alice@example.com)" $((n + 1)) "only once"
+rm -f "$S/control/delaywarning"
+kill -HUP "$RUNPID"
 
 # a damaged queue file is put aside, not retried for ever
 id=9999999999.000001.1
