@@ -14,6 +14,7 @@
 #include <skalibs/sig.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
+#include "dotqmail.h"
 #include "qqueue.h"
 #include "queue.h"
 
@@ -27,25 +28,6 @@ static void timeout (int sig)
 {
   (void)sig ;
   _exit(QUEUE_TIMEOUT) ;
-}
-
-/* a temporary file for a big message: unlinked, in $TMPDIR or /tmp */
-static int spillfile (void)
-{
-  char const *dir = getenv("TMPDIR") ;
-  int fd ;
-  if (!dir || !*dir) dir = "/tmp" ;
-  fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) ;
-  if (fd < 0)
-  {
-    size_t n = strlen(dir) ;
-    char name[n + 32] ;
-    memcpy(name, dir, n) ;
-    memcpy(name + n, "/queue-inject.XXXXXX", 21) ;
-    fd = mkostemp(name, O_CLOEXEC) ;
-    if (fd >= 0) unlink(name) ;
-  }
-  return fd ;
 }
 
 /* the message from fd 0: in mem, or (past MEMMAX) all of it in *spill, rewound */
@@ -63,7 +45,7 @@ static int read_message (stralloc *mem, int *spill)
     if (mem->len > MEMMAX) break ;
   }
   if (mem->len <= MEMMAX) return QUEUE_OK ;
-  *spill = spillfile() ;
+  *spill = dotqmail_tmpfile() ;
   if (*spill < 0) return QUEUE_WRITE ;
   if (allwrite(*spill, mem->s, mem->len) < mem->len) return QUEUE_WRITE ;
   mem->len = 0 ;

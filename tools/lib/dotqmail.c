@@ -306,14 +306,10 @@ int dotqmail_looping (int fd, char const *dtline)
   }
 }
 
-int dotqmail_seekable (int fd, off_t *start)
+int dotqmail_tmpfile (void)
 {
   char const *dir = getenv("TMPDIR") ;
-  char buf[65536] ;
   int t ;
-  off_t pos = lseek(fd, 0, SEEK_CUR) ;
-  if (pos >= 0) { *start = pos ; return fd ; }
-  if (errno != ESPIPE) return -1 ;
   if (!dir || !*dir) dir = "/tmp" ;
   t = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) ;
   if (t < 0)
@@ -326,6 +322,14 @@ int dotqmail_seekable (int fd, off_t *start)
     if (t < 0) return -1 ;
     unlink(name) ;
   }
+  return t ;
+}
+
+int dotqmail_copy (int fd)
+{
+  char buf[65536] ;
+  int t = dotqmail_tmpfile() ;
+  if (t < 0) return -1 ;
   for (;;)
   {
     ssize_t r = read(fd, buf, sizeof buf) ;
@@ -334,7 +338,6 @@ int dotqmail_seekable (int fd, off_t *start)
     if (allwrite(t, buf, r) < (size_t)r) goto err ;
   }
   if (lseek(t, 0, SEEK_SET) < 0) goto err ;
-  *start = 0 ;
   return t ;
  err:
   {
@@ -343,6 +346,15 @@ int dotqmail_seekable (int fd, off_t *start)
     errno = e ;
   }
   return -1 ;
+}
+
+int dotqmail_seekable (int fd, off_t *start)
+{
+  off_t pos = lseek(fd, 0, SEEK_CUR) ;
+  if (pos >= 0) { *start = pos ; return fd ; }
+  if (errno != ESPIPE) return -1 ;
+  *start = 0 ;
+  return dotqmail_copy(fd) ;
 }
 
 int dotqmail_exitclass (int wstat)

@@ -56,6 +56,13 @@ extern int dotqmail_setenv (char const *user, char const *home, char const *loca
    (compared without case, a CR before the newline ignored), 0 when not, -1 read error. */
 extern int dotqmail_looping (int fd, char const *dtline) ;
 
+/* An unlinked file, open for reading and writing, in $TMPDIR or /tmp: the descriptor, or -1. */
+extern int dotqmail_tmpfile (void) ;
+
+/* A copy of fd, from its current offset to its end, in a dotqmail_tmpfile, rewound: the
+   descriptor, or -1 with errno. */
+extern int dotqmail_copy (int fd) ;
+
 /* A descriptor that can be read again and again: fd itself when it can seek (*start: its
    offset), else a copy of all of fd in an unlinked file under $TMPDIR or /tmp (*start 0).
    -1 with errno on failure. */

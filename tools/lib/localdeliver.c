@@ -166,30 +166,12 @@ static int do_mbox (step const *st)
    input, which must then be the message, not what comes before it in the caller's file */
 static int progmsg (int *fd, off_t *start)
 {
-  char const *dir ;
-  char buf[65536] ;
   if (!g.msgstart) { *fd = g.msg ; *start = 0 ; return 1 ; }
-  if (g.progfd >= 0) { *fd = g.progfd ; *start = 0 ; return 1 ; }
-  dir = getenv("TMPDIR") ;
-  if (!dir || !*dir) dir = "/tmp" ;
-  g.progfd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) ;
   if (g.progfd < 0)
   {
-    size_t n = strlen(dir) ;
-    char name[n + 24] ;
-    memcpy(name, dir, n) ;
-    memcpy(name + n, "/sluice-msg.XXXXXX", 19) ;
-    g.progfd = mkostemp(name, O_CLOEXEC) ;
-    if (g.progfd < 0) return failsys("make a copy of the message in ", dir) ;
-    unlink(name) ;
-  }
-  if (!rewind_msg()) return 0 ;
-  for (;;)
-  {
-    ssize_t r = read(g.msg, buf, sizeof buf) ;
-    if (r < 0) { if (errno == EINTR) continue ; return failsys("read the message", "") ; }
-    if (!r) break ;
-    if (allwrite(g.progfd, buf, r) < (size_t)r) return failsys("make a copy of the message in ", dir) ;
+    if (!rewind_msg()) return 0 ;
+    g.progfd = dotqmail_copy(g.msg) ;
+    if (g.progfd < 0) return failsys("make a copy of the message for a program", "") ;
   }
   *fd = g.progfd ; *start = 0 ;
   return 1 ;
@@ -199,8 +181,8 @@ static int progmsg (int *fd, off_t *start)
 static int do_program (step const *st)
 {
   char const *cmd = g.text.s + line_at(st->first)->arg ;
-  int wstat, fd ;
-  off_t start ;
+  int wstat, fd = -1 ;
+  off_t start = 0 ;
   char fmt[UINT_FMT] ;
   if (!progmsg(&fd, &start)) return 0 ;
   if (!dotqmail_runsh(cmd, fd, start, &wstat)) return fail_at(111, st, "unable to run the program: ", strerror(errno), "") ;
