@@ -110,7 +110,7 @@ static int exists (char const *path)
 {
   struct stat st ;
   if (lstat(path, &st) == 0) return 1 ;
-  if (errno != ENOENT) strerr_diefu2sys(111, "stat ", path) ;
+  if (errno != ENOENT && errno != ENOTDIR) strerr_diefu2sys(111, "stat ", path) ;
   return 0 ;
 }
 
