@@ -24,9 +24,10 @@ done < "$DIR/demo-passwords"
 # shellcheck disable=SC2154
 cat <<EOF
 
-sluice runs in $DIR: SMTP on 127.0.0.1:$SMTP, submission on 127.0.0.1:$SUBMISSION, POP3 on
-127.0.0.1:$POP3; logs in $DIR/log/. Users: alice@$DOMAIN (password $pw_alice) and
-bob@$DOMAIN (password $pw_bob).
+sluice runs in $DIR (logs in $DIR/log/): SMTP on 127.0.0.1:$SMTP, submission on
+127.0.0.1:$SUBMISSION, POP3 on 127.0.0.1:$POP3. Users:
+  alice@$DOMAIN  password $pw_alice
+  bob@$DOMAIN    password $pw_bob
 
 Send alice a message through the SMTP port:
   swaks --server 127.0.0.1:$SMTP --from bob@$DOMAIN --to alice@$DOMAIN

@@ -114,15 +114,23 @@ static int exists (char const *path)
   return 0 ;
 }
 
-/* a directory with this mode and owner; an existing one gets them too */
+/* a directory with this mode and owner; an existing one gets them too, through a descriptor
+   (a link put in its place by the user who owns it is refused, never followed) */
 static void mkdir_owned (char const *path, mode_t mode, uid_t uid, gid_t gid)
 {
   struct stat st ;
+  int fd ;
   if (mkdir(path, mode) < 0 && errno != EEXIST) strerr_diefu2sys(111, "create ", path) ;
-  if (lstat(path, &st) < 0) strerr_diefu2sys(111, "stat ", path) ;
-  if (!S_ISDIR(st.st_mode)) strerr_dief2x(100, "not a directory: ", path) ;
-  if ((st.st_uid != uid || st.st_gid != gid) && lchown(path, uid, gid) < 0) strerr_diefu2sys(111, "chown ", path) ;
-  if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) strerr_diefu2sys(111, "chmod ", path) ;
+  fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) ;
+  if (fd < 0)
+  {
+    if (errno == ENOTDIR || errno == ELOOP) strerr_dief2x(100, "not a directory: ", path) ;
+    strerr_diefu2sys(111, "open ", path) ;
+  }
+  if (fstat(fd, &st) < 0) strerr_diefu2sys(111, "stat ", path) ;
+  if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0) strerr_diefu2sys(111, "chown ", path) ;
+  if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0) strerr_diefu2sys(111, "chmod ", path) ;
+  close(fd) ;
 }
 
 /* is a lock (fcntl or OFD) held on path? 1 yes, 0 no or no such file */
@@ -489,7 +497,8 @@ static unsigned int leftovers (pid_t *pids, unsigned int max)
   return n ;
 }
 
-/* wait until the deadline for the instance's last processes to end; then end them */
+/* wait until the deadline for the instance's last processes to end, then end them: 1 when none
+   is left */
 static int end_leftovers (long long deadline)
 {
   pid_t pids[256] ;
@@ -500,14 +509,16 @@ static int end_leftovers (long long deadline)
   {
     char fmt[PID_FMT] ;
     fmt[pid_fmt(fmt, pids[k])] = 0 ;
-    strerr_warnw2x("still running after the services stopped, sent SIGTERM: pid ", fmt) ;
+    strerr_warnw3x("pid ", fmt, " still ran after its service stopped: sent SIGTERM") ;
     kill(pids[k], SIGTERM) ;
     kill(pids[k], SIGCONT) ;
   }
   deadline = now_ms() + 2000 ;
   while ((n = leftovers(pids, 256)) && now_ms() < deadline) sleep_ms(100) ;
   for (unsigned int k = 0 ; k < n ; k++) kill(pids[k], SIGKILL) ;
-  return 0 ;
+  deadline = now_ms() + 2000 ;
+  while ((n = leftovers(pids, 256)) && now_ms() < deadline) sleep_ms(100) ;
+  return !n ;
 }
 
 /* ---- commands: start, stop, restart, status ------------------------------------------------- */
@@ -580,28 +591,26 @@ static int cmd_start (int argc, char const *const *argv)
 }
 
 /* take services down; what is still up at the deadline is killed */
-static int down (unsigned int const *pick, unsigned int n, long long deadline)
+static void down (unsigned int const *pick, unsigned int n, long long deadline)
 {
-  int ok = 1 ;
   for (unsigned int k = 0 ; k < n ; k++) svc("-d", pick[k], 0) ;
-  if (!svwait("-D", pick, n, deadline)) return 1 ;
+  if (!svwait("-D", pick, n, deadline)) return ;
   for (unsigned int k = 0 ; k < n ; k++)
   {
     unsigned int i = pick[k] ;
     if (!isup(i, 0)) continue ;
-    strerr_warnw3x(sv[i], " did not stop in time: ", "killed") ;
+    strerr_warnw2x(sv[i], " did not stop in time: killed") ;
     svc("-k", i, 0) ;
-    ok = 0 ;
   }
   svwait("-D", pick, n, now_ms() + 5000) ;
-  return ok ;
 }
 
+/* the services named, or all of them and s6-svscan: 0 once they are down (killed if they
+   took longer than the time limit), 111 if something still runs */
 static int cmd_stop (int argc, char const *const *argv)
 {
-  unsigned int pick[SVMAX], n, front[SVMAX], back[SVMAX], nf = 0, nb = 0 ;
+  unsigned int pick[SVMAX], n, front[SVMAX] = { 0 }, back[SVMAX] = { 0 }, nf = 0, nb = 0 ;
   long long deadline = now_ms() + 1000LL * timeout ;
-  int ok = 1 ;
   services_read() ;
   n = services_pick(argc, argv, pick) ;
   if (!svscan_up()) return 0 ;
@@ -610,9 +619,17 @@ static int cmd_stop (int argc, char const *const *argv)
     if (!supervised(pick[k], 0)) continue ;
     if (backend(sv[pick[k]])) back[nb++] = pick[k] ; else front[nf++] = pick[k] ;
   }
-  if (!down(front, nf, deadline)) ok = 0 ;
-  if (!down(back, nb, deadline)) ok = 0 ;
-  if (argc) return ok ? 0 : 111 ;
+  down(front, nf, deadline) ;
+  down(back, nb, deadline) ;
+  if (argc)
+  {
+    for (unsigned int k = 0 ; k < n ; k++) if (isup(pick[k], 0)) return 111 ;
+    return 0 ;
+  }
+  /* what the services left (a session of a killed tcpsrv) ends before the loggers, which
+     read until every writer of their pipe is gone */
+  if (deadline < now_ms() + 1000) deadline = now_ms() + 1000 ;
+  if (!end_leftovers(deadline)) return 111 ;
   {
     /* everything down: s6-svscan stops the loggers once they have read all, and exits */
     char d[PATHMAX] ;
@@ -625,8 +642,7 @@ static int cmd_stop (int argc, char const *const *argv)
       sleep_ms(50) ;
     }
   }
-  if (!end_leftovers(now_ms() + 1000LL * timeout)) ok = 0 ;
-  return ok ? 0 : 111 ;
+  return 0 ;
 }
 
 static int cmd_restart (int argc, char const *const *argv)
@@ -1099,9 +1115,13 @@ static int cmd_init (int argc, char const *const *argv)
   if (compile_rules()) strerr_dief1x(100, "unable to compile the rules: fix them and run sluice-ctl init again") ;
 
   /* the users database, readable by the mail owner's group (smtpd, auth-check, queue-run) */
+  mkdir_owned(RP(p, "/users"), 0750, 0, roles[OWNER].gid) ;
   if (!exists(RP(p, "/users/cdb")) && rebuild_users()) strerr_dief1x(111, "unable to make the users database") ;
-  if (chown(RP(p, "/users"), 0, roles[OWNER].gid) < 0 || chmod(p, 0750) < 0) strerr_diefu2sys(111, "set the owner of ", p) ;
-  if (chown(RP(p, "/users/cdb"), 0, roles[OWNER].gid) < 0 || chmod(p, 0640) < 0) strerr_diefu2sys(111, "set the owner of ", p) ;
+  {
+    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) ;
+    if (fd < 0 || fchown(fd, 0, roles[OWNER].gid) < 0 || fchmod(fd, 0640) < 0) strerr_diefu2sys(111, "set the owner of ", p) ;
+    close(fd) ;
+  }
   mkdir_owned(RP(p, "/domains"), 0755, 0, 0) ;
   {
     /* failed logins, written by every auth-check, which runs as the mail owner */
