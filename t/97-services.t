@@ -37,6 +37,11 @@ send() {          # PORT FROM TO SUBJECT [swaks options]: swaks's exit code, its
 }
 new_mail() { ls "$S/domains/example.com/$1/Maildir/new" "$S/domains/example.com/$1/Maildir/cur" | grep -c '^[0-9]'; }
 log_has() { grep -Eq -- "$2" "$S/log/$1/current"; }
+delivered() {     # USER N: until USER has N messages; the queue's log when not
+  wait_for 20 test "$(new_mail "$1")" = "$2" && return 0
+  diag "$1 has $(new_mail "$1") messages; the queue's log:" "$(tail -20 "$S/log/queue/current")"
+  return 1
+}
 
 is_rc 0 "init: loopback, free ports, numeric users" "$C" -d "$S" init $IDOPTS -a 127.0.0.1 -p smtpd:$PS -p submission:$PM -p pop3d:$PP mx.test.example
 sanitizer_env "$S"
@@ -75,12 +80,12 @@ is "$roots" "" "nothing else of the instance runs as root (but the supervisors)"
 
 # ---- mail in and out ----------------------------------------------------------------------------
 is_rc 0 "swaks through the SMTP service" send $PS bob@example.com alice@example.com "tok-smtp-$$"
-ok "delivered to alice's Maildir" wait_for 10 test "$(new_mail alice)" = 1
+ok "delivered to alice's Maildir" delivered alice 1
 like "$(curl -s "pop3://127.0.0.1:$PP/1" --user alice@example.com:alice-pw)" "Subject: tok-smtp-$$" "curl reads it over POP3"
 nok "submission: MAIL without AUTH" send $PM alice@example.com bob@example.com "tok-noauth-$$"
 like "$(grep '^<\*\* ' "$T/swaks")" '530 5\.7\.0' "is refused: 530 5.7.0 (AUTH first)"
 is_rc 0 "submission: with AUTH" send $PM alice@example.com bob@example.com "tok-sub-$$" --auth PLAIN --auth-user alice@example.com --auth-password alice-pw
-ok "delivered to bob" wait_for 10 test "$(new_mail bob)" = 1
+ok "delivered to bob" delivered bob 1
 like "$(curl -s "pop3://127.0.0.1:$PP/1" --user bob@example.com:bob-pw)" "Subject: tok-sub-$$" "curl reads it over POP3"
 is "$(curl -s "pop3://127.0.0.1:$PP/" --user bob@example.com:wrong; echo "rc=$?")" "rc=67" "a wrong password is refused"
 
@@ -103,7 +108,7 @@ is_rc 0 "which takes mail" send $PS bob@example.com alice@example.com "tok-resta
 old=$(pid_of pop3d)
 is_rc 0 "sluice-ctl restart pop3d" "$C" -d "$S" restart pop3d
 isnt "$(pid_of pop3d)" "$old" "a new tcpsrv for POP3"
-ok "alice has her second message" wait_for 10 test "$(new_mail alice)" = 2
+ok "alice has her second message" delivered alice 2
 like "$(curl -s "pop3://127.0.0.1:$PP/" --user alice@example.com:alice-pw | tr -d '\r' | tr '\n' ' ')" '^1 [0-9]+ 2 [0-9]+ $' "both listed over POP3 after the restart"
 
 # ---- SIGKILL: s6 starts the daemon again, and nothing is lost --------------------------------------
@@ -113,7 +118,7 @@ old=$(pid_of inject); kill -KILL "$old"
 ok "queue-injectd killed: s6 starts it again" ready_again inject "$old"
 ok "and its socket answers" wait_for 10 sh -c "python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' '$S/queue/inject'"
 is_rc 0 "mail is taken again" send $PS bob@example.com alice@example.com "tok-kill-$$"
-ok "and delivered" wait_for 10 test "$(new_mail alice)" = 3
+ok "and delivered" delivered alice 3
 # a message for a remote host that does not answer yet: deferred, then queue-run killed
 echo "remote.example:127.0.0.1:$PF" > "$S/control/smtproutes"
 is_rc 0 "a message for a remote domain (this host may relay)" send $PS alice@example.com carol@remote.example "tok-remote-$$"

@@ -669,18 +669,18 @@ static int cmd_restart (int argc, char const *const *argv)
 static int cmd_status (int argc, char const *const *argv)
 {
   unsigned int pick[SVMAX], n ;
-  int allup = 1, scan ;
+  int allup = 1 ;
   stralloc a = STRALLOC_ZERO, b = STRALLOC_ZERO, out = STRALLOC_ZERO ;
   services_read() ;
   n = services_pick(argc, argv, pick) ;
-  scan = svscan_up() ;
   for (unsigned int k = 0 ; k < n ; k++)
   {
     unsigned int i = pick[k] ;
-    int up = scan && svstat(i, 0, &a) ;
-    int logup = !haslog(i) || (scan && svstat(i, 1, &b)) ;
+    /* whoever supervises it: our s6-svscan, or the system's through a link */
+    int up = supervised(i, 0) && svstat(i, 0, &a) ;
+    int logup = !haslog(i) || (supervised(i, 1) && svstat(i, 1, &b)) ;
     if (!stralloc_cats(&out, sv[i]) || !stralloc_cats(&out, ": ")) dienomem() ;
-    if (!up) { if (!stralloc_cats(&out, scan ? "no supervisor" : "down (not supervised: sluice-ctl start)")) dienomem() ; }
+    if (!up) { if (!stralloc_cats(&out, "down (not supervised: sluice-ctl start)")) dienomem() ; }
     else if (!stralloc_cats(&out, a.s)) dienomem() ;
     if (!up || strncmp(a.s, "up ", 3)) allup = 0 ;
     if (haslog(i) && up)
@@ -764,7 +764,7 @@ static int cmd_reload (int argc, char const *const *argv)
   u = rebuild_users() ;
   if (u > r) r = u ;
   q = queue_index() ;
-  if (q >= 0 && svscan_up() && supervised(q, 0) && isup(q, 0)) svc("-h", q, 0) ;
+  if (q >= 0 && supervised(q, 0) && isup(q, 0)) svc("-h", q, 0) ;
   return r ;
 }
 
@@ -776,7 +776,7 @@ static int cmd_flush (int argc, char const *const *argv)
   services_read() ;
   q = queue_index() ;
   if (q < 0) strerr_dief2x(100, "no queue service in ", root) ;
-  if (!svscan_up() || !isup(q, 0)) strerr_dief1x(111, "the queue is not running: sluice-ctl start queue") ;
+  if (!supervised(q, 0) || !isup(q, 0)) strerr_dief1x(111, "the queue is not running: sluice-ctl start queue") ;
   svc("-a", q, 0) ;
   return 0 ;
 }
