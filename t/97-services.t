@@ -11,7 +11,7 @@
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks curl s6-svscan; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-plan 69
+plan 70
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -37,8 +37,9 @@ send() {          # PORT FROM TO SUBJECT [swaks options]: swaks's exit code, its
 }
 new_mail() { ls "$S/domains/example.com/$1/Maildir/new" "$S/domains/example.com/$1/Maildir/cur" | grep -c '^[0-9]'; }
 log_has() { grep -Eq -- "$2" "$S/log/$1/current"; }
+has_mail() { test "$(new_mail "$1")" = "$2"; }
 delivered() {     # USER N: until USER has N messages; the queue's log when not
-  wait_for 20 test "$(new_mail "$1")" = "$2" && return 0
+  wait_for 20 has_mail "$1" "$2" && return 0
   diag "$1 has $(new_mail "$1") messages; the queue's log:" "$(tail -20 "$S/log/queue/current")"
   return 1
 }
@@ -116,7 +117,7 @@ old=$(pid_of smtpd); kill -KILL "$old"
 ok "smtpd killed: s6 starts it again" ready_again smtpd "$old"
 old=$(pid_of inject); kill -KILL "$old"
 ok "queue-injectd killed: s6 starts it again" ready_again inject "$old"
-ok "and its socket answers" wait_for 10 sh -c "python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' '$S/queue/inject'"
+ok "and its socket answers" wait_for 10 sh -c "'$PY' -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' '$S/queue/inject'"
 is_rc 0 "mail is taken again" send $PS bob@example.com alice@example.com "tok-kill-$$"
 ok "and delivered" delivered alice 3
 # a message for a remote host that does not answer yet: deferred, then queue-run killed
@@ -164,5 +165,6 @@ ok "a client holds an SMTP session" wait_for 10 test -s "$T/held"
 is_rc 0 "stop -t 2" "$C" -d "$S" -t 2 stop
 like "$(cat "$T/err")" 'smtpd did not stop in time: killed' "it says what it had to kill"
 is "$(instance_procs "$S")" "" "no process of the instance is left"
+is "$(grep -lE 'runtime error|AddressSanitizer|LeakSanitizer' "$S"/log/*/current "$S/log/s6-svscan")" "" "no sanitizer report in any log"
 is "$(ss -ltnH "( sport = :$PS or sport = :$PM or sport = :$PP )")" "" "no port is open"
 is_rc 111 "status after stop" "$C" -d "$S" status
