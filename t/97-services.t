@@ -11,7 +11,7 @@
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks curl s6-svscan; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-plan 70
+plan 73
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -36,7 +36,7 @@ send() {          # PORT FROM TO SUBJECT [swaks options]: swaks's exit code, its
   swaks --server "127.0.0.1:$_p" --from "$_f" --to "$_t" --h-Subject "$_s" "$@" > "$T/swaks" 2>&1
 }
 new_mail() { ls "$S/domains/example.com/$1/Maildir/new" "$S/domains/example.com/$1/Maildir/cur" | grep -c '^[0-9]'; }
-log_has() { grep -Eq -- "$2" "$S/log/$1/current"; }
+log_has() { cat "$S/log/$1"/@*.s "$S/log/$1/current" 2>/dev/null | grep -Eq -- "$2"; }
 has_mail() { test "$(new_mail "$1")" = "$2"; }
 delivered() {     # USER N: until USER has N messages; the queue's log when not
   wait_for 20 has_mail "$1" "$2" && return 0
@@ -46,6 +46,9 @@ delivered() {     # USER N: until USER has N messages; the queue's log when not
 
 is_rc 0 "init: loopback, free ports, numeric users" "$C" -d "$S" init $IDOPTS -a 127.0.0.1 -p smtpd:$PS -p submission:$PM -p pop3d:$PP mx.test.example
 sanitizer_env "$S"
+# smtpd's logger rotates at 4 KB and keeps 2 files (its own settings over the instance's)
+echo 4096 > "$S/service/smtpd/log/env/LOGSIZE"
+echo 2 > "$S/service/smtpd/log/env/LOGFILES"
 mu adddomain example.com </dev/null >/dev/null
 echo alice-pw | mu adduser alice@example.com >/dev/null
 echo bob-pw | mu adduser bob@example.com >/dev/null
@@ -98,7 +101,7 @@ ok "submission's log: the login" log_has submission '^@[0-9a-f]{24} auth success
 ok "pop3d's log: the session" log_has pop3d '^@[0-9a-f]{24} quit ip=127\.0\.0\.1 user=bob@example\.com retr=1 '
 ok "pop3d's log: the failed login" log_has pop3d '^@[0-9a-f]{24} auth-check: reject 127\.0\.0\.1 bob@example\.com badpassword '
 ok "the queue's log: the deliveries" log_has queue '^@[0-9a-f]{24} delivery [0-9]+: success: '
-bad=$(cat "$S"/log/*/current | grep -cvE '^@[0-9a-f]{24} ')
+bad=$(cat "$S"/log/*/current "$S"/log/*/@*.s 2>/dev/null | grep -cvE '^@[0-9a-f]{24} ')
 is "$bad" 0 "every log line has its TAI64N stamp"
 
 # ---- restarts -----------------------------------------------------------------------------------
@@ -156,6 +159,13 @@ like "$(grep '^smtpd: ' "$T/out")" '^smtpd: up ' "and the others up"
 is "$(banner $PP)" "closed" "nobody answers on the POP3 port"
 is_rc 0 "start pop3d" "$C" -d "$S" start pop3d
 is "$(banner $PP)" "+OK mx.test.example POP3 ready" "POP3 answers again"
+
+# ---- rotation ----------------------------------------------------------------------------------
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do banner $PS >/dev/null; done
+n=$(ls "$S/log/smtpd" | grep -c '^@.*\.s$')
+ok "smtpd's log was rotated, 2 old files kept at most ($n)" test "$n" -ge 1 -a "$n" -le 2
+ok "current is under 4096 bytes" test "$(wc -c < "$S/log/smtpd/current")" -le 4096
+is "$(ls "$S/log/queue" | grep -c '^@')" 0 "the queue's log, 1 MB before rotation, is not rotated yet"
 
 # ---- stop, with a client still connected -------------------------------------------------------
 start_bg "$PY" -c 'import socket, sys, time
