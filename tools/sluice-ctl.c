@@ -65,12 +65,18 @@ static char *pcat (char *buf, ...)
 #define RP(buf, ...) pcat(buf, root, __VA_ARGS__, (char const *)0)
 #define CAT(buf, ...) pcat(buf, __VA_ARGS__, (char const *)0)
 
-/* path holds exactly data, mode mode, owned by root: written beside it, then renamed */
+/* path holds exactly data, mode mode, owned by root: written beside it as .NAME.tmp (a name
+   that s6-envdir and sluice-ctl skip), then renamed */
 static void put (char const *path, char const *data, size_t len, mode_t mode)
 {
   char tmp[PATHMAX] ;
+  char const *slash = strrchr(path, '/') ;
+  size_t d = slash ? (size_t)(slash - path) + 1 : 0 ;
   int fd ;
-  CAT(tmp, path, ".tmp") ;
+  if (d + strlen(path + d) + 6 >= PATHMAX) strerr_dief2x(100, "path too long: ", path) ;
+  memcpy(tmp, path, d) ;
+  tmp[d] = '.' ;
+  CAT(tmp + d + 1, path + d, ".tmp") ;
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode) ;
   if (fd < 0) strerr_diefu2sys(111, "create ", tmp) ;
   if (allwrite(fd, data, len) < len || fchmod(fd, mode) < 0 || fsync(fd) < 0) strerr_diefu2sys(111, "write ", tmp) ;
@@ -449,7 +455,7 @@ static int wait_ready (unsigned int const *pick, unsigned int n, long long deadl
     unsigned int i = pick[k] ;
     while (!ready(i) && now_ms() < deadline) sleep_ms(50) ;
     if (s6ready(i, &st) && ready(i)) continue ;
-    if (!st.len && (!stralloc_copys(&st, "no supervisor") || !stralloc_0(&st))) dienomem() ;
+    if (st.len <= 1 && (!stralloc_copys(&st, "no supervisor") || !stralloc_0(&st))) dienomem() ;
     lastlog(i, &lg) ;
     strerr_warnw5x(sv[i], " is not ready: ", st.s, "; the last line of its log: ", lg.len > 1 ? lg.s : "none") ;
     ok = 0 ;
@@ -537,12 +543,14 @@ static void svscan_start (void)
     /* its own session, no terminal, a log file, and an environment of PATH alone: what the
        services see comes from the env directories, never from the shell that started them */
     char const *path = getenv("PATH") ;
-    size_t n = path ? strlen(path) : 0 ;
+    size_t n ;
+    if (!path || !*path) path = "/usr/bin:/bin" ;
+    n = strlen(path) ;
     char pe[n + 6] ;
     char const *envp[2] = { pe, 0 } ;
     int in = open("/dev/null", O_RDONLY), out = open(l, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) ;
     memcpy(pe, "PATH=", 5) ;
-    memcpy(pe + 5, path ? path : "", n + 1) ;
+    memcpy(pe + 5, path, n + 1) ;
     if (in < 0 || out < 0 || fd_move(0, in) < 0 || fd_copy(1, out) < 0 || fd_copy(2, out) < 0)
       strerr_diefu2sys(111, "set up the descriptors of s6-svscan: ", l) ;
     setsid() ;
