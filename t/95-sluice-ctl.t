@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: init gives the queue and the logs to other users"
-plan 67
+plan 76
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -30,6 +30,7 @@ is_rc 100 "init: -p port 0" "$C" -d "$S" init $IDOPTS -p smtpd:0 mx.t.example
 is_rc 100 "init: -p port 65536" "$C" -d "$S" init $IDOPTS -p smtpd:65536 mx.t.example
 is_rc 100 "init: -p for the queue, which has no port" "$C" -d "$S" init $IDOPTS -p queue:25 mx.t.example
 like "$(cat "$T/err")" 'no network service of that name: queue' "it says so"
+is_rc 100 "init: an address with a blank" "$C" -d "$S" init $IDOPTS -a '127.0.0.1 x' mx.t.example
 is_rc 100 "init: the mail owner as root" "$C" -d "$S" init -o 0:0 -q $QUEUE -r $REMOTE -l $LOG mx.t.example
 like "$(cat "$T/err")" 'the mail owner must not be root' "it says why"
 is_rc 100 "init: the log user's gid 0" "$C" -d "$S" init -o $OWNER -q $QUEUE -r $REMOTE -l 4259:0 mx.t.example
@@ -101,7 +102,16 @@ is "$(TCPREMOTEIP=127.0.0.9 "$B/tcprules-check" "$S/rules/local.cdb" | tail -1)"
 is_rc 0 "init again with a port" "$C" -d "$S" init -p smtpd:$P1 mx.t.example
 is "$(cat "$S/service/smtpd/env/PORT")" "$P1" "a setting given is written"
 
+# a queue that belongs to someone else is not taken over
+chown 4259 "$S/queue"
+is_rc 100 "init again: the queue belongs to another uid" "$C" -d "$S" init mx.t.example
+like "$(cat "$T/err")" "$S/queue belongs to uid 4259, not to the queue user" "it says so"
+chown "$QUEUE" "$S/queue"
+
 # ---- not running --------------------------------------------------------------------------
+is_rc 100 "status of a service that does not exist" "$C" -d "$S" status smtpd nosuch
+like "$(cat "$T/err")" "no such service: nosuch in $S" "it is named"
+is_rc 100 "start of one" "$C" -d "$S" start nosuch
 is_rc 111 "status of an instance not started: not all up" "$C" -d "$S" status
 is "$(cat "$T/out")" "pop3d: down (not supervised: sluice-ctl start)
 smtpd: down (not supervised: sluice-ctl start)
@@ -120,6 +130,12 @@ echo 'not a rule' > "$S/rules/pop3.txt"
 is_rc 100 "reload with a bad rules line: 100" "$C" -d "$S" reload
 like "$(cat "$T/err")" "rules not compiled, the old database stays: $S/rules/pop3.txt has a bad line" "names the file"
 is "$(TCPREMOTEIP=127.0.0.7 "$B/tcprules-check" "$S/rules/pop3.cdb" | tail -1)" "deny connection" "the old database stays"
+echo ':allow' > "$S/rules/pop3.txt"
+echo 'a bad line' >> "$S/users/domains"
+cksum < "$S/users/cdb" > "$T/cdb.sum"
+is_rc 100 "reload with a bad line in the users database: 100" "$C" -d "$S" reload
+like "$(tr '\n' ' ' < "$T/err")" "users/domains line 1: .*the users database was not rebuilt, the old one stays" "names the file and line"
+is "$(cksum < "$S/users/cdb")" "$(cat "$T/cdb.sum")" "the old users database stays"
 
 # ---- an installed copy finds what it copies ---------------------------------------------------
 ok "make install" make -s -C "$TOP" install PREFIX="$T/usr" SANITIZE="${SLUICE_SANITIZE:-}"

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks curl s6-svscan; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-plan 73
+plan 77
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -159,6 +159,14 @@ like "$(grep '^smtpd: ' "$T/out")" '^smtpd: up ' "and the others up"
 is "$(banner $PP)" "closed" "nobody answers on the POP3 port"
 is_rc 0 "start pop3d" "$C" -d "$S" start pop3d
 is "$(banner $PP)" "+OK mx.test.example POP3 ready" "POP3 answers again"
+
+# ---- a setting missing -------------------------------------------------------------------------
+mv "$S/service/submission/env/PORT" "$T/PORT"
+is_rc 111 "restart with env/PORT gone: not ready" "$C" -d "$S" -t 3 restart submission
+like "$(cat "$T/err")" 'submission is not ready: .* the last line of its log: .*PORT: parameter not set' "it says so, with the run script's complaint from the log"
+mv "$T/PORT" "$S/service/submission/env/PORT"
+is_rc 0 "with the setting back, restart" "$C" -d "$S" restart submission
+is "$(banner $PM)" "220 mx.test.example ESMTP" "submission answers again"
 
 # ---- rotation ----------------------------------------------------------------------------------
 for i in 1 2 3 4 5 6 7 8 9 10 11 12; do banner $PS >/dev/null; done
