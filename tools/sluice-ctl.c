@@ -662,14 +662,27 @@ static int cmd_restart (int argc, char const *const *argv)
   n = services_pick(argc, argv, pick) ;
   deadline = now_ms() + 1000LL * timeout ;
   supervisors(pick, n, deadline) ;
-  for (unsigned int k = 0 ; k < n ; k++)
   {
-    unsigned int i = pick[k] ;
-    char d[PATHMAX], ms[UINT64_FMT] ;
-    char const *rargv[7] = { "s6-svc", "-wr", "-T", ms, "-r", svdir(d, i), 0 } ;
-    if (!isup(i, 0)) { svc("-u", i, 0) ; continue ; }
-    ms_fmt(ms, deadline) ;
-    if (run(rargv)) strerr_warnw2x(sv[i], " did not restart in time") ;
+    /* all at once: an s6-svc -wr for each service that is up, each waiting for its own */
+    pid_t pids[SVMAX] = { 0 } ;
+    for (unsigned int k = 0 ; k < n ; k++)
+    {
+      unsigned int i = pick[k] ;
+      char d[PATHMAX], ms[UINT64_FMT] ;
+      char const *rargv[7] = { "s6-svc", "-wr", "-T", ms, "-r", svdir(d, i), 0 } ;
+      if (!isup(i, 0)) { svc("-u", i, 0) ; continue ; }
+      ms_fmt(ms, deadline) ;
+      pids[k] = fork() ;
+      if (pids[k] < 0) strerr_diefu1sys(111, "fork") ;
+      if (!pids[k]) xexec(rargv) ;
+    }
+    for (unsigned int k = 0 ; k < n ; k++)
+    {
+      int wstat ;
+      if (!pids[k]) continue ;
+      if (wait_pid(pids[k], &wstat) < 0) strerr_diefu1sys(111, "wait for s6-svc") ;
+      if (!WIFEXITED(wstat) || WEXITSTATUS(wstat)) strerr_warnw2x(sv[pick[k]], " did not restart in time") ;
+    }
   }
   return wait_ready(pick, n, deadline) ? 0 : 111 ;
 }
