@@ -1,0 +1,42 @@
+#!/bin/sh
+# make run's demo: an instance root DIR with the domain DOMAIN and two users, alice and bob
+# (passwords made once, kept in DIR/demo-passwords), every service on loopback ports, started
+# under a private s6-svscan; then how to send and fetch a message. Run again, it reuses DIR.
+#   services/demo.sh BIN DIR DOMAIN SMTP SUBMISSION POP3 IDS...
+# BIN holds the sluice tools; IDS are sluice-ctl init's user options (-o -q -r -l).
+set -e
+BIN=$1 DIR=$2 DOMAIN=$3 SMTP=$4 SUBMISSION=$5 POP3=$6
+shift 6
+[ "$(id -u)" = 0 ] || { echo "make run: needs root: the services bind their ports, then change user" >&2; exit 1; }
+"$BIN/sluice-ctl" -d "$DIR" init "$@" -a 127.0.0.1 -p smtpd:"$SMTP" -p submission:"$SUBMISSION" \
+  -p pop3d:"$POP3" "mail.$DOMAIN"
+export SLUICEDIR="$DIR"
+"$BIN/mail-user" domains | grep -qx "$DOMAIN" || "$BIN/mail-user" adddomain "$DOMAIN" </dev/null
+umask 077
+[ -s "$DIR/demo-passwords" ] || for u in alice bob; do
+  echo "$u $(tr -dc A-Za-z0-9 </dev/urandom | head -c 12)"
+done > "$DIR/demo-passwords"
+while read -r u pw; do
+  "$BIN/mail-user" show "$u@$DOMAIN" >/dev/null 2>&1 || echo "$pw" | "$BIN/mail-user" adduser "$u@$DOMAIN" >/dev/null
+  eval "pw_$u=\$pw"
+done < "$DIR/demo-passwords"
+"$BIN/sluice-ctl" -d "$DIR" start
+# shellcheck disable=SC2154
+cat <<EOF
+
+sluice runs in $DIR (logs in $DIR/log/): SMTP on 127.0.0.1:$SMTP, submission on
+127.0.0.1:$SUBMISSION, POP3 on 127.0.0.1:$POP3. Users:
+  alice@$DOMAIN  password $pw_alice
+  bob@$DOMAIN    password $pw_bob
+
+Send alice a message through the SMTP port:
+  swaks --server 127.0.0.1:$SMTP --from bob@$DOMAIN --to alice@$DOMAIN
+Send bob one from alice, logged in, through the submission port:
+  swaks --server 127.0.0.1:$SUBMISSION --auth PLAIN --auth-user alice@$DOMAIN --auth-password '$pw_alice' --from alice@$DOMAIN --to bob@$DOMAIN
+Fetch them over POP3:
+  curl -s pop3://127.0.0.1:$POP3/1 --user 'alice@$DOMAIN:$pw_alice'
+  curl -s pop3://127.0.0.1:$POP3/1 --user 'bob@$DOMAIN:$pw_bob'
+
+More: SLUICEDIR=$DIR $BIN/mail-user adduser carol@$DOMAIN; $BIN/sluice-ctl -d $DIR status;
+make stop ends it all.
+EOF

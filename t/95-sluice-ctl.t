@@ -1,0 +1,144 @@
+#!/bin/sh
+# sluice-ctl without running services: bad usage, init (the instance root it makes, who owns
+# what, the settings it writes and keeps when run again, the users it refuses, the useradd
+# lines of -c), status and stop of an instance that is not running, reload's rules, and an
+# instance made by an installed copy (make install).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/services-lib.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root: init gives the queue and the logs to other users"
+plan 76
+C=$B/sluice-ctl
+chmod 755 "$T"
+free_ids
+S=$T/sl
+
+# ---- bad usage ----------------------------------------------------------------------------
+is_rc 100 "no command: usage" "$C"
+like "$(cat "$T/err")" '^sluice-ctl: usage: sluice-ctl \[ -d dir \]' "the usage line names the options"
+is_rc 100 "an unknown command" "$C" -d "$S" frobnicate
+like "$(cat "$T/err")" 'unknown command: frobnicate' "it is named"
+is_rc 100 "-t 0" "$C" -t 0 status
+is_rc 100 "-t not a number" "$C" -t 5s status
+is_rc 100 "a command on no instance" "$C" -d "$T/none" status
+like "$(cat "$T/err")" "no instance at $T/none: run sluice-ctl init first" "says to run init"
+is_rc 100 "init without a host name" "$C" -d "$S" init $IDOPTS
+is_rc 100 "init with two" "$C" -d "$S" init $IDOPTS a.example b.example
+is_rc 100 "init: a host name with a slash" "$C" -d "$S" init $IDOPTS 'mx/x.example'
+like "$(cat "$T/err")" 'not a host name: mx/x\.example' "it is named"
+is_rc 100 "init: -p without a port" "$C" -d "$S" init $IDOPTS -p smtpd mx.t.example
+is_rc 100 "init: -p port 0" "$C" -d "$S" init $IDOPTS -p smtpd:0 mx.t.example
+is_rc 100 "init: -p port 65536" "$C" -d "$S" init $IDOPTS -p smtpd:65536 mx.t.example
+is_rc 100 "init: -p for the queue, which has no port" "$C" -d "$S" init $IDOPTS -p queue:25 mx.t.example
+like "$(cat "$T/err")" 'no network service of that name: queue' "it says so"
+is_rc 100 "init: an address with a blank" "$C" -d "$S" init $IDOPTS -a '127.0.0.1 x' mx.t.example
+is_rc 100 "init: the mail owner as root" "$C" -d "$S" init -o 0:0 -q $QUEUE -r $REMOTE -l $LOG mx.t.example
+like "$(cat "$T/err")" 'the mail owner must not be root' "it says why"
+is_rc 100 "init: the log user's gid 0" "$C" -d "$S" init -o $OWNER -q $QUEUE -r $REMOTE -l 4259:0 mx.t.example
+is_rc 100 "init: a user that does not exist, without -c" "$C" -d "$S" init -o sluice-no-such-user -q $QUEUE -r $REMOTE -l $LOG mx.t.example
+like "$(cat "$T/err")" 'no such user: sluice-no-such-user \(the mail owner\): give -c to create it, or uid:gid' "and how to go on"
+is_rc 100 "init: a queue user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q ${QUEUE%:*}:${REMOTE#*:} -r $REMOTE -l $LOG mx.t.example
+like "$(cat "$T/err")" "the queue user's group must be the mail owner's" "it says why"
+is_rc 100 "init: the queue user as the mail owner" "$C" -d "$S" init -o $OWNER -q $OWNER -r $REMOTE -l $LOG mx.t.example
+is "$(ls -A "$S")" "" "refused, init wrote nothing"
+
+# ---- -c: the users a real install gets (useradd and groupadd replaced, to change nothing) --
+mkdir "$T/fake"
+for t in useradd groupadd; do
+  printf '#!/bin/sh\necho "%s $*" >> "%s/added"\nexit ${FAKE_RC:-0}\n' "$t" "$T" > "$T/fake/$t"
+  chmod +x "$T/fake/$t"
+done
+getent group sluice >/dev/null && group_there=1 || group_there=0
+PATH=$T/fake:$PATH is_rc 100 "-c runs useradd; a user still missing then is an error" "$C" -d "$S" init -c -q $QUEUE -r $REMOTE -l $LOG mx.t.example
+want="useradd --system --gid sluice --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin sluice-mail"
+[ $group_there = 0 ] && want="groupadd --system sluice
+$want"
+is "$(cat "$T/added")" "$want" "-c: the mail owner is a system user without a home or shell, of the group sluice"
+rm -f "$T/added"
+FAKE_RC=9 PATH=$T/fake:$PATH is_rc 111 "-c: a failing useradd is a temporary failure" "$C" -d "$S" init -c -o $OWNER -q $QUEUE -r $REMOTE -l sluice-no-such-log mx.t.example
+like "$(cat "$T/err")" '(useradd|groupadd) failed' "it is named"
+
+# ---- init ---------------------------------------------------------------------------------
+P1=$(free_port); P2=$(free_port); P3=$(free_port)
+is_rc 0 "init with numeric ids, an address and ports" "$C" -d "$S" init $IDOPTS -a 127.0.0.1 -p smtpd:$P1 -p submission:$P2 -p pop3d:$P3 MX.T.example
+is "$(cat "$S/control/me") $(cat "$S/control/rcpthosts") $(cat "$S/control/locals") $(cat "$S/control/mailowner")" \
+   "MX.T.example MX.T.example MX.T.example $OWNER" "control: me, rcpthosts, locals and mailowner"
+perm() { stat -c '%a %u:%g' "$1"; }
+is "$(perm "$S/queue")" "711 $QUEUE" "queue/: the queue user's, others may only reach the socket"
+is "$(for d in tmp todo mess info; do perm "$S/queue/$d"; done | sort -u)" "700 $QUEUE" "queue/tmp todo mess info: the queue user's alone"
+is "$(perm "$S/users") $(perm "$S/users/cdb")" "750 0:${OWNER#*:} 640 0:${OWNER#*:}" "the users database: root's, read by the mail owner's group"
+is "$(perm "$S/authfail")" "660 $OWNER" "authfail: written by auth-check as the mail owner"
+is "$(for s in smtpd submission pop3d inject queue; do perm "$S/log/$s"; done | sort -u)" "750 $LOG" "one log directory per service, the log user's"
+is "$(cat "$S/env/SLUICEDIR")" "$S" "env/SLUICEDIR: the instance root"
+like "$(cat "$S/env/PATH")" "^$B:" "env/PATH: these tools first (not the classic ones of the same names)"
+is "$(cat "$S/env/LOGUSER") $(cat "$S/env/LOGSIZE") $(cat "$S/env/LOGFILES")" "$LOG 1000000 20" "env: the loggers' user, size and count"
+got=""
+for s in smtpd submission pop3d inject queue; do got="$got $s=$(cat "$S/service/$s/env/RUNAS")"; done
+is "$got" " smtpd=$OWNER submission=$OWNER pop3d=$OWNER inject=$QUEUE queue=$QUEUE" "RUNAS of each service"
+is "$(cat "$S/service/queue/env/REMOTE")" "$REMOTE" "remote deliveries run as the remote user"
+is "$(cat "$S/service/smtpd/env/PORT") $(cat "$S/service/submission/env/PORT") $(cat "$S/service/pop3d/env/PORT") $(cat "$S/service/smtpd/env/IP")" \
+   "$P1 $P2 $P3 127.0.0.1" "the ports and the address asked for"
+is "$(cat "$S/service/submission/env/REQUIREAUTH") $(wc -c < "$S/service/smtpd/env/BLOCKLISTS")" "1 0" "submission requires AUTH; no DNS block list until one is set"
+bad=""
+for s in smtpd submission pop3d inject queue; do
+  cmp -s "$TOP/services/$s/run" "$S/service/$s/run" && [ -x "$S/service/$s/run" ] && sh -n "$S/service/$s/run" || bad="$bad $s"
+  cmp -s "$TOP/services/$s/log/run" "$S/service/$s/log/run" && [ -x "$S/service/$s/log/run" ] || bad="$bad $s/log"
+  [ "$(cat "$S/service/$s/log/env/LOGDIR")" = "$S/log/$s" ] || bad="$bad $s/LOGDIR"
+done
+is "$bad" "" "the run scripts are the shipped ones, executable, valid sh; each logger writes in log/NAME"
+is "$(TCPREMOTEIP=127.0.0.1 "$B/tcprules-check" "$S/rules/smtp.cdb" | tail -1) $(TCPREMOTEIP=192.0.2.1 "$B/tcprules-check" "$S/rules/submission.cdb" | tail -1)" \
+   "allow connection allow connection" "the shipped rules are there, compiled"
+
+# run again: code replaced, settings kept unless given, users found in the instance
+echo 2600 > "$S/service/smtpd/env/PORT"
+echo 'example.org' >> "$S/control/rcpthosts"
+echo 'broken' > "$S/service/queue/run"
+echo '127.0.0.9:deny' > "$S/rules/local.txt"
+is_rc 0 "init again, without the user options" "$C" -d "$S" init mx.t.example
+is "$(cat "$S/service/smtpd/env/PORT") $(tr '\n' ' ' < "$S/control/rcpthosts")$(cat "$S/control/me")" "2600 MX.T.example example.org mx.t.example" \
+   "a setting changed by hand stays, control/me is the new name"
+ok "a run script is the shipped one again" cmp "$TOP/services/queue/run" "$S/service/queue/run"
+is "$(cat "$S/service/pop3d/env/RUNAS") $(cat "$S/service/queue/env/REMOTE") $(cat "$S/env/LOGUSER")" "$OWNER $REMOTE $LOG" "the users of the instance are kept"
+is "$(TCPREMOTEIP=127.0.0.9 "$B/tcprules-check" "$S/rules/local.cdb" | tail -1)" "deny connection" "every rules/*.txt is compiled"
+is_rc 0 "init again with a port" "$C" -d "$S" init -p smtpd:$P1 mx.t.example
+is "$(cat "$S/service/smtpd/env/PORT")" "$P1" "a setting given is written"
+
+# a queue that belongs to someone else is not taken over
+chown 4259 "$S/queue"
+is_rc 100 "init again: the queue belongs to another uid" "$C" -d "$S" init mx.t.example
+like "$(cat "$T/err")" "$S/queue belongs to uid 4259, not to the queue user" "it says so"
+chown "$QUEUE" "$S/queue"
+
+# ---- not running --------------------------------------------------------------------------
+is_rc 100 "status of a service that does not exist" "$C" -d "$S" status smtpd nosuch
+like "$(cat "$T/err")" "no such service: nosuch in $S" "it is named"
+is_rc 100 "start of one" "$C" -d "$S" start nosuch
+is_rc 111 "status of an instance not started: not all up" "$C" -d "$S" status
+is "$(cat "$T/out")" "pop3d: down (not supervised: sluice-ctl start)
+smtpd: down (not supervised: sluice-ctl start)
+submission: down (not supervised: sluice-ctl start)
+inject: down (not supervised: sluice-ctl start)
+queue: down (not supervised: sluice-ctl start)" "status says so for each service, the queue's last"
+is_rc 0 "stop when nothing runs" "$C" -d "$S" stop
+is_rc 111 "flush when the queue does not run" "$C" -d "$S" flush
+is_rc 0 "queue: an empty queue" "$C" -d "$S" queue
+
+# ---- reload: the rules ----------------------------------------------------------------------
+echo '127.0.0.7:deny' > "$S/rules/pop3.txt"
+is_rc 0 "reload" "$C" -d "$S" reload
+is "$(TCPREMOTEIP=127.0.0.7 "$B/tcprules-check" "$S/rules/pop3.cdb" | tail -1)" "deny connection" "reload compiled the changed rules"
+echo 'not a rule' > "$S/rules/pop3.txt"
+is_rc 100 "reload with a bad rules line: 100" "$C" -d "$S" reload
+like "$(cat "$T/err")" "rules not compiled, the old database stays: $S/rules/pop3.txt has a bad line" "names the file"
+is "$(TCPREMOTEIP=127.0.0.7 "$B/tcprules-check" "$S/rules/pop3.cdb" | tail -1)" "deny connection" "the old database stays"
+echo ':allow' > "$S/rules/pop3.txt"
+echo 'a bad line' >> "$S/users/domains"
+cksum < "$S/users/cdb" > "$T/cdb.sum"
+is_rc 100 "reload with a bad line in the users database: 100" "$C" -d "$S" reload
+like "$(tr '\n' ' ' < "$T/err")" "users/domains line 1: .*the users database was not rebuilt, the old one stays" "names the file and line"
+is "$(cksum < "$S/users/cdb")" "$(cat "$T/cdb.sum")" "the old users database stays"
+
+# ---- an installed copy finds what it copies ---------------------------------------------------
+ok "make install" make -s -C "$TOP" install PREFIX="$T/usr" SANITIZE="${SLUICE_SANITIZE:-}"
+is_rc 0 "the installed sluice-ctl makes an instance" "$T/usr/bin/sluice-ctl" -d "$T/inst" init $IDOPTS mx.t.example
+ok "from the installed service directories" cmp "$TOP/services/smtpd/run" "$T/inst/service/smtpd/run"
+like "$(cat "$T/inst/env/PATH")" "^$T/usr/bin:" "whose tools come first in the services' PATH"

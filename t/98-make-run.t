@@ -1,0 +1,45 @@
+#!/bin/sh
+# make run and make stop, as a newcomer meets them (with free ports, an instance root in the
+# scratch directory and numeric users): the swaks and curl lines it prints work as printed, a
+# message through the SMTP port to alice and one with AUTH through the submission port to
+# bob; run again, it reuses the instance and its users; a user added with mail-user gets mail
+# too; make stop leaves no process behind.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/services-lib.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root: make run starts services that change user"
+for t in swaks curl s6-svscan make; do command -v $t >/dev/null || skip_all "$t is not installed"; done
+plan 17
+chmod 755 "$T"
+free_ids
+V=$T/var
+PS=$(free_port) PM=$(free_port) PP=$(free_port)
+# the services' environment is the instance's: the sanitizer's options go there first
+mkdir -p "$V/env"
+sanitizer_env "$V"
+stop_on_exit "$V"
+mk() { make -s --no-print-directory -C "$TOP" SANITIZE="${SLUICE_SANITIZE:-}" RUN_DIR="$V" RUN_SMTP=$PS RUN_SUBMISSION=$PM RUN_POP3=$PP RUN_IDS="$IDOPTS" "$@"; }
+count() { ls "$V/domains/example.com/$1/Maildir/new" "$V/domains/example.com/$1/Maildir/cur" | grep -c '^[0-9]'; }
+
+is_rc 0 "make run" mk run
+cp "$T/out" "$T/run1"
+like "$(grep '@example.com  ' "$T/run1" | tr '\n' ' ' | tr -s ' ')" "^ alice@example\.com password [A-Za-z0-9]{12} bob@example\.com password [A-Za-z0-9]{12} $" "it prints the users and their passwords"
+grep '^  swaks ' "$T/run1" > "$T/swaks"
+grep '^  curl ' "$T/run1" > "$T/curl"
+is "$(wc -l < "$T/swaks") $(wc -l < "$T/curl")" "2 2" "two swaks lines, two curl lines"
+is_rc 0 "the first swaks line, as printed: to alice through the SMTP port" sh -c "$(sed -n 1p "$T/swaks")"
+like "$(sed -n 1p "$T/swaks")" "127\.0\.0\.1:$PS --from bob@example\.com --to alice@example\.com" "(the port asked for)"
+is_rc 0 "the second: to bob, logged in, through the submission port" sh -c "$(sed -n 2p "$T/swaks")"
+like "$(sed -n 2p "$T/swaks")" "127\.0\.0\.1:$PM --auth PLAIN --auth-user alice@example\.com --auth-password '[A-Za-z0-9]{12}'" "(with AUTH)"
+ok "both delivered" wait_for 15 sh -c "[ \$(ls '$V/domains/example.com/alice/Maildir/new' '$V/domains/example.com/bob/Maildir/new' | grep -c '^[0-9]') = 2 ]"
+like "$(sh -c "$(sed -n 1p "$T/curl")" | tr -s '\r\n\t' ' ')" "Received: from .* by mail\.example\.com \(sluice smtpd\) with ESMTP;" "the first curl line fetches alice's message"
+like "$(sh -c "$(sed -n 2p "$T/curl")" | tr -s '\r\n\t' ' ')" "by mail\.example\.com \(sluice smtpd\) with ESMTPA;" "the second, bob's, sent with AUTH"
+
+is_rc 0 "make run again" mk run
+is "$(grep '@example.com  ' "$T/out")" "$(grep '@example.com  ' "$T/run1")" "the same instance, the same users and passwords"
+is "$(count alice) $(count bob)" "1 1" "their mail is still there"
+echo carol-pw | SLUICEDIR=$V "$B/mail-user" adduser carol@example.com >/dev/null
+is_rc 0 "a user added with mail-user gets mail" swaks --server "127.0.0.1:$PS" --from bob@example.com --to carol@example.com
+ok "and reads it" wait_for 10 sh -c "curl -s pop3://127.0.0.1:$PP/1 --user carol@example.com:carol-pw | grep -q '^Return-Path: <bob@example.com>'"
+
+is_rc 0 "make stop" mk stop
+is "$(instance_procs "$V")" "" "no process is left"
