@@ -2,7 +2,7 @@
 # auth-check: the checkpassword interface on fd 3: login forms, good, bad, unknown and
 # disabled users, the privilege drop seen from prog, the log line, bad input, exit codes.
 . "$(dirname "$0")/lib.sh"
-plan 65
+plan 67
 
 chmod 755 "$T"
 export SLUICEDIR="$T/sluice"
@@ -35,6 +35,15 @@ ac 'alice@example.com\0alice pw\0<123.456@host>\0'; is "$?" 0 "user@domain with 
 is "$(cat "$T/out")" "$NOBODY $NOGROUP $NOGROUP $H alice@example.com $H $H/Maildir alice example.com" \
   "prog runs as the domain's uid and gid only, in HOME, with USER HOME MAILDIR AUTHUSER AUTHDOMAIN"
 is "$(cat "$T/err")" "auth-check: ok 192.0.2.7 alice@example.com" "a success is logged"
+# -n (SMTP AUTH): the check alone; prog runs as the caller, where it was (here uid 4249, which
+# reads the users database and writes authfail through their group, as smtpd's user does)
+chgrp 4249 "$SLUICEDIR/users" "$SLUICEDIR/users/cdb"; chmod g+rx "$SLUICEDIR/users"; chmod g+r "$SLUICEDIR/users/cdb"
+touch "$SLUICEDIR/authfail"; chgrp 4249 "$SLUICEDIR/authfail"; chmod 660 "$SLUICEDIR/authfail"
+printf 'alice@example.com\0alice pw\0\0' | (cd / && TCPREMOTEIP=192.0.2.7 setpriv --reuid=4249 --regid=4249 --clear-groups "$B/auth-check" -n -w 0 \
+  sh -c 'echo "$(id -u) $PWD $USER $MAILDIR"') 3<&0 >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/out")" "0:4249 / alice@example.com $H/Maildir" "-n: checked, prog runs as the caller in its directory, with USER and MAILDIR set"
+printf 'alice@example.com\0wrong\0\0' | (cd / && TCPREMOTEIP=192.0.2.7 setpriv --reuid=4249 --regid=4249 --clear-groups "$B/auth-check" -n -w 0 true) 3<&0 >"$T/out" 2>"$T/err"
+is "$?" 1 "-n: a wrong password is still refused"
 ac 'alice%%example.com\0alice pw\0\0'; is "$?" 0 "user%domain"
 ac 'Alice@EXAMPLE.com\0alice pw\0\0'; is "$?" 0 "the login's case does not matter"
 ac 'alice@example.net\0alice pw\0\0'; is "$?" 0 "an alias domain"

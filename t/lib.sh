@@ -71,9 +71,13 @@ is_rc() {
   if [ "$_r" = "$_w" ]; then _pass "$_d"; else _fail "$_d"; diag "command: $*" "exit $_r, expected $_w" "stderr: $(cat "$T/err")"; fi
 }
 
+# Debian's python3 starts fast; a python3 found first in PATH may be a slow wrapper (pyenv)
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
 # free_port [udp]: a port nobody listens on now (the kernel picks it).
 free_port() {
-  python3 -c 'import socket,sys
+  "$PY" -c 'import socket,sys
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM)
 s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "${1:-tcp}"
 }

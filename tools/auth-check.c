@@ -20,7 +20,7 @@
 #include "passwd.h"
 #include "userdb.h"
 
-#define USAGE "auth-check [ -d domain ] [ -w millisecs ] [ -t secs ] prog..."
+#define USAGE "auth-check [ -n ] [ -d domain ] [ -w millisecs ] [ -t secs ] prog..."
 #define dieusage() strerr_dieusage(2, USAGE)
 
 #define INMAX 512
@@ -131,16 +131,17 @@ int main (int argc, char const *const *argv)
   char const *login, *password, *hash ;
   unsigned int delay = 2000, timeout = 10 ;
   size_t len, n ;
-  int found = 0, ok ;
+  int found = 0, ok, checkonly = 0 ;
   PROG = "auth-check" ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "d:w:t:", &l) ;
+      int opt = subgetopt_r(argc, argv, "nd:w:t:", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
+        case 'n' : checkonly = 1 ; break ;
         case 'd' : if (!stralloc_cats(&dflt, l.arg) || !stralloc_0(&dflt)) strerr_diefu1sys(111, "allocate memory") ; break ;
         case 'w' : if (!uint0_scan(l.arg, &delay)) dieusage() ; break ;
         case 't' : if (!uint0_scan(l.arg, &timeout) || !timeout) dieusage() ; break ;
@@ -215,10 +216,14 @@ int main (int argc, char const *const *argv)
      || !env_addmodif(&modifs, "MAILDIR", maildir) || !env_addmodif(&modifs, "AUTHUSER", u.local)
      || !env_addmodif(&modifs, "AUTHDOMAIN", u.domain))
       strerr_diefu1sys(111, "build the environment") ;
-    if (geteuid() != u.uid || getegid() != u.gid)
-      if (setgroups(1, &u.gid) < 0 || setgid(u.gid) < 0 || setuid(u.uid) < 0)
-        strerr_diefu2sys(111, "change to the uid and gid of ", u.domain) ;
-    if (chdir(u.home) < 0) strerr_diefu2sys(111, "chdir to ", u.home) ;
+    /* -n (SMTP AUTH): the check alone, prog stays who we are, where we are */
+    if (!checkonly)
+    {
+      if (geteuid() != u.uid || getegid() != u.gid)
+        if (setgroups(1, &u.gid) < 0 || setgid(u.gid) < 0 || setuid(u.uid) < 0)
+          strerr_diefu2sys(111, "change to the uid and gid of ", u.domain) ;
+      if (chdir(u.home) < 0) strerr_diefu2sys(111, "chdir to ", u.home) ;
+    }
     log_event("ok", addr, 0) ;
   }
   authfail_close(&af) ;

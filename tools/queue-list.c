@@ -94,7 +94,7 @@ static size_t list (int qfd, char const *dir, stralloc *names, genalloc *ptrs)
       i += strlen(p) + 1 ;
     }
   }
-  qsort(genalloc_s(char const *, ptrs), n, sizeof(char const *), &idcmp) ;
+  if (n) qsort(genalloc_s(char const *, ptrs), n, sizeof(char const *), &idcmp) ;
   return n ;
 }
 
