@@ -8,6 +8,7 @@
 #   q_stop            both, with SIGTERM, waiting for them
 #   inject SENDER RCPT...   queue-inject with that envelope, the message on stdin
 #   wait_log SECS ERE [FILE]   until a line of the queue log (or FILE) matches
+#   wait_out SECS WANT CMD...  until CMD prints WANT (CMD may be a shell function)
 #   maildir_count ADDR  messages in new/ of that user's Maildir
 #   q_empty           every message delivered: mess/, todo/, info/ and tmp/ empty
 OWNER=4243
@@ -43,6 +44,8 @@ inject() {
   "$B/queue-inject" 1<"$T/env.bin"
 }
 wait_log() { wait_for "$1" grep -Eq -- "$2" "${3:-$T/queue.log}"; }
+wait_out() { _wo_s=$1; shift; wait_for "$_wo_s" _out_is "$@"; }
+_out_is() { _wo_w=$1; shift; [ "$("$@" 2>/dev/null)" = "$_wo_w" ]; }
 maildir_count() {
   _u=${1%@*} _d=${1#*@}
   ls "$S/domains/$_d/$_u/Maildir/new" 2>/dev/null | wc -l | tr -d ' '
