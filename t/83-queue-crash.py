@@ -15,7 +15,7 @@
 # running, it gets SIGALRM every second (deferrals of killed workers are retried now) until
 # every message the flow was told was accepted is in its Maildir; then the queue must be
 # empty, and queue-run must stop on SIGTERM with its helper and workers.
-import ctypes, os, random, select, signal, smtplib, threading, time
+import ctypes, os, random, re, select, signal, smtplib, threading, time
 
 B, S = os.environ["B"], os.environ["S"]
 Q = S + "/queue"
@@ -25,6 +25,7 @@ SEED = int(os.environ["SEED"])
 NK = {k: int(os.environ["KILLS_" + k.upper()]) for k in ("inject", "worker", "run", "helper", "local")}
 USERS = ["u1@example.com", "u2@example.com", "u3@example.com", "u4@example.com"]
 SENDER = "sender@example.com"
+NOBODY = "nosuch@example.com"   # no such user: the message bounces for this recipient
 ME = os.getpid()
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -154,16 +155,21 @@ def body(tag, n):
     lines = [".%s starts with a dot" % tag] + ["%s %05d %s" % (tag, i, "abcdefghij" * 6) for i in range(1, n)]
     return ("\n".join(lines) + "\n").encode()
 
-def message(tag, rcpt, n):
-    head = "From: %s\nTo: %s\nSubject: crash test %s\nX-Tag: %s\nX-Lines: %d\n\n" % (SENDER, rcpt, tag, tag, n)
+def message(tag, rcpts, n):
+    head = "From: %s\nTo: %s\nSubject: crash test %s\nX-Tag: %s\nX-Lines: %d\n\n" % (SENDER, ", ".join(rcpts), tag, tag, n)
     return head.encode() + body(tag, n)
 
-sent = {}   # tag -> [rcpt, how, outcome]
-def record(tag, rcpt, how, outcome):
-    with lock:
-        sent[tag] = [rcpt, how, outcome]
+def recipients(rnd):
+    """one user, or two or three (the state of each recipient kept apart)"""
+    return rnd.sample(USERS, 1 if rnd.random() < 0.7 else rnd.randint(2, 3))
 
-stop = threading.Event()
+sent = {}   # tag -> [rcpts, how, outcome]
+def record(tag, rcpts, how, outcome):
+    with lock:
+        sent[tag] = [rcpts, how, outcome]
+
+stop = threading.Event()      # the flow stops (queue-inject's kills are done first)
+aborted = threading.Event()   # the test was interrupted: at once
 
 def smtp_flow(k):
     rnd = random.Random(SEED * 10 + k)
@@ -171,12 +177,12 @@ def smtp_flow(k):
     while not stop.is_set():
         i += 1
         tag = "s%d.%d" % (k, i)
-        rcpt = rnd.choice(USERS)
+        rcpt = recipients(rnd)
         n = 1500 if rnd.random() < 0.15 else rnd.randint(5, 30)
         c = None
         try:
             c = smtplib.SMTP("127.0.0.1", PORT, timeout=30)
-            c.sendmail(SENDER, [rcpt], message(tag, rcpt, n).replace(b"\n", b"\r\n"))
+            c.sendmail(SENDER, rcpt, message(tag, rcpt, n).replace(b"\n", b"\r\n"))
             record(tag, rcpt, "smtp", "accepted")
             count("smtp_accepted")
             c.quit()
@@ -195,13 +201,13 @@ def smtp_flow(k):
 inject_durations = []
 def inject_once(rnd, tag, kill):
     """one queue-inject run; kill it (SIGKILL) at a random moment of its life when kill is set"""
-    rcpt = rnd.choice(USERS)
+    rcpt = recipients(rnd) + ([NOBODY] if rnd.random() < 0.08 else [])
     n = 4000 if rnd.random() < 0.1 else rnd.randint(5, 30)   # 4000 lines: past 256 KB, spilled
     data = message(tag, rcpt, n)
     asuser = rnd.random() < 0.25   # through queue-injectd
     argv = ["/usr/bin/setpriv", "--reuid=4244", "--regid=4244", "--clear-groups", B + "/queue-inject"] if asuser else [B + "/queue-inject"]
     er, ew = os.pipe()
-    os.write(ew, ("F%s\0T%s\0\0" % (SENDER, rcpt)).encode())
+    os.write(ew, ("F%s\0%s\0" % (SENDER, "".join("T%s\0" % r for r in rcpt))).encode())
     os.close(ew)
     mr, mw = os.pipe()
     p = Proc(argv, [(mr, 0), (er, 1), (nullfd, 2)])
@@ -253,7 +259,7 @@ def inject_flow():
     rnd = random.Random(SEED * 10 + 9)
     i = 0
     kills = NK["inject"]
-    while not stop.is_set() or kills > 0:
+    while (not stop.is_set() or kills > 0) and not aborted.is_set():
         i += 1
         kill = kills > 0 and i > 5 and rnd.random() < 0.5   # the first runs tell how long a run lasts
         if kill:
@@ -370,23 +376,12 @@ def chaos():
                 break
         check_watch()
 
-# ---- the run --------------------------------------------------------------------------------------
-
-run = start_run()
-flows = [threading.Thread(target=smtp_flow, args=(k,)) for k in (1, 2, 3)] + [threading.Thread(target=inject_flow)]
-for t in flows:
-    t.start()
-try:
-    chaos()
-finally:
-    stop.set()
-    for t in flows:
-        t.join()
-note("the flow stopped")
+# ---- the checks ---------------------------------------------------------------------------------
 
 def maildirs():
-    """tag -> list of (copy is byte-exact); also the messages without a tag"""
-    got, strays = {}, 0
+    """(tag, user) -> list of (copy is byte-exact); tag -> bounces that returned it; the
+    messages that are neither"""
+    got, bounces, strays = {}, {}, 0
     for u in USERS + [SENDER]:
         base = "%s/domains/example.com/%s/Maildir" % (S, u.split("@")[0])
         for sub in ("new", "cur"):
@@ -400,18 +395,35 @@ def maildirs():
                         data = f.read()
                 except OSError:
                     continue
+                if u == SENDER:
+                    # a DSN: the original's header comes back in it
+                    tags = re.findall(rb"^X-Tag: (\S+)$", data, re.M)
+                    if tags and b"multipart/report" in data and NOBODY.encode() in data:
+                        bounces[tags[0].decode()] = bounces.get(tags[0].decode(), 0) + 1
+                    else:
+                        strays += 1
+                    continue
                 head, _, b = data.partition(b"\n\n")
                 h = {}
                 for line in head.split(b"\n"):
                     k, _, v = line.partition(b": ")
                     h.setdefault(k.lower(), v.decode(errors="replace"))
                 tag = h.get(b"x-tag")
-                if tag is None or u == SENDER:
+                if tag is None:
                     strays += 1
                     continue
-                good = h.get(b"to") == u and b == body(tag, int(h.get(b"x-lines", "0")))
-                got.setdefault(tag, []).append(good)
-    return got, strays
+                good = b == body(tag, int(h.get(b"x-lines", "0")))
+                got.setdefault((tag, u), []).append(good)
+    return got, bounces, strays
+
+def expected(tags):
+    """what the accepted messages must give: (tag, user) for each recipient, and a bounce
+    for each message with a recipient that does not exist"""
+    pairs = {(t, r) for t in tags for r in sent[t][0] if r != NOBODY}
+    return pairs, {t for t in tags if NOBODY in sent[t][0]}
+
+def accepted():
+    return {t for t, v in sent.items() if v[2] == "accepted"}
 
 def queue_files(dirs=("todo", "mess")):
     return sum(len(os.listdir(Q + "/" + d)) for d in dirs)
@@ -420,78 +432,133 @@ def orphan_logs():
     """info/ logs whose message is gone (queue-run killed between the two removals)"""
     return [i for i in os.listdir(Q + "/info") if not os.path.exists(Q + "/mess/" + i)]
 
-# the end: every accepted message delivered, the queue empty; SIGALRM each second
-accepted = {t for t, v in sent.items() if v[2] == "accepted"}
-t_end = time.monotonic() + 60
-last_alrm = 0
-while True:
-    got, strays = maildirs()
-    missing = accepted - set(got)
-    left = queue_files()
-    if (not missing and not left) or time.monotonic() > t_end:
-        break
-    if run.ended():
-        note("FAIL: queue-run %d ended by itself: exit %d" % (run.pid, run.status))
-        count("run_died")
-        run = start_run()
-    if time.monotonic() - last_alrm >= 1:
-        run.kill(signal.SIGALRM)
-        last_alrm = time.monotonic()
-    time.sleep(0.1)
-note("the end: %d accepted, %d missing, %d files left in todo/ and mess/, %d logs in info/ without a message" % (len(accepted), len(missing), left, len(orphan_logs())))
+# ---- the run --------------------------------------------------------------------------------------
 
-run.kill(signal.SIGTERM)
-if not run.ended(15):
-    count("stuck_runs")
-    note("FAIL: queue-run %d still runs 15 s after SIGTERM: killed" % run.pid)
-    run.kill()
-    run.ended(None)
-res["final_exit"] = run.status
-check_watch(final=True)
-deadline = time.monotonic() + 10
-while descendants(ME) and time.monotonic() < deadline:
-    janitor()
-    if all(state(p) == "Z" for p in descendants(ME)):
-        janitor()
-    time.sleep(0.05)
-left_procs = [(p, comm(p), state(p)) for p in descendants(ME)]
-for p, c, st in left_procs:
-    note("FAIL: left running: %d %s (state %s)" % (p, c, st))
+def kill_descendants():
+    for p in descendants(ME):
+        try:
+            fd = os.pidfd_open(p)
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+            os.close(fd)
+        except OSError:
+            pass
+
+def flow_and_kills():
+    global run
+    run = start_run()
+    flows = [threading.Thread(target=smtp_flow, args=(k,), daemon=True) for k in (1, 2, 3)]
+    flows.append(threading.Thread(target=inject_flow, daemon=True))
+    for t in flows:
+        t.start()
     try:
-        fd = os.pidfd_open(p)
-        signal.pidfd_send_signal(fd, signal.SIGKILL)
-        os.close(fd)
-    except OSError:
-        pass
-res["leftover_procs"] = len(left_procs)
-time.sleep(0.1)
-janitor()
+        chaos()
+    except BaseException:
+        aborted.set()
+        raise
+    finally:
+        stop.set()
+    for t in flows:
+        t.join()
+    note("the flow stopped")
 
-got, strays = maildirs()
-lost = sorted(accepted - set(got))
-broken = sorted(t for t, v in got.items() if not all(v))
-unknown = sorted(t for t in got if t not in sent)
-dups = {t: len(v) for t, v in got.items() if len(v) > 1}
-res["sent"] = len(sent)
-res["accepted"] = len(accepted)
-res["accepted_smtp"] = sum(1 for t in accepted if sent[t][1] == "smtp")
-res["accepted_inject"] = len(accepted) - res["accepted_smtp"]
-res["lost"] = len(lost)
-res["broken"] = len(broken)
-res["unknown"] = len(unknown)
-res["strays"] = strays
-res["duplicates"] = sum(n - 1 for n in dups.values())
-res["duplicated_msgs"] = len(dups)
-res["delivered_not_accepted"] = sum(1 for t in got if t in sent and sent[t][2] != "accepted")
-res["killed_injects_delivered"] = sum(1 for t in got if t in sent and sent[t][2] == "killed")
-res["queue_left"] = queue_files()
-res["info_kept"] = len(os.listdir(Q + "/info")) - len(orphan_logs())
-res["info_orphans"] = len(orphan_logs())
-for k in ("stuck_helpers", "stuck_runs", "run_bad_exit", "run_died"):
-    res.setdefault(k, 0)
-with open(os.environ["OUT"], "w") as f:
-    for k in sorted(res):
-        f.write("%s %s\n" % (k, res[k]))
-    f.write("lost_tags %s\n" % " ".join("%s(%s,%s)" % (t, sent[t][1], sent[t][0]) for t in lost[:20]))
-    f.write("broken_tags %s\n" % " ".join(broken[:20]))
-    f.write("dup_tags %s\n" % " ".join("%s*%d" % (t, n) for t, n in sorted(dups.items())[:20]))
+def drain():
+    """every accepted message delivered, todo/ and mess/ empty; SIGALRM each second"""
+    global run
+    want, want_bounces = expected(accepted())
+    t_end = time.monotonic() + 60
+    last_alrm = 0
+    while True:
+        got, bounces, strays = maildirs()
+        missing = (want - set(got)) | (want_bounces - set(bounces))
+        left = queue_files()
+        if (not missing and not left) or time.monotonic() > t_end:
+            break
+        if run.ended():
+            note("FAIL: queue-run %d ended by itself: exit %d" % (run.pid, run.status))
+            count("run_died")
+            run = start_run()
+        if time.monotonic() - last_alrm >= 1:
+            run.kill(signal.SIGALRM)
+            last_alrm = time.monotonic()
+        time.sleep(0.1)
+    note("the end: %d accepted, %d missing, %d files left in todo/ and mess/, %d logs in info/ without a message" % (len(accepted()), len(missing), left, len(orphan_logs())))
+
+def stop_all():
+    """queue-run stops on SIGTERM, and with it every helper and worker"""
+    run.kill(signal.SIGTERM)
+    if not run.ended(15):
+        count("stuck_runs")
+        note("FAIL: queue-run %d still runs 15 s after SIGTERM: killed" % run.pid)
+        run.kill()
+        run.ended(None)
+    res["final_exit"] = run.status
+    check_watch(final=True)
+    deadline = time.monotonic() + 10
+    while descendants(ME) and time.monotonic() < deadline:
+        janitor()
+        time.sleep(0.05)
+    left_procs = [(p, comm(p), state(p)) for p in descendants(ME)]
+    for p, c, st in left_procs:
+        note("FAIL: left running: %d %s (state %s)" % (p, c, st))
+    kill_descendants()
+    res["leftover_procs"] = len(left_procs)
+    time.sleep(0.1)
+    janitor()
+
+def report():
+    acc = accepted()
+    want, want_bounces = expected(acc)
+    got, bounces, strays = maildirs()
+    lost = sorted(want - set(got))
+    lost_bounces = sorted(want_bounces - set(bounces))
+    broken = sorted("%s:%s" % k for k, v in got.items() if not all(v))
+    unknown = sorted("%s:%s" % (t, u) for t, u in got if t not in sent or u not in sent[t][0])
+    unknown += sorted("bounce:" + t for t in bounces if t not in sent or NOBODY not in sent[t][0])
+    dups = {"%s:%s" % k: len(v) for k, v in got.items() if len(v) > 1}
+    res["sent"] = len(sent)
+    res["accepted"] = len(acc)
+    res["deliveries"] = len(want)
+    res["multi"] = sum(1 for t in acc if len(sent[t][0]) > 1)
+    res["bounces_wanted"] = len(want_bounces)
+    res["lost_bounces"] = len(lost_bounces)
+    res["bounce_copies"] = sum(bounces.values())
+    res["accepted_smtp"] = sum(1 for t in acc if sent[t][1] == "smtp")
+    res["accepted_inject"] = len(acc) - res["accepted_smtp"]
+    res["lost"] = len(lost)
+    res["broken"] = len(broken)
+    res["unknown"] = len(unknown)
+    res["strays"] = strays
+    res["duplicates"] = sum(n - 1 for n in dups.values())
+    res["duplicated_msgs"] = len(dups)
+    res["delivered_not_accepted"] = len({t for t, u in got if t in sent and sent[t][2] != "accepted"})
+    res["killed_injects_delivered"] = len({t for t, u in got if t in sent and sent[t][2] == "killed"})
+    res["queue_left"] = queue_files()
+    res["info_kept"] = len(os.listdir(Q + "/info")) - len(orphan_logs())
+    res["info_orphans"] = len(orphan_logs())
+    for k in ("stuck_helpers", "stuck_runs", "run_bad_exit", "run_died"):
+        res.setdefault(k, 0)
+    with open(os.environ["OUT"], "w") as f:
+        for k in sorted(res):
+            f.write("%s %s\n" % (k, res[k]))
+        f.write("lost_tags %s\n" % " ".join("%s(%s,%s)" % (t, sent[t][1], u) for t, u in lost[:20]))
+        f.write("lost_bounce_tags %s\n" % " ".join(lost_bounces[:20]))
+        f.write("unknown_tags %s\n" % " ".join(unknown[:20]))
+        f.write("broken_tags %s\n" % " ".join(broken[:20]))
+        f.write("dup_tags %s\n" % " ".join("%s*%d" % (t, n) for t, n in sorted(dups.items())[:8]))
+
+def abort(sig, frame):
+    raise SystemExit("killed by signal %d" % sig)
+
+signal.signal(signal.SIGTERM, abort)
+done = False
+try:
+    flow_and_kills()
+    drain()
+    stop_all()
+    report()
+    done = True
+finally:
+    if not done:   # interrupted: nothing of ours stays behind
+        aborted.set()
+        stop.set()
+        kill_descendants()
