@@ -465,7 +465,7 @@ def drain():
     """every accepted message delivered, todo/ and mess/ empty; SIGALRM each second"""
     global run
     want, want_bounces = expected(accepted())
-    t_end = time.monotonic() + 60
+    t_end = time.monotonic() + 30
     last_alrm = 0
     while True:
         got, bounces, strays = maildirs()

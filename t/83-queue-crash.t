@@ -5,9 +5,10 @@
 # and queue-inject, as root and as another user), queue-run restarted after each crash as s6
 # would. Then every message whose sender was told it was accepted (a 250 at the end of DATA,
 # queue-inject's exit 0) is in its Maildir at least once and byte for byte; duplicates are
-# counted (a diagnostic: allowed), losses fail. Also: a queue-run whose helper dies exits 111
-# at once, a helper whose queue-run dies ends, nothing stays running, the queue ends empty,
-# and the leftovers of killed injections are removed by queue-run once old.
+# counted (a diagnostic: allowed), losses fail; a message with an unknown recipient bounces.
+# Also: a queue-run whose helper dies exits 111 at once, a helper whose queue-run dies ends,
+# nothing stays running, the queue ends empty, and the leftovers of the kills (tmp/ files of
+# injections, info/ logs of removed messages) are removed by queue-run once 36 hours old.
 # The kills come from t/83-queue-crash.py (a subreaper: the orphans of a kill become its
 # children). SLUICE_SEED=N repeats the random choices of a run (not their timing).
 . "$(dirname "$0")/lib.sh"
@@ -87,7 +88,7 @@ rm -f "$Q/tmp/9.9.9" "$Q/info/9.9.9"
 printf 'Subject: after\n\nafter the storm\n' | swaks -s 127.0.0.1 -p "$PORT" -f sender@example.com -t u1@example.com \
   --data - --hide-all >/dev/null 2>&1
 is "$?" 0 "a message after the storm: accepted"
-wait_for 10 grep -rlq 'after the storm' "$S/domains/example.com/u1/Maildir/new"
+wait_for 30 grep -rlq 'after the storm' "$S/domains/example.com/u1/Maildir/new"
 ok "and delivered" grep -rlq 'after the storm' "$S/domains/example.com/u1/Maildir/new"
 if [ -n "$(ls "$Q/todo")" ]; then
   diag "todo/: $(ls "$Q/todo"); queue-run $RUNPID: $(cut -d' ' -f3 /proc/$RUNPID/stat 2>/dev/null || echo gone), waits in $(cat /proc/$RUNPID/wchan 2>/dev/null)"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The queue on a full disk (a small tmpfs: root only). The queue's own filesystem: smtpd
 # answers 451 and queue-inject exits 53, with nothing half-written left behind; queue-run
-# keeps running and still delivers what was queued before, its bounce waiting for space;
+# keeps running and still delivers what was queued before (leaving no empty state log
+# behind), its bounce waiting for space;
 # when space comes back mail is accepted and delivered byte for byte, and the bounce goes out
 # on SIGALRM. A full Maildir filesystem: the delivery is deferred, nothing is left in the
 # Maildir, and once there is room again SIGALRM delivers it, once.
@@ -80,7 +81,7 @@ fill() {   # fill DIR: a file that takes every free block
 mkmsg "$T/m1" first 1000
 mkmsg "$T/big" big 300000
 like "$(send "$T/m1" a@example.com)" '^250 ' "the queue on a tmpfs of 1 MB: a message is accepted"
-wait_out 10 1 copies a "$T/m1"
+wait_out 30 1 copies a "$T/m1"
 is "$(copies a "$T/m1")" 1 "and delivered"
 
 # messages queued while queue-run is stopped; one of them to a user who does not exist
@@ -110,9 +111,9 @@ ok "queue-injectd still runs" alive "$INJPID"
 start_bg "$B/queue-spawn" "$B/queue-run" 2>>"$T/queue.log"
 RUNPID=$BGPID
 queued() { echo "$(copies a "$T/q1")$(copies a "$T/q2")$(copies a "$T/q3"):$(copies b "$T/q1")$(copies b "$T/q2")$(copies b "$T/q3")"; }
-wait_out 15 111:111 queued
+wait_out 30 111:111 queued
 is "$(queued)" "111:111" "queue-run, started on the full disk, delivers the queued messages: each once to a and to b"
-wait_log 10 'unable to queue its bounce: queue-inject exit 53'
+wait_log 30 'unable to queue its bounce: queue-inject exit 53'
 like "$(grep 'bounce' "$T/queue.log" | tail -1)" 'warning: msg [0-9.]+: unable to queue its bounce: queue-inject exit 53' "the bounce for the unknown user cannot be queued: logged"
 is "$(files_in "$Q/mess")" 1 "the failed message stays in the queue for its bounce"
 ok "queue-run keeps running" alive "$RUNPID"
@@ -123,22 +124,22 @@ like "$(send "$T/big" a@example.com)" '^451 4\.3\.0 .*\(#53\)$' "a message of 30
 is "$(files_in "$Q/tmp")" 0 "and its part is not left in tmp/"
 mkmsg "$T/m3" third 1000
 like "$(send "$T/m3" b@example.com)" '^250 ' "a small one fits: 250"
-wait_out 10 1 copies b "$T/m3"
+wait_out 30 1 copies b "$T/m3"
 is "$(copies b "$T/m3")" 1 "and is delivered"
 
 # all the space back
 rm -f "$Q/filler"
 like "$(send "$T/big" a@example.com)" '^250 ' "space back: the big message is accepted"
-wait_out 10 1 copies a "$T/big"
+wait_out 30 1 copies a "$T/big"
 is "$(copies a "$T/big")" 1 "and delivered, byte for byte"
 like "$(send "$T/m2" a@example.com)" '^250 ' "the message refused with 451 goes in when sent again"
-wait_out 10 1 copies a "$T/m2"
+wait_out 30 1 copies a "$T/m2"
 is "$(copies a "$T/m2")" 1 "and is delivered once"
 kill -ALRM "$RUNPID"
-wait_for 15 grep -rlq 'nosuch@example.com' "$S/domains/example.com/sender/Maildir/new"
+wait_for 30 grep -rlq 'nosuch@example.com' "$S/domains/example.com/sender/Maildir/new"
 ok "SIGALRM: the bounce goes out and reaches the sender" grep -rlq 'nosuch@example.com' "$S/domains/example.com/sender/Maildir/new"
 like "$(cat "$S/domains/example.com/sender/Maildir/new/"* 2>/dev/null | grep -m1 '^Status:')" '^Status: 5\.1\.1' "a DSN with the reason (5.1.1)"
-wait_out 10 0 files_in "$Q/mess" "$Q/todo" "$Q/tmp"
+wait_out 30 0 files_in "$Q/mess" "$Q/todo" "$Q/tmp"
 is "$(files_in "$Q/mess" "$Q/todo" "$Q/tmp")" 0 "the queue is empty: mess/, todo/, tmp/"
 # queue-run could not write the logs of the messages it delivered on the full disk: a log
 # created empty must not stay behind
@@ -154,7 +155,7 @@ mkdir "$MD/tmp" "$MD/new" "$MD/cur" && chown $OWNER:$OWNER "$MD/tmp" "$MD/new" "
 ok "c's Maildir is full" fill "$MD"
 mkmsg "$T/m4" fourth 8000
 like "$(send "$T/m4" c@example.com)" '^250 ' "a message for c is accepted"
-wait_log 10 'deferral: .*No space left on device'
+wait_log 30 'deferral: .*No space left on device'
 like "$(grep 'deferral' "$T/queue.log" | tail -1)" '^delivery [0-9]+: deferral: .*No space left on device' "its delivery is deferred: no space left on device"
 is "$(files_in "$MD/new" "$MD/tmp" "$MD/cur")" 0 "nothing in c's Maildir, not even in tmp/"
 is "$(files_in "$Q/mess")" 1 "the message waits in the queue"
@@ -162,9 +163,9 @@ like "$(cat "$Q/info/"* 2>/dev/null)" '^Z 0 [0-9]+ [0-9]+ 1 0 ' "its log says de
 ok "queue-run keeps running" alive "$RUNPID"
 rm -f "$MD/filler"
 kill -ALRM "$RUNPID"
-wait_out 10 1 copies c "$T/m4"
+wait_out 30 1 copies c "$T/m4"
 is "$(copies c "$T/m4")" 1 "room again and SIGALRM: delivered, byte for byte"
-wait_out 10 0 files_in "$Q/mess" "$Q/todo" "$Q/info"
+wait_out 30 0 files_in "$Q/mess" "$Q/todo" "$Q/info"
 is "$(files_in "$Q/mess" "$Q/todo" "$Q/info")" 0 "the queue is empty"
 is "$(files_in "$MD/new" "$MD/tmp")" 1 "one copy, nothing left in c's tmp/"
 ok "queue-run still runs" alive "$RUNPID"
