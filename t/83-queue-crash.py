@@ -75,7 +75,10 @@ class Proc:
         return True
     def kill(self, sig=signal.SIGKILL):
         if self.status is None:
-            signal.pidfd_send_signal(self.fd, sig)
+            try:
+                signal.pidfd_send_signal(self.fd, sig)
+            except ProcessLookupError:
+                pass
 
 def comm(pid):
     try:
@@ -295,10 +298,10 @@ def helper_of(p):
     hs = children(p.pid, "queue-spawn")
     return Other(hs[0], p.pid, "queue-spawn") if hs else None
 
-def restart(old):
-    """old ended: start a new queue-run (as s6 would), now or after a short while"""
+def restart(rnd):
+    """queue-run ended: start a new one (as s6 would), now or after a short while"""
     global run
-    time.sleep(random.choice((0, 0, 0.01, 0.05)))
+    time.sleep(rnd.choice((0, 0, 0.01, 0.05)))
     run = start_run()
 
 def kill_run(rnd):
@@ -313,7 +316,7 @@ def kill_run(rnd):
     note("queue-run %d killed (exit %d, %.0f ms after its start), helper %s" % (run.pid, run.status, (time.monotonic() - run.started) * 1000, h.pid if h else "none"))
     if h:
         watch.append((h, time.monotonic() + 10))
-    restart(run)
+    restart(rnd)
 
 def kill_helper(rnd):
     global run
@@ -335,14 +338,14 @@ def kill_helper(rnd):
         if run.status != 111:
             count("run_bad_exit")
             note("FAIL: queue-run exit %d after its helper was killed, not 111" % run.status)
-    restart(run)
+    restart(rnd)
     return True
 
-def kill_child(parent, name, what):
+def kill_child(rnd, parent, name, what):
     pids = children(parent, name)
     if not pids:
         return False
-    pid = random.choice(pids)
+    pid = rnd.choice(pids)
     try:
         o = Other(pid, parent, name)
     except (ProcessLookupError, OSError):
@@ -354,10 +357,10 @@ def kill_child(parent, name, what):
 
 def kill_local(rnd):
     hs = children(run.pid, "queue-spawn")
-    return bool(hs) and kill_child(hs[0], "queue-local", "queue-local")
+    return bool(hs) and kill_child(rnd, hs[0], "queue-local", "queue-local")
 
 def kill_worker(rnd):
-    return kill_child(INJPID, "queue-injectd", "queue-injectd worker")
+    return kill_child(rnd, INJPID, "queue-injectd", "queue-injectd worker")
 
 def chaos():
     rnd = random.Random(SEED)
@@ -370,7 +373,7 @@ def chaos():
             if run.ended():
                 note("FAIL: queue-run %d ended by itself: exit %d" % (run.pid, run.status))
                 count("run_died")
-                restart(run)
+                restart(rnd)
             if what[k](rnd) is not False:
                 count("kills_" + k)
                 break
@@ -546,7 +549,7 @@ def report():
         f.write("broken_tags %s\n" % " ".join(broken[:20]))
         f.write("dup_tags %s\n" % " ".join("%s*%d" % (t, n) for t, n in sorted(dups.items())[:8]))
 
-def abort(sig, frame):
+def abort(sig, _frame):
     raise SystemExit("killed by signal %d" % sig)
 
 signal.signal(signal.SIGTERM, abort)

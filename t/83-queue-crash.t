@@ -16,7 +16,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root: deliveries run as the virtual domain's owner"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-plan 20
+plan 21
 
 q_init
 for u in u1 u2 u3 u4 sender; do q_user "$u@example.com"; done
@@ -61,6 +61,10 @@ others=$(grep -E '^(smtp_refused_[0-9]+|smtp_errors|inject_exit_)' "$T/result" |
 is "$others" "" "the senders saw no failure but 451 (SMTP) or 54 (queue-inject through queue-injectd) when a worker was killed, or their own SIGKILL"
 is "$(n stuck_runs):$(n run_bad_exit)" "0:0" "a queue-run whose helper was killed exits 111 at once"
 is "$(n stuck_helpers)" 0 "a helper whose queue-run was killed ends with its deliveries"
+# its socket to queue-run is at its end whether it reads as EOF or as ECONNRESET (answers
+# queue-run never read): not an error, and not a reason to drop the deliveries running
+is "$(grep -c 'queue-spawn: fatal: unable to read from queue-run' "$T/queue.log")" 0 \
+  "a helper whose queue-run was killed ends as designed, without a fatal error (ECONNRESET is the end too)"
 is "$(n run_died)" 0 "queue-run never ended by itself"
 is "$(n queue_left):$(n info_kept)" "0:0" "the queue is empty at the end: todo/, mess/, and info/ but for logs of messages that are gone"
 is "$(r final_exit)" 0 "queue-run stops on SIGTERM (exit 0)"
