@@ -9,7 +9,8 @@
 #   q_stop            both, with SIGTERM, waiting for them
 #   inject SENDER RCPT...   queue-inject with that envelope, the message on stdin
 #   wait_log SECS ERE [FILE]   until a line of the queue log (or FILE) matches
-#   wait_eq SECS WANT CMD...   until the output of CMD (run each time) is WANT
+#   wait_eq SECS WANT CMD...   until the output of CMD (run each time; a shell function too)
+#                     is WANT
 #   maildir_count ADDR  messages in new/ of that user's Maildir
 #   gone PID          that process has ended (zombie or reaped)
 #   q_empty           every message delivered: mess/, todo/, info/ and tmp/ empty

@@ -78,7 +78,7 @@ int main (int argc, char const *const *argv)
     char fmt[UINT_FMT] ;
     int fd ;
     ssize_t n = fdpass_recv(0, req, sizeof req, &fd) ;
-    if (!n) return 0 ;   /* queue-spawn is done with us */
+    if (!n || (n < 0 && errno == ECONNRESET)) return 0 ;   /* queue-spawn is done with us */
     if (n < 0) strerr_diefu1sys(111, "read a request") ;
     out.len = 0 ;
     if (fd < 0 || !parse(req, n, &a))

@@ -478,9 +478,10 @@ static int plan (uint32_t ai)
 static void record (active *a, stralloc const *lines)
 {
   if (!lines->len) return ;
+  /* the log may exist even when the write failed (disk full): removed with the message */
+  a->info = 1 ;
   if (!queue_state_append(qfd, SLOT(a->slot)->id, lines->s, lines->len, 0))
     strerr_warnwu2sys("write the state of msg ", SLOT(a->slot)->id) ;
-  else a->info = 1 ;
 }
 
 /* every deferred recipient of a message that could not be planned (the users database is
@@ -1126,14 +1127,19 @@ static int cleanup_batch (void)
     if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") || strlen(d->d_name) > 200) continue ;
     /* in info/: logs of messages gone, and .ID.tmp of a compaction that died */
     if (cleanstage == 2 && d->d_name[0] == '.' && (strlen(d->d_name) < 5 || strcmp(d->d_name + strlen(d->d_name) - 4, ".tmp"))) continue ;
-    if (fstatat(dirfd(cleandir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue ;
-    if ((uint64_t)st.st_ctime + LEFTOVER_AGE > t && (uint64_t)st.st_mtime + LEFTOVER_AGE > t) continue ;
     if (cleanstage == 2 && d->d_name[0] != '.')
     {
+      /* a log without its message: only queue-run writes logs, and it holds the lock, so
+         this one is left over from a crash between the two unlinks, whatever its age */
       struct stat ms ;
       if (!queue_id_valid(d->d_name)) continue ;
       name_of(name, "mess", d->d_name) ;
       if (fstatat(qfd, name, &ms, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) continue ;
+    }
+    else
+    {
+      if (fstatat(dirfd(cleandir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue ;
+      if ((uint64_t)st.st_ctime + LEFTOVER_AGE > t && (uint64_t)st.st_mtime + LEFTOVER_AGE > t) continue ;
     }
     if (unlinkat(dirfd(cleandir), d->d_name, 0) == 0)
     {
@@ -1210,7 +1216,8 @@ int main (int argc, char const *const *argv)
   tfd = open_trigger(&twfd) ;
   scan_mess_start() ;
   scan_todo() ;
-  lastscan = lastclean = now() ;   /* the first pass for leftovers comes in an hour */
+  lastscan = now() ;
+  lastclean = 0 ;   /* a pass for leftovers once the start-up scan is over, then every hour */
   start_jobs() ;
 
   for (;;)
@@ -1229,7 +1236,7 @@ int main (int argc, char const *const *argv)
       take(heap_pop()) ;
     start_jobs() ;
     if (starting) starting = scan_mess_batch() ;
-    if (!stopping && t >= lastclean + CLEANUP_EVERY) { cleanup_start() ; lastclean = t ; }
+    if (!stopping && !starting && t >= lastclean + CLEANUP_EVERY) { cleanup_start() ; lastclean = t ; }
     cleaning = cleanup_batch() ;
     if (HEAPLEN) due = SLOT(HEAP[0])->next ;
     if (lastscan + SCAN_TODO_EVERY < due) due = lastscan + SCAN_TODO_EVERY ;

@@ -502,6 +502,8 @@ static void request (void)
   if (n < 0)
   {
     if (errno == EAGAIN || errno == EINTR) return ;
+    /* queue-run died with answers unread: the end, as EOF is; what runs finishes */
+    if (errno == ECONNRESET) { qr = -1 ; return ; }
     strerr_diefu1sys(111, "read from queue-run") ;
   }
   if (!n) { qr = -1 ; return ; }
