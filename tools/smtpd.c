@@ -26,6 +26,7 @@
 #include "smtpcmd.h"
 #include "smtpdata.h"
 #include "smtppolicy.h"
+#include "ucspitls.h"
 #include "userdb.h"
 
 #define USAGE "smtpd [ checkpassword prog... ]"
@@ -425,15 +426,7 @@ static void readenv (void)
     s = getenv("SSL_CIPHER") ;
     if (tls && s && (!stralloc_copys(&tlscipher, s) || !stralloc_0(&tlscipher))) die_nomem() ;
   }
-  if (!tls)
-  {
-    /* the three descriptors of tls-wrap -s, kept from the programs smtpd runs */
-    char const *c = getenv("SSLCTLFD"), *r = getenv("SSLREADFD"), *w = getenv("SSLWRITEFD") ;
-    unsigned int a, b, d ;
-    if (c && r && w && uint0_scan(c, &a) && uint0_scan(r, &b) && uint0_scan(w, &d) && a > 2 && b > 2 && d > 2
-     && fcntl((int)a, F_SETFD, FD_CLOEXEC) >= 0 && fcntl((int)b, F_SETFD, FD_CLOEXEC) >= 0 && fcntl((int)d, F_SETFD, FD_CLOEXEC) >= 0)
-    { ctlfd = (int)a ; sslrfd = (int)b ; sslwfd = (int)d ; }
-  }
+  if (!tls) ucspitls_fds(&ctlfd, &sslrfd, &sslwfd) ;   /* tls-wrap -s */
   {
     /* AUTH only over TLS: $AUTHTLS 1 or 0; by default on a submission port (REQUIREAUTH)
        where STARTTLS can be had */
@@ -1043,7 +1036,7 @@ static void smtp_auth (char const *arg, size_t len)
 static void smtp_starttls (size_t arglen)
 {
   char buf[1024] ;
-  size_t len = 0, dropped ;
+  size_t len, dropped ;
   if (tls) { refuse("503 5.5.1 TLS already active", 0) ; return ; }
   if (ctlfd < 0) { refuse("502 5.5.1 STARTTLS not available", 0) ; return ; }
   if (arglen) { refuse("501 5.5.4 STARTTLS takes no argument", 0) ; return ; }
@@ -1060,29 +1053,14 @@ static void smtp_starttls (size_t arglen)
     logreason("input sent with STARTTLS thrown away") ;
     logflush() ;
   }
-  if (fd_write(ctlfd, "Y", 1) != 1) { logword("end") ; logreason("tls-wrap is gone") ; logflush() ; _exit(111) ; }
-  /* VAR=value\0 ... \0, or nothing when the handshake failed (tls-wrap logged why) */
-  while (len < 2 || buf[len - 1] || buf[len - 2])
+  len = ucspitls_start(ctlfd, buf, sizeof buf, (unsigned int)timeoutsec) ;
+  if (!len) { logword("end") ; logreason("TLS handshake failed") ; logflush() ; _exit(0) ; }
   {
-    ssize_t r ;
-    if (len == sizeof buf) break ;
-    r = read(ctlfd, buf + len, sizeof buf - len) ;
-    if (r > 0) { len += (size_t)r ; continue ; }
-    if (r < 0 && errno == EINTR) continue ;
-    if (r < 0 && errno == EAGAIN) { if (!ready(ctlfd, 0)) { len = 0 ; break ; } continue ; }
-    len = 0 ;
-    break ;
-  }
-  if (len < 2 || buf[len - 1] || buf[len - 2]) { logword("end") ; logreason("TLS handshake failed") ; logflush() ; _exit(0) ; }
-  {
-    size_t i = 0 ;
-    while (i < len && buf[i])
-    {
-      char const *v = buf + i ;
-      if (!strncmp(v, "SSL_PROTOCOL=", 13) && (!stralloc_copys(&tlsproto, v + 13) || !stralloc_0(&tlsproto))) die_nomem() ;
-      if (!strncmp(v, "SSL_CIPHER=", 11) && (!stralloc_copys(&tlscipher, v + 11) || !stralloc_0(&tlscipher))) die_nomem() ;
-      i += strlen(v) + 1 ;
-    }
+    char const *v = ucspitls_get(buf, len, "SSL_PROTOCOL") ;
+    if (!stralloc_copys(&tlsproto, v ? v : "TLS") || !stralloc_0(&tlsproto)) die_nomem() ;
+    v = ucspitls_get(buf, len, "SSL_CIPHER") ;
+    tlscipher.len = 0 ;
+    if (v && (!stralloc_copys(&tlscipher, v) || !stralloc_0(&tlscipher))) die_nomem() ;
   }
   if ((sslrfd != 0 && fd_copy(0, sslrfd) < 0) || (sslwfd != 1 && fd_copy(1, sslwfd) < 0)
    || ndelay_on(0) < 0 || ndelay_on(1) < 0)
