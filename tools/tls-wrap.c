@@ -33,7 +33,7 @@
 #include <skalibs/types.h>
 #include "logtext.h"
 
-#define USAGE "tls-wrap [ -sv ] [ -t secs ] [ -u uid ] [ -g gid ] [ -U ] prog... | tls-wrap -c [ -V ] [ -t secs ] [ -n servername ] [ -m name ] [ -A cafile ]"
+#define USAGE "tls-wrap [ -sv ] [ -t secs ] [ -u uid ] [ -g gid ] [ -U ] prog... tls-wrap -c [ -V ] [ -t secs ] [ -n servername ] [ -m name ] [ -A cafile ]"
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define BUFSIZE 16384
