@@ -6,6 +6,9 @@
 #     smtpd + cleanup + discard.
 #   implicit handshakes/s: a TLS handshake, the 220 greeting, QUIT, 10 at once;
 #     sluice: tcpsrv + tls-wrap + smtpd; stunnel4 (accept, connect) in front of tcpsrv + smtpd.
+#   CPU time per connection on the server side (user + system, from /proc: what a shared
+#     machine's load changes least): sluice (tcpsrv's children + queue-injectd), postfix (all
+#     its processes), stunnel (its own + tcpsrv's children behind it).
 #   resident memory (Pss) per TLS connection held open: sluice (tls-wrap + smtpd), postfix
 #     (its smtpd), stunnel (its growth, plus the smtpd behind it).
 # Prints: tls starttls msgs/s: sluice X, postfix Y, ratio Z
@@ -37,15 +40,15 @@ SL=$QROOT/sl
 mkdir -p "$SL/control" "$SL/queue/tmp" "$SL/queue/todo"
 echo mx.bench.example > "$SL/control/me"
 echo bench.example > "$SL/control/rcpthosts"
-bg env SLUICEDIR=$SL "$B/queue-injectd" 2> "$W/injectd.log"
+bg env SLUICEDIR=$SL "$B/queue-injectd" 2> "$W/injectd.log"; INJ_PID=$!
 sl_start() {   # sl_start NAME CMD...: tcpsrv on a free port, its port in $W/NAME.port
   _n=$1; shift
   bg env SLUICEDIR=$SL PATH="$B:$PATH" CERTFILE="$W/cert.pem" KEYFILE="$W/key.pem" \
     "$B/tcpsrv" -1 -c 200 -H -R -l localhost 127.0.0.1 0 "$@" > "$W/$_n.port" 2> "$W/$_n.log"
 }
-sl_start starttls "$B/tls-wrap" -s "$B/smtpd"
-sl_start implicit "$B/tls-wrap" "$B/smtpd"
-sl_start plain "$B/smtpd"
+sl_start starttls "$B/tls-wrap" -s "$B/smtpd"; SLS_PID=$!
+sl_start implicit "$B/tls-wrap" "$B/smtpd"; SLI_PID=$!
+sl_start plain "$B/smtpd"; SLP_PID=$!
 i=0; while { [ ! -s "$W/starttls.port" ] || [ ! -s "$W/implicit.port" ] || [ ! -s "$W/plain.port" ] || [ ! -S "$SL/queue/inject" ]; } && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 SLS=$(head -1 "$W/starttls.port"); SLI=$(head -1 "$W/implicit.port"); SLP=$(head -1 "$W/plain.port")
 [ -n "$SLS" ] && [ -n "$SLI" ] && [ -n "$SLP" ] || { echo "tls: failed (the sluice chains did not start)"; exit 1; }
@@ -111,11 +114,30 @@ done
 SLPP=$(pids_per starttls $SLS 100)
 SLIP=$(pids_per implicit $SLI 100)
 
+# --- CPU per connection --------------------------------------------------------------------------
+HZ=$(getconf CLK_TCK)
+ticks() {   # ticks own|kids PID...: their user + system time (own), or their reaped children's
+  for p in "$@"; do
+    awk -v k="$1" '{ sub(/^.*\) /, ""); print (k == "own") ? $12 + $13 : $14 + $15 }' /proc/$p/stat 2>/dev/null
+  done | awk '{ s += $1 } END { print s + 0 }'
+}
+descendants() { for _c in $(pgrep -P "$1"); do echo $_c; descendants $_c; done; }
+pfpids() { _m=$(tr -d ' ' < "$QROOT/pf/spool/pid/master.pid"); echo $_m; descendants $_m; }
+cpu() {   # cpu MODE PORT COUNT MEASURE: ms of CPU per session, MEASURE printing ticks
+  _a=$(eval "$4"); "$W/tlsload" "$1" "$2" "$3" $S >/dev/null || { echo failed; return; }; sleep 0.3; _b=$(eval "$4")
+  awk -v a="$_a" -v b="$_b" -v n="$3" -v hz=$HZ 'BEGIN { printf "%.1f", (b - a) * 1000 / hz / n }'
+}
+CPU_SLS=$(cpu starttls $SLS 200 'echo $(( $(ticks kids $SLS_PID) + $(ticks own $INJ_PID $(pgrep -P $INJ_PID)) ))')
+CPU_PF=n/a
+[ $PF_STARTED = 1 ] && CPU_PF=$(cpu starttls $PFPORT 200 'ticks own $(pfpids)')
+CPU_SLI=$(cpu implicit $SLI 300 'ticks kids $SLI_PID')
+CPU_ST=n/a
+[ $STOK = 1 ] && CPU_ST=$(cpu implicit $STP 300 'echo $(( $(ticks own $STPID) + $(ticks kids $SLP_PID) ))')
+
 # --- resident memory per connection held open ---------------------------------------------------
 pss() {   # pss PID...: the sum of their Pss, kB
   for p in "$@"; do awk '/^Pss:/ { print $2 }' /proc/$p/smaps_rollup 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }'
 }
-descendants() { for _c in $(pgrep -P "$1"); do echo $_c; descendants $_c; done; }
 hold() {   # hold MODE PORT: K sessions held open while $HOLDCMD measures, then released
   rm -f "$W/hold.in" "$W/hold.out"; mkfifo "$W/hold.in"
   "$W/tlsload" "$1" "$2" $K < "$W/hold.in" > "$W/hold.out" &
@@ -126,8 +148,7 @@ hold() {   # hold MODE PORT: K sessions held open while $HOLDCMD measures, then 
   exec 9>&-
   wait $_h 2>/dev/null
 }
-SLPID=$(pgrep -f "tcpsrv -1 -c 200 -H -R -l localhost 127.0.0.1 0 $B/tls-wrap $B/smtpd" | head -1)
-HOLDCMD='echo $(( $(pss $(descendants $SLPID)) / K ))'
+HOLDCMD='echo $(( $(pss $(descendants $SLI_PID)) / K ))'
 MEM_SL=$(hold hold $SLI)
 MEM_PF=n/a
 if [ $PF_STARTED = 1 ]; then
@@ -136,9 +157,8 @@ if [ $PF_STARTED = 1 ]; then
 fi
 MEM_ST=n/a
 if [ $STOK = 1 ]; then
-  PLPID=$(pgrep -f "tcpsrv -1 -c 200 -H -R -l localhost 127.0.0.1 0 $B/smtpd$" | head -1)
   ST0=$(pss $STPID)
-  HOLDCMD='echo $(( ($(pss $STPID) - ST0 + $(pss $(descendants $PLPID))) / K ))'
+  HOLDCMD='echo $(( ($(pss $STPID) - ST0 + $(pss $(descendants $SLP_PID))) / K ))'
   MEM_ST=$(hold hold $STP)
 fi
 
@@ -153,4 +173,5 @@ else
 fi
 echo "tls: implicit TLS, handshake + greeting + QUIT, $S at once, 3 rounds of $H: sluice$SLH, stunnel4 + tcpsrv + smtpd$STH"
 echo "tls implicit handshakes/s: sluice $(best $SLH), stunnel $(best $STH), ratio $(ratio "$(best $SLH)" "$(best $STH)")"
+echo "tls: CPU per connection, server side: STARTTLS message: sluice $CPU_SLS ms, postfix $CPU_PF ms; implicit handshake: sluice $CPU_SLI ms, stunnel4 + tcpsrv + smtpd $CPU_ST ms"
 echo "tls: resident memory (Pss) per TLS connection held open ($K): sluice (tls-wrap + smtpd) $MEM_SL kB, postfix (smtpd) $MEM_PF kB, stunnel (+ smtpd behind it) $MEM_ST kB"
