@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd-lib.sh"
 command -v swaks >/dev/null || skip_all "swaks is not installed"
-plan 48
+plan 49
 
 smtpd_setup
 C=$SLUICEDIR/control
@@ -171,7 +171,8 @@ printf 'EHLO evil (x) "y"\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<u@[IPv6:::
   env TCPREMOTEIP=2001:db8::7 TCPREMOTEHOST='h.example (forged)' TCPLOCALIP=::1 SSL_PROTOCOL=TLSv1.3 "$B/smtpd" > "$T/direct.out" 2> "$T/direct.err"
 is "$?" 0 "smtpd on pipes: exit 0 after QUIT"
 like "$(head -1 "$(qq_last)/msg")" '^Received: from evil \?x\? \?y\? \(h.example \?forged\? \[IPv6:2001:db8::7\]\)$' "Received: IPv6 literal; HELO and host name cannot break out of the header"
-like "$(sed -n 2p "$(qq_last)/msg")" 'with ESMTPS;' "SSL_PROTOCOL set by a TLS wrapper: ESMTPS"
+like "$(sed -n 3p "$(qq_last)/msg")" 'with ESMTPS;' "SSL_PROTOCOL set by a TLS wrapper: ESMTPS"
+like "$(sed -n 2p "$(qq_last)/msg")" '^	\(using TLSv1\.3\)$' "... and the protocol named on its own line"
 printf 'Fa@remote.example\0Tu@example.org\0\0' > "$T/want.env"
 ok "RCPT to the local IPv6 literal [IPv6:::1] becomes control/localiphost" cmp "$T/want.env" "$(qq_last)/env"
 like "$(cat "$T/direct.err")" '^accept ip=2001:db8::7 ' "log: the IPv6 client address"

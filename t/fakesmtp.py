@@ -16,6 +16,8 @@ Keys (a reply is its lines joined with "|"; "hang" never answers, "drop" closes 
   datadrop=N               close the connection once N bytes of the message have come
   end="250 2.0.0 queued"   the reply to the end of the data
   quit="221 2.0.0 bye"
+  starttls=REPLY           the reply to STARTTLS (default 502); after a 220 the connection is
+                           closed: the handshake fails
   log=FILE                 one line per event:
                              conn                   a connection was accepted
                              cmd LINE               a command line, as received
@@ -101,6 +103,11 @@ def session(conf, c):
                     log(conf, "recv " + " ".join(verbs))
                     reply(c, conf["quit"])
                     return
+                elif verb == "STARTTLS" and conf.get("starttls"):
+                    reply(c, conf["starttls"])
+                    if conf["starttls"].startswith("220"):
+                        log(conf, "recv " + " ".join(verbs))
+                        raise Drop()
                 elif verb == "RSET" or verb == "NOOP":
                     reply(c, "250 ok")
                 else:

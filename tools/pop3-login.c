@@ -19,6 +19,7 @@
 #include "pop3cmd.h"
 #include "pop3io.h"
 #include "smtpauth.h"
+#include "ucspitls.h"
 
 #define USAGE "pop3-login [ -t secs ] [ -w millisecs ] [ -f failures ] host checkpassword prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -30,6 +31,8 @@ static char const *const *cpprog ;
 static char const *remoteip ;
 static unsigned int timeout = 600, delay = 1000, maxfail = 3 ;
 static unsigned int failures = 0, badcmds = 0 ;
+/* UCSPI-TLS (tls-wrap -s): STLS is offered while ctlfd >= 0; authtls: no login in clear */
+static int ctlfd = -1, sslrfd = -1, sslwfd = -1, tls = 0, authtls = 0 ;
 
 static pop3io io ;
 static char outbuf[2048] ;
@@ -247,8 +250,17 @@ static void login (char const *u, size_t ulen, char const *pass, size_t plen, ch
   out("\r\n") ;
 }
 
+/* a login is refused until STLS */
+static int clear_refused (void)
+{
+  if (tls || !authtls) return 0 ;
+  bad("-ERR logins need TLS: send STLS first\r\n") ;
+  return 1 ;
+}
+
 static void pop3_user (char const *arg, size_t len)
 {
+  if (clear_refused()) return ;
   if (!len) { bad("-ERR syntax: USER needs a name\r\n") ; return ; }
   if (!stralloc_copyb(&user, arg, len)) { out("-ERR [SYS/TEMP] out of memory\r\n") ; closing() ; }
   out("+OK send PASS\r\n") ;
@@ -256,6 +268,7 @@ static void pop3_user (char const *arg, size_t len)
 
 static void pop3_pass (char const *arg, size_t len)
 {
+  if (clear_refused()) return ;
   if (!user.len) { bad("-ERR send USER first\r\n") ; return ; }
   login(user.s, user.len, arg, len, "USER") ;
   user.len = 0 ;
@@ -266,6 +279,7 @@ static void pop3_auth (char const *arg, size_t len)
   stralloc resp = STRALLOC_ZERO ;
   size_t m = 0, u, ul, p, pl ;
   int r ;
+  if (clear_refused()) return ;
   if (!len) { out("+OK\r\nPLAIN\r\n.\r\n") ; return ; }
   while (m < len && arg[m] != ' ') m++ ;
   if (m != 5 || strncasecmp(arg, "plain", 5)) { bad("-ERR unrecognized authentication mechanism\r\n") ; return ; }
@@ -298,18 +312,46 @@ static void pop3_auth (char const *arg, size_t len)
 
 static void pop3_capa (void)
 {
-  out("+OK capability list follows\r\n"
-      "USER\r\nSASL PLAIN\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nTOP\r\nUIDL\r\n"
+  out("+OK capability list follows\r\n") ;
+  if (tls || !authtls) out("USER\r\nSASL PLAIN\r\n") ;
+  if (ctlfd >= 0) out("STLS\r\n") ;
+  out("RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nTOP\r\nUIDL\r\n"
       "EXPIRE NEVER\r\nIMPLEMENTATION sluice\r\n.\r\n") ;
 }
 
-/* STLS (RFC 2595) belongs to the TLS filter's protocol (UCSPI-TLS, DESIGN.md): answer +OK,
-   write 'Y' on $SSLCTLFD, then pop3io_switch(&io, $SSLREADFD, $SSLWRITEFD), which throws
-   away what the client sent before; checkpassword() hands those descriptors on as prog's 0
-   and 1. Until the filter exists, STLS is not offered. */
-static void pop3_stls (void)
+/* STLS (RFC 2595) over UCSPI-TLS (tls-wrap -s): answer +OK, write 'Y' on $SSLCTLFD, read
+   what tls-wrap says of the connection (for prog's environment), then
+   pop3io_switch(&io, $SSLREADFD, $SSLWRITEFD). Nothing the client pipelined after STLS is
+   read as a command: this side never read past the STLS line, and what follows it in the
+   kernel reaches tls-wrap as the start of the handshake, which fails. checkpassword()
+   hands the new descriptors on as prog's 0 and 1. */
+static void pop3_stls (size_t arglen)
 {
-  bad("-ERR STLS not available\r\n") ;
+  char buf[1024] ;
+  size_t len ;
+  if (tls) { bad("-ERR already in TLS\r\n") ; return ; }
+  if (ctlfd < 0) { bad("-ERR STLS not available\r\n") ; return ; }
+  if (arglen) { bad("-ERR syntax: STLS takes no argument\r\n") ; return ; }
+  out("+OK begin TLS negotiation\r\n") ;
+  if (!pop3io_flush(&io)) io_fail(errno == ETIMEDOUT ? POP3IO_TIMEOUT : POP3IO_ERROR) ;
+  len = ucspitls_start(ctlfd, buf, sizeof buf, timeout) ;
+  if (!len) { logend("TLS handshake failed") ; _exit(0) ; }   /* tls-wrap logged why */
+  {
+    size_t i = 0 ;
+    while (i < len && buf[i])
+    {
+      char *v = buf + i ;
+      char *eq = strchr(v, '=') ;
+      i += strlen(v) + 1 ;
+      if (!eq || strncmp(v, "SSL_", 4)) continue ;
+      *eq = 0 ;
+      if (setenv(v, eq + 1, 1) < 0) { out("-ERR [SYS/TEMP] out of memory\r\n") ; closing() ; }
+    }
+  }
+  close(ctlfd) ;
+  ctlfd = -1 ;
+  if (!pop3io_switch(&io, sslrfd, sslwfd)) strerr_diefu1sys(111, "switch to the TLS descriptors") ;
+  tls = 1 ;
 }
 
 static void command (char const *s, size_t len)
@@ -324,7 +366,7 @@ static void command (char const *s, size_t len)
     case POP3VERB_PASS : pop3_pass(arg, alen) ; break ;
     case POP3VERB_AUTH : pop3_auth(arg, alen) ; break ;
     case POP3VERB_CAPA : pop3_capa() ; break ;
-    case POP3VERB_STLS : pop3_stls() ; break ;
+    case POP3VERB_STLS : pop3_stls(alen) ; break ;
     case POP3VERB_QUIT : out("+OK bye\r\n") ; closing() ;
     case POP3VERB_APOP : bad("-ERR APOP not available\r\n") ; break ;
     case POP3VERB_NOOP : case POP3VERB_STAT : case POP3VERB_LIST : case POP3VERB_RETR :
@@ -360,6 +402,14 @@ int main (int argc, char const *const *argv)
   cpprog = argv + 1 ;
   remoteip = getenv("TCPREMOTEIP") ;
   if (!remoteip || !*remoteip) remoteip = "unknown" ;
+  {
+    char const *s = getenv("SSL_PROTOCOL") ;
+    tls = s && *s ;
+    s = getenv("AUTHTLS") ;
+    authtls = s && *s && strcmp(s, "0") ;
+  }
+  if (!tls) ucspitls_fds(&ctlfd, &sslrfd, &sslwfd) ;   /* tls-wrap -s */
+  unsetenv("SSLCTLFD") ; unsetenv("SSLREADFD") ; unsetenv("SSLWRITEFD") ;
   signal(SIGPIPE, SIG_IGN) ;
   /* exact: what the client sends after its login is left for pop3d to read */
   if (!pop3io_init(&io, 0, 1, timeout, 1, outbuf, sizeof outbuf)) strerr_diefu1sys(111, "set up the connection") ;

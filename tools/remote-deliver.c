@@ -3,6 +3,7 @@
    message and domain). The routing: control/smtproutes, an address literal, the MX records,
    or the domain's own addresses; then each address in turn until one takes the message. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <skalibs/buffer.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/iopause.h>
@@ -74,6 +76,10 @@ static void report_flush (void)
 /* ---- configuration */
 
 static stralloc helohost = STRALLOC_ZERO, routes = STRALLOC_ZERO ;
+/* control/tlsdestinations: TLS with a verified certificate is required for this domain;
+   tlsnames: what the certificate must name, each 0-terminated (a name, or .suffix) */
+static int tlsrequired = 0 ;
+static stralloc tlsnames = STRALLOC_ZERO, tlscafile = STRALLOC_ZERO ;
 static unsigned long timeoutconnect, timeoutremote ;
 static char outip4[16], outip6[16] ;
 static int hasout4 = 0, hasout6 = 0 ;
@@ -121,6 +127,36 @@ static void readcontrols (void)
       else { memcpy(outip4, ip, 16) ; hasout4 = 1 ; }
     }
   }
+  if (control_readlines(&sa, "tlsdestinations") < 0) die_control("tlsdestinations") ;
+  {
+    /* "domain" (the certificate names it or a name under it, as Postfix's secure level),
+       or "domain:name,.suffix,...": what it must name instead */
+    size_t i = 0, dl = strlen(domain) ;
+    while (i < sa.len && !tlsrequired)
+    {
+      char const *s = sa.s + i ;
+      size_t n = strlen(s), k = 0 ;
+      i += n + 1 ;
+      while (k < n && s[k] != ':') k++ ;
+      if (k != dl || strncasecmp(s, domain, dl)) continue ;
+      tlsrequired = 1 ;
+      if (k == n)
+      {
+        if (!stralloc_catb(&tlsnames, domain, dl + 1) || !stralloc_catb(&tlsnames, ".", 1)
+         || !stralloc_catb(&tlsnames, domain, dl + 1)) die_nomem() ;
+        break ;
+      }
+      for (k++ ; k < n ; )
+      {
+        size_t e = k ;
+        while (e < n && s[e] != ',') e++ ;
+        if (e > k && (!stralloc_catb(&tlsnames, s + k, e - k) || !stralloc_0(&tlsnames))) die_nomem() ;
+        k = e + 1 ;
+      }
+      if (!tlsnames.len) strerr_diefu5x(111, "use ", control_root(), "/control/tlsdestinations", ": no name after the colon for ", domain) ;
+    }
+  }
+  if (control_readline(&tlscafile, "tlscafile", 0) < 0) die_control("tlscafile") ;
   stralloc_free(&sa) ;
   {
     stralloc path = STRALLOC_ZERO ;
@@ -177,10 +213,11 @@ static void msgscan (void)
   msg8bit = e.eightbit ;
 }
 
-/* ---- the connection: one at a time. Everything is read from rfd and written to wfd, the
-   same socket until STARTTLS (issue 16) puts a TLS layer between them. */
+/* ---- the connection: one at a time. Everything is read from rfd and written to wfd: the
+   socket, or after STARTTLS the cleartext side of a tls-wrap -c child (tlspid). */
 
 static int sock = -1, rfd = -1, wfd = -1 ;
+static pid_t tlspid = 0 ;
 static char inbuf[8192] ;
 static size_t inpos = 0, inlen = 0 ;
 static stralloc cmd = STRALLOC_ZERO ;   /* commands not yet written */
@@ -276,6 +313,14 @@ static int conn_reply (unsigned long secs)
 static void conn_close (void)
 {
   if (sock >= 0) fd_close(sock) ;
+  if (rfd >= 0 && rfd != sock) fd_close(rfd) ;
+  if (tlspid > 0)
+  {
+    /* it sends close_notify and exits once its side is closed (its -t bounds the wait) */
+    int wstat ;
+    while (waitpid(tlspid, &wstat, 0) < 0 && errno == EINTR) ;
+    tlspid = 0 ;
+  }
   sock = rfd = wfd = -1 ;
   inpos = inlen = 0 ;
   cmd.len = 0 ;
@@ -442,18 +487,121 @@ static int send_data (void)
 
 /* ---- one SMTP session */
 
-enum { A_NEXT, A_DONE } ;
+enum { A_NEXT, A_DONE, A_CLEAR } ;
 
-/* The seam for STARTTLS (issue 16). Called after a successful EHLO with what the server
-   offers. It will: when TLS is wanted and STARTTLS is offered, send STARTTLS, on 220 make
-   rfd and wfd the plain side of a TLS client (UCSPI-TLS: a tls-wrap child, so that only
-   tls-wrap links a TLS library; inbuf must be empty then, or the server is injecting),
-   and say EHLO again, updating *ext and *sizemax. Returns A_DONE to go on with this server,
-   or A_NEXT (text set) when this server cannot be used (TLS required and failed). Until
-   then it does nothing: mail goes in clear, as qmail's. */
-static int tls_start (unsigned int *ext, uint64_t *sizemax)
+/* STARTTLS (RFC 3207), after a successful EHLO with what the server offers. Only tls-wrap
+   links a TLS library: a tls-wrap -c child holds the TLS side of the socket, and rfd/wfd
+   become the cleartext side of a socket pair to it. Opportunistic: a server that does not
+   offer STARTTLS, or refuses it, gets the mail in clear; one whose handshake fails gets a
+   new connection in clear (A_CLEAR), as Postfix's "may". For a domain of
+   control/tlsdestinations every one of those is a host not to use (A_NEXT, text set): TLS
+   with a certificate that chains to a trusted CA and names what it must, or no delivery.
+   Then EHLO again, updating *ext and *sizemax. A_DONE: go on with this server. */
+static int tls_start (char const *host, unsigned int *ext, uint64_t *sizemax, int clear)
 {
-  (void)ext ; (void)sizemax ;
+  int ctl[2], plain[2] ;
+  char buf[1024] ;
+  size_t len = 0 ;
+  if (clear && !tlsrequired) return A_DONE ;
+  if (!(*ext & SMTPEHLO_STARTTLS))
+  {
+    if (!tlsrequired) return A_DONE ;
+    text.len = 0 ;
+    if (!stralloc_copy(&text, &label) || !stralloc_cats(&text, " does not offer STARTTLS, which control/tlsdestinations requires for ")
+     || !stralloc_cats(&text, domain)) die_nomem() ;
+    return A_NEXT ;
+  }
+  cmd_add("STARTTLS\r\n") ;
+  if (!cmd_flush()) { text_ioerr("STARTTLS", 1) ; return A_NEXT ; }
+  if (!conn_reply(timeoutremote)) { text_ioerr("STARTTLS", 0) ; return A_NEXT ; }
+  if (reply.code != 220)
+  {
+    if (!tlsrequired && reply.code / 100 != 2 && reply.code != 421) return A_DONE ;   /* in clear, then */
+    text_said("STARTTLS") ;
+    return A_NEXT ;
+  }
+  if (inpos < inlen)
+  {
+    /* text after the 220, before the handshake: an attacker's, or a confused server's */
+    text.len = 0 ;
+    if (!stralloc_copy(&text, &label) || !stralloc_cats(&text, " sent more after its 220 to STARTTLS")) die_nomem() ;
+    broken = 1 ;
+    return A_NEXT ;
+  }
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0
+   || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, plain) < 0)
+    strerr_diefu1sys(111, "create a socket pair") ;
+  tlspid = fork() ;
+  if (tlspid < 0) strerr_diefu1sys(111, "fork") ;
+  if (!tlspid)
+  {
+    char const *argv[8 + 2 * 8] ;
+    char fmt[UINT_FMT + 8] ;
+    unsigned int n = 0 ;
+    size_t i ;
+    /* out of the way of 0, 1, 3, 6 and 7 first */
+    int s = fcntl(sock, F_DUPFD, 10), p = fcntl(plain[1], F_DUPFD, 10), c = fcntl(ctl[1], F_DUPFD, 10) ;
+    if (s < 0 || p < 0 || c < 0 || fd_copy(6, s) < 0 || fd_copy(7, s) < 0 || fd_copy(0, p) < 0 || fd_copy(1, p) < 0
+     || fd_copy(3, c) < 0) _exit(111) ;
+    signal(SIGPIPE, SIG_DFL) ;
+    argv[n++] = "tls-wrap" ; argv[n++] = "-c" ;
+    argv[n++] = "-t" ;
+    fmt[ulong_fmt(fmt, timeoutremote)] = 0 ;
+    argv[n++] = fmt ;
+    if (host) { argv[n++] = "-n" ; argv[n++] = host ; }
+    if (tlsrequired)
+    {
+      argv[n++] = "-V" ;
+      if (tlscafile.len && tlscafile.s[0]) { argv[n++] = "-A" ; argv[n++] = tlscafile.s ; }
+      for (i = 0 ; i < tlsnames.len && n + 3 < sizeof argv / sizeof *argv ; i += strlen(tlsnames.s + i) + 1)
+      { argv[n++] = "-m" ; argv[n++] = tlsnames.s + i ; }
+    }
+    argv[n] = 0 ;
+    if (setenv("SSLCTLFD", "3", 1) < 0) _exit(111) ;
+    execvp(argv[0], (char *const *)argv) ;
+    _exit(127) ;
+  }
+  close(ctl[1]) ; close(plain[1]) ;
+  /* "VAR=value\0...\0", SSL_ERROR=why when it failed; nothing when it could not run */
+  {
+    tain deadline ;
+    deadline_in(&deadline, timeoutremote + 5) ;
+    while (len < 2 || buf[len - 1] || buf[len - 2])
+    {
+      ssize_t r ;
+      if (len == sizeof buf || !ready(ctl[0], 0, &deadline)) { len = 0 ; break ; }
+      r = read(ctl[0], buf + len, sizeof buf - len) ;
+      if (r > 0) { len += (size_t)r ; continue ; }
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue ;
+      len = 0 ;
+      break ;
+    }
+  }
+  close(ctl[0]) ;
+  rfd = wfd = plain[0] ;
+  if (ndelay_on(plain[0]) < 0) strerr_diefu1sys(111, "set a socket non-blocking") ;
+  if (!len || !strncmp(buf, "SSL_ERROR=", 10))
+  {
+    text.len = 0 ;
+    if (!stralloc_copy(&text, &label) || !stralloc_cats(&text, ": TLS handshake failed: ")
+     || !stralloc_cats(&text, len ? buf + 10 : "tls-wrap did not run")) die_nomem() ;
+    broken = 1 ;
+    return tlsrequired ? A_NEXT : A_CLEAR ;
+  }
+  {
+    char const *proto = 0 ;
+    size_t i = 0 ;
+    for (i = 0 ; i < len && buf[i] ; i += strlen(buf + i) + 1)
+      if (!strncmp(buf + i, "SSL_PROTOCOL=", 13)) proto = buf + i + 13 ;
+    if (!stralloc_cats(&label, " (") || !stralloc_cats(&label, proto ? proto : "TLS") || !stralloc_cats(&label, ")")) die_nomem() ;
+  }
+  /* RFC 3207 4.2: what the server said before means nothing now */
+  cmd_add("EHLO ") ; cmd_add(helohost.s) ; cmd_add("\r\n") ;
+  if (!cmd_flush()) { text_ioerr("EHLO", 1) ; return A_NEXT ; }
+  if (!conn_reply(timeoutremote)) { text_ioerr("EHLO", 0) ; return A_NEXT ; }
+  if (reply.code / 100 != 2) { text_said("EHLO") ; return A_NEXT ; }
+  *sizemax = 0 ;
+  *ext = smtpclient_ehlo(&reply, sizemax) ;
   return A_DONE ;
 }
 
@@ -635,8 +783,9 @@ static int transaction (unsigned int ext, uint64_t sizemax)
   return A_NEXT ;
 }
 
-/* one session with host (a name; 0 when the address was given) at ip:port */
-static int attempt (char const *host, char const *ip, int is6, uint16_t port)
+/* one session with host (a name; 0 when the address was given) at ip:port; clear: no
+   STARTTLS (a handshake with it failed) */
+static int attempt1 (char const *host, char const *ip, int is6, uint16_t port, int clear)
 {
   int isip = !host ;
   char iptext[INET6_ADDRSTRLEN] ;
@@ -660,11 +809,19 @@ static int attempt (char const *host, char const *ip, int is6, uint16_t port)
   if (reply.code / 100 == 2)
   {
     ext = smtpclient_ehlo(&reply, &sizemax) ;
-    if (tls_start(&ext, &sizemax) == A_NEXT) goto quitnext ;
+    r = tls_start(host, &ext, &sizemax, clear) ;
+    if (r == A_CLEAR) { conn_close() ; return A_CLEAR ; }
+    if (r == A_NEXT) goto quitnext ;
   }
   else
   {
     if (reply.code == 421) { text_said("EHLO") ; goto next ; }
+    if (tlsrequired)
+    {
+      text_said("EHLO") ;
+      if (!stralloc_cats(&text, "; STARTTLS, which control/tlsdestinations requires, needs EHLO")) die_nomem() ;
+      goto quitnext ;
+    }
     cmd_add("HELO ") ; cmd_add(helohost.s) ; cmd_add("\r\n") ;
     if (!cmd_flush()) { text_ioerr("HELO", 1) ; goto next ; }
     if (!conn_reply(timeoutremote)) { text_ioerr("HELO", 0) ; goto next ; }
@@ -690,6 +847,12 @@ static int attempt (char const *host, char const *ip, int is6, uint16_t port)
   conn_close() ;
   host_failed(1) ;
   return A_NEXT ;
+}
+
+static int attempt (char const *host, char const *ip, int is6, uint16_t port)
+{
+  int r = attempt1(host, ip, is6, port, 0) ;
+  return r == A_CLEAR ? attempt1(host, ip, is6, port, 1) : r ;
 }
 
 /* ---- routing */

@@ -26,6 +26,7 @@
 #include "smtpcmd.h"
 #include "smtpdata.h"
 #include "smtppolicy.h"
+#include "ucspitls.h"
 #include "userdb.h"
 
 #define USAGE "smtpd [ checkpassword prog... ]"
@@ -41,6 +42,9 @@ static int hasmrh = 0 ;
 static unsigned long databytes, timeoutsec, maxrcpt, maxbad, sessionsec, datarate ;
 static char const *relayclient, *remoteip, *remotehost, *remoteinfo, *localip, *rblsmtpd ;
 static int requireauth, tls ;
+/* UCSPI-TLS (tls-wrap -s): STARTTLS is offered while ctlfd >= 0; authtls: AUTH only over TLS */
+static int ctlfd = -1, sslrfd = -1, sslwfd = -1, authtls = 0 ;
+static stralloc tlsproto, tlscipher ;
 static char const *const *authprog = 0 ;
 
 /* the session and the current transaction */
@@ -418,7 +422,24 @@ static void readenv (void)
   {
     char const *s = getenv("SSL_PROTOCOL") ;
     tls = s && *s ;
+    if (tls && (!stralloc_copys(&tlsproto, s) || !stralloc_0(&tlsproto))) die_nomem() ;
+    s = getenv("SSL_CIPHER") ;
+    if (tls && s && (!stralloc_copys(&tlscipher, s) || !stralloc_0(&tlscipher))) die_nomem() ;
   }
+  if (!tls) ucspitls_fds(&ctlfd, &sslrfd, &sslwfd) ;   /* tls-wrap -s */
+  {
+    /* AUTH only over TLS: $AUTHTLS 1 or 0; by default on a submission port (REQUIREAUTH)
+       where STARTTLS can be had */
+    char const *s = getenv("AUTHTLS") ;
+    if (s && *s) authtls = strcmp(s, "0") != 0 ;
+    else authtls = requireauth && ctlfd >= 0 ;
+  }
+}
+
+/* AUTH can be used now */
+static int auth_offered (void)
+{
+  return authprog && (tls || !authtls) ;
 }
 
 static void smtp_greet (void)
@@ -442,7 +463,8 @@ static void smtp_helo (char const *arg, size_t len, int ext)
     out("250-SIZE ") ; outb(fmt, ulong_fmt(fmt, databytes)) ; out("\r\n") ;
   }
   else out("250-SIZE\r\n") ;
-  if (authprog) out("250-AUTH PLAIN LOGIN\r\n") ;
+  if (ctlfd >= 0) out("250-STARTTLS\r\n") ;
+  if (auth_offered()) out("250-AUTH PLAIN LOGIN\r\n") ;
   out("250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n") ;
 }
 
@@ -671,6 +693,17 @@ static void received (stralloc *sa)
   stralloc_cats(sa, strchr(remoteip, ':') ? " [IPv6:" : " [") ;
   logtext_cat(sa, remoteip, strlen(remoteip), 64, unsafe) ;
   stralloc_cats(sa, "])\n") ;
+  if (tls && tlsproto.len)
+  {
+    stralloc_cats(sa, "\t(using ") ;
+    logtext_cat(sa, tlsproto.s, strlen(tlsproto.s), 32, unsafe) ;
+    if (tlscipher.len)
+    {
+      stralloc_cats(sa, " with cipher ") ;
+      logtext_cat(sa, tlscipher.s, strlen(tlscipher.s), 64, unsafe) ;
+    }
+    stralloc_cats(sa, ")\n") ;
+  }
   if (authed)
   {
     stralloc_cats(sa, "\t(authenticated user ") ;
@@ -786,6 +819,8 @@ static void smtp_data (size_t arglen)
     }
     logtext("bytes=", fmt, ulong_fmt(fmt, (unsigned long)d.bytes)) ;
     if (authed) logtext("auth=", authuser.s, authuser.len) ;
+    if (tls && tlsproto.len) logtext("tls=", tlsproto.s, strlen(tlsproto.s)) ;
+    if (tls && tlscipher.len) logtext("cipher=", tlscipher.s, strlen(tlscipher.s)) ;
     logaddr("from=", sender.s) ;
     stralloc_catb(&logsa, rcptlog.s, rcptlog.len) ;
     logflush() ;
@@ -900,6 +935,7 @@ static void smtp_auth (char const *arg, size_t len)
   char const *mech ;
   int r ;
   if (!authprog) { refuse("502 5.5.1 AUTH not available", 0) ; return ; }
+  if (!auth_offered()) { refuse("538 5.7.11 encryption required for AUTH: send STARTTLS first", 0) ; return ; }
   if (!esmtp) { refuse("503 5.5.1 AUTH needs EHLO", 0) ; return ; }
   if (authed) { refuse("503 5.5.1 already authenticated", 0) ; return ; }
   if (inmail) { refuse("503 5.5.1 AUTH not allowed during a mail transaction", 0) ; return ; }
@@ -992,11 +1028,59 @@ static void smtp_auth (char const *arg, size_t len)
   stralloc_free(&resp) ; stralloc_free(&user) ; stralloc_free(&pass) ; stralloc_free(&in) ;
 }
 
+/* STARTTLS (RFC 3207) over UCSPI-TLS: answer 220, ask tls-wrap for the handshake ('Y'),
+   read what it says of the connection, then go on over SSLREADFD and SSLWRITEFD as fds 0
+   and 1. Nothing the client sent before the handshake is a command (CVE-2011-0411): what is
+   buffered is thrown away, and what is still in the kernel reaches tls-wrap as the start of
+   the handshake, which fails. The session starts over: no HELO, no transaction, no AUTH. */
+static void smtp_starttls (size_t arglen)
+{
+  char buf[1024] ;
+  size_t len, dropped ;
+  if (tls) { refuse("503 5.5.1 TLS already active", 0) ; return ; }
+  if (ctlfd < 0) { refuse("502 5.5.1 STARTTLS not available", 0) ; return ; }
+  if (arglen) { refuse("501 5.5.4 STARTTLS takes no argument", 0) ; return ; }
+  out("220 2.0.0 ready to start TLS\r\n") ;
+  flush() ;
+  dropped = inlen - inpos ;
+  explicit_bzero(inbuf, inlen) ;
+  inpos = inlen = 0 ;
+  if (dropped)
+  {
+    char fmt[ULONG_FMT] ;
+    logword("starttls") ;
+    logtext("discarded=", fmt, ulong_fmt(fmt, (unsigned long)dropped)) ;
+    logreason("input sent with STARTTLS thrown away") ;
+    logflush() ;
+  }
+  len = ucspitls_start(ctlfd, buf, sizeof buf, (unsigned int)timeoutsec) ;
+  if (!len) { logword("end") ; logreason("TLS handshake failed") ; logflush() ; _exit(0) ; }
+  {
+    char const *v = ucspitls_get(buf, len, "SSL_PROTOCOL") ;
+    if (!stralloc_copys(&tlsproto, v ? v : "TLS") || !stralloc_0(&tlsproto)) die_nomem() ;
+    v = ucspitls_get(buf, len, "SSL_CIPHER") ;
+    tlscipher.len = 0 ;
+    if (v && (!stralloc_copys(&tlscipher, v) || !stralloc_0(&tlscipher))) die_nomem() ;
+  }
+  if ((sslrfd != 0 && fd_copy(0, sslrfd) < 0) || (sslwfd != 1 && fd_copy(1, sslwfd) < 0)
+   || ndelay_on(0) < 0 || ndelay_on(1) < 0)
+    strerr_diefu1sys(111, "switch to the TLS descriptors") ;
+  close(ctlfd) ;
+  if (sslrfd > 1) close(sslrfd) ;
+  if (sslwfd > 1 && sslwfd != sslrfd) close(sslwfd) ;
+  ctlfd = sslrfd = sslwfd = -1 ;
+  tls = 1 ;
+  seenhelo = 0 ; esmtp = 0 ; helo.len = 0 ;
+  transaction_reset() ;
+  authed = 0 ; authuser.len = 0 ;
+}
+
 static void smtp_help (void)
 {
   out("214-2.0.0 sluice smtpd: RFC 5321 mail receiver\r\n"
       "214-2.0.0 commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP") ;
-  if (authprog) out(" AUTH") ;
+  if (auth_offered()) out(" AUTH") ;
+  if (ctlfd >= 0) out(" STARTTLS") ;
   out("\r\n214 2.0.0 end of HELP\r\n") ;
 }
 
@@ -1032,7 +1116,7 @@ static void smtp_command (void)
     case SMTPVERB_VRFY : out("252 2.5.2 cannot VRFY the user, but will accept the message and attempt delivery\r\n") ; break ;
     case SMTPVERB_HELP : smtp_help() ; break ;
     case SMTPVERB_EXPN : refuse("502 5.5.1 EXPN not available", 0) ; break ;
-    case SMTPVERB_STARTTLS : refuse("502 5.5.1 STARTTLS not available", 0) ; break ;
+    case SMTPVERB_STARTTLS : smtp_starttls(alen) ; break ;
     case SMTPVERB_BDAT : refuse("502 5.5.1 CHUNKING not available", 0) ; break ;
     case SMTPVERB_HTTP :
       refuse("421 4.7.0 this is an SMTP server, not a web server; closing connection", 0) ;
