@@ -1,7 +1,7 @@
 #!/bin/sh
 # sluice-ctl without running services: bad usage, init (the instance root it makes, who owns
 # what, the settings it writes and keeps when run again, the users it refuses, the useradd
-# lines of -c), status and stop of an instance that is not running, reload's rules, and an
+# lines of -c, the SMTP user an instance made before it gets), status and stop of an instance that is not running, reload's rules, and an
 # instance made by an installed copy (make install).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services-lib.sh"
