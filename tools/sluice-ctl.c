@@ -1010,8 +1010,8 @@ static void install_service (char const *share, char const *name, char const *co
   {
     /* a network service: POP3 runs as the mail owner, whom auth-check becomes for pop3d; SMTP
        as the SMTP user, for whom auth-check -n only checks the password */
-    unsigned int k = strncmp(name, "pop3", 4) ? SMTPD : OWNER ;
-    setting(CAT(p, d, "/env/RUNAS"), role_setting(k, ids), ids[k]) ;
+    unsigned int who = strncmp(name, "pop3", 4) ? SMTPD : OWNER ;
+    setting(CAT(p, d, "/env/RUNAS"), role_setting(who, ids), ids[who]) ;
     if (addr) putline(CAT(p, d, "/env/IP"), addr) ;
     for (unsigned int k = 0 ; ports[k] ; k++)
     {
