@@ -3,7 +3,7 @@
 # (passwords made once, kept in DIR/demo-passwords), every service on loopback ports, started
 # under a private s6-svscan; then how to send and fetch a message. Run again, it reuses DIR.
 #   services/demo.sh BIN DIR DOMAIN SMTP SUBMISSION POP3 IDS...
-# BIN holds the sluice tools; IDS are sluice-ctl init's user options (-o -q -r -l).
+# BIN holds the sluice tools; IDS are sluice-ctl init's user options (-o -q -s -r -l).
 set -e
 BIN=$1 DIR=$2 DOMAIN=$3 SMTP=$4 SUBMISSION=$5 POP3=$6
 shift 6

@@ -1,12 +1,12 @@
 #!/bin/sh
 # sluice-ctl without running services: bad usage, init (the instance root it makes, who owns
 # what, the settings it writes and keeps when run again, the users it refuses, the useradd
-# lines of -c), status and stop of an instance that is not running, reload's rules, and an
+# lines of -c, the SMTP user an instance made before it gets), status and stop of an instance that is not running, reload's rules, and an
 # instance made by an installed copy (make install).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: init gives the queue and the logs to other users"
-plan 76
+plan 95
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -31,14 +31,25 @@ is_rc 100 "init: -p port 65536" "$C" -d "$S" init $IDOPTS -p smtpd:65536 mx.t.ex
 is_rc 100 "init: -p for the queue, which has no port" "$C" -d "$S" init $IDOPTS -p queue:25 mx.t.example
 like "$(cat "$T/err")" 'no network service of that name: queue' "it says so"
 is_rc 100 "init: an address with a blank" "$C" -d "$S" init $IDOPTS -a '127.0.0.1 x' mx.t.example
-is_rc 100 "init: the mail owner as root" "$C" -d "$S" init -o 0:0 -q $QUEUE -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the mail owner as root" "$C" -d "$S" init -o 0:0 -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG mx.t.example
 like "$(cat "$T/err")" 'the mail owner must not be root' "it says why"
-is_rc 100 "init: the log user's gid 0" "$C" -d "$S" init -o $OWNER -q $QUEUE -r $REMOTE -l 4259:0 mx.t.example
-is_rc 100 "init: a user that does not exist, without -c" "$C" -d "$S" init -o sluice-no-such-user -q $QUEUE -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the log user's gid 0" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $SMTPD -r $REMOTE -l 4259:0 mx.t.example
+like "$(cat "$T/err")" 'the log user must not be root \(uid or gid 0\): 4259:0' "it is named"
+is_rc 100 "init: a user that does not exist, without -c" "$C" -d "$S" init -o sluice-no-such-user -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG mx.t.example
 like "$(cat "$T/err")" 'no such user: sluice-no-such-user \(the mail owner\): give -c to create it, or uid:gid' "and how to go on"
-is_rc 100 "init: a queue user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q ${QUEUE%:*}:${REMOTE#*:} -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: a queue user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q ${QUEUE%:*}:${REMOTE#*:} -s $SMTPD -r $REMOTE -l $LOG mx.t.example
 like "$(cat "$T/err")" "the queue user's group must be the mail owner's" "it says why"
-is_rc 100 "init: the queue user as the mail owner" "$C" -d "$S" init -o $OWNER -q $OWNER -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the queue user as the mail owner" "$C" -d "$S" init -o $OWNER -q $OWNER -s $SMTPD -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the SMTP user as root" "$C" -d "$S" init -o $OWNER -q $QUEUE -s 0:0 -r $REMOTE -l $LOG mx.t.example
+like "$(cat "$T/err")" 'the SMTP user must not be root' "it says so"
+is_rc 100 "init: the SMTP user as the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $OWNER -r $REMOTE -l $LOG mx.t.example
+like "$(cat "$T/err")" 'the SMTP user must not be the mail owner: the mailboxes would be open to smtpd' "it says why"
+is_rc 100 "init: the SMTP user as the queue user" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $QUEUE -r $REMOTE -l $LOG mx.t.example
+like "$(cat "$T/err")" 'the SMTP user must not be the queue user' "it says why"
+is_rc 100 "init: an SMTP user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s ${SMTPD%:*}:${REMOTE#*:} -r $REMOTE -l $LOG mx.t.example
+like "$(cat "$T/err")" "the SMTP user's group must be the mail owner's: smtpd reads the users database" "it says why"
+is_rc 100 "init: an SMTP user that does not exist, without -c" "$C" -d "$S" init -o $OWNER -q $QUEUE -s sluice-no-such-user -r $REMOTE -l $LOG mx.t.example
+like "$(cat "$T/err")" 'no such user: sluice-no-such-user \(the SMTP user\)' "it is named"
 is "$(ls -A "$S")" "" "refused, init wrote nothing"
 
 # ---- -c: the users a real install gets (useradd and groupadd replaced, to change nothing) --
@@ -54,6 +65,11 @@ want="useradd --system --gid sluice --no-create-home --home-dir /nonexistent --s
 $want"
 is "$(cat "$T/added")" "$want" "-c: the mail owner is a system user without a home or shell, of the group sluice"
 rm -f "$T/added"
+PATH=$T/fake:$PATH is_rc 100 "-c without -s: useradd for the SMTP user" "$C" -d "$S" init -c -o $OWNER -q $QUEUE -r $REMOTE -l $LOG mx.t.example
+is "$(cat "$T/added")" "useradd --system --gid ${OWNER#*:} --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin sluice-smtpd" \
+   "-c: the SMTP user is a system user without a home or shell, of the mail owner's group"
+like "$(cat "$T/err")" 'no such user: sluice-smtpd \(the SMTP user\)' "(the fake useradd made no user)"
+rm -f "$T/added"
 FAKE_RC=9 PATH=$T/fake:$PATH is_rc 111 "-c: a failing useradd is a temporary failure" "$C" -d "$S" init -c -o $OWNER -q $QUEUE -r $REMOTE -l sluice-no-such-log mx.t.example
 like "$(cat "$T/err")" '(useradd|groupadd) failed' "it is named"
 
@@ -66,14 +82,14 @@ perm() { stat -c '%a %u:%g' "$1"; }
 is "$(perm "$S/queue")" "711 $QUEUE" "queue/: the queue user's, others may only reach the socket"
 is "$(for d in tmp todo mess info; do perm "$S/queue/$d"; done | sort -u)" "700 $QUEUE" "queue/tmp todo mess info: the queue user's alone"
 is "$(perm "$S/users") $(perm "$S/users/cdb")" "750 0:${OWNER#*:} 640 0:${OWNER#*:}" "the users database: root's, read by the mail owner's group"
-is "$(perm "$S/authfail")" "660 $OWNER" "authfail: written by auth-check as the mail owner"
+is "$(perm "$S/authfail")" "660 $OWNER" "authfail: written by auth-check as the mail owner and as the SMTP user, of its group"
 is "$(for s in smtpd submission pop3d inject queue; do perm "$S/log/$s"; done | sort -u)" "750 $LOG" "one log directory per service, the log user's"
 is "$(cat "$S/env/SLUICEDIR")" "$S" "env/SLUICEDIR: the instance root"
 like "$(cat "$S/env/PATH")" "^$B:" "env/PATH: these tools first (not the classic ones of the same names)"
 is "$(cat "$S/env/LOGUSER") $(cat "$S/env/LOGSIZE") $(cat "$S/env/LOGFILES")" "$LOG 1000000 20" "env: the loggers' user, size and count"
 got=""
 for s in smtpd submission pop3d inject queue; do got="$got $s=$(cat "$S/service/$s/env/RUNAS")"; done
-is "$got" " smtpd=$OWNER submission=$OWNER pop3d=$OWNER inject=$QUEUE queue=$QUEUE" "RUNAS of each service"
+is "$got" " smtpd=$SMTPD submission=$SMTPD pop3d=$OWNER inject=$QUEUE queue=$QUEUE" "RUNAS of each service: SMTP as the SMTP user, POP3 as the mail owner"
 is "$(cat "$S/service/queue/env/REMOTE")" "$REMOTE" "remote deliveries run as the remote user"
 is "$(cat "$S/service/smtpd/env/PORT") $(cat "$S/service/submission/env/PORT") $(cat "$S/service/pop3d/env/PORT") $(cat "$S/service/smtpd/env/IP")" \
    "$P1 $P2 $P3 127.0.0.1" "the ports and the address asked for"
@@ -97,10 +113,21 @@ is_rc 0 "init again, without the user options" "$C" -d "$S" init mx.t.example
 is "$(cat "$S/service/smtpd/env/PORT") $(tr '\n' ' ' < "$S/control/rcpthosts")$(cat "$S/control/me")" "2600 MX.T.example example.org mx.t.example" \
    "a setting changed by hand stays, control/me is the new name"
 ok "a run script is the shipped one again" cmp "$TOP/services/queue/run" "$S/service/queue/run"
-is "$(cat "$S/service/pop3d/env/RUNAS") $(cat "$S/service/queue/env/REMOTE") $(cat "$S/env/LOGUSER")" "$OWNER $REMOTE $LOG" "the users of the instance are kept"
+is "$(cat "$S/service/pop3d/env/RUNAS") $(cat "$S/service/smtpd/env/RUNAS") $(cat "$S/service/submission/env/RUNAS") $(cat "$S/service/queue/env/REMOTE") $(cat "$S/env/LOGUSER")" \
+   "$OWNER $SMTPD $SMTPD $REMOTE $LOG" "the users of the instance are kept"
 is "$(TCPREMOTEIP=127.0.0.9 "$B/tcprules-check" "$S/rules/local.cdb" | tail -1)" "deny connection" "every rules/*.txt is compiled"
 is_rc 0 "init again with a port" "$C" -d "$S" init -p smtpd:$P1 mx.t.example
 is "$(cat "$S/service/smtpd/env/PORT")" "$P1" "a setting given is written"
+
+# an instance made before the SMTP user, whose smtpd and submission ran as the mail owner
+echo "$OWNER" > "$S/service/smtpd/env/RUNAS"
+echo "$OWNER" > "$S/service/submission/env/RUNAS"
+is_rc 100 "init again on it, without -s: the SMTP user is the default one, which does not exist" "$C" -d "$S" init mx.t.example
+like "$(cat "$T/err")" 'no such user: sluice-smtpd \(the SMTP user\): give -c to create it, or uid:gid' "it says how to go on"
+is "$(cat "$S/service/smtpd/env/RUNAS") $(cat "$S/service/submission/env/RUNAS")" "$OWNER $OWNER" "refused, nothing changed"
+is_rc 0 "init again with -s" "$C" -d "$S" init -s "$SMTPD" mx.t.example
+is "$(cat "$S/service/smtpd/env/RUNAS") $(cat "$S/service/submission/env/RUNAS") $(cat "$S/service/pop3d/env/RUNAS")" "$SMTPD $SMTPD $OWNER" \
+   "smtpd and submission run as the SMTP user now, pop3d as the mail owner still"
 
 # a queue that belongs to someone else is not taken over
 chown 4259 "$S/queue"

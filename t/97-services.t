@@ -2,7 +2,8 @@
 # The services as sluice-ctl init makes them, under a private s6-svscan in a scratch
 # directory, on loopback, with free ports and users that are numbers alone: mail in through
 # the SMTP service and through submission (AUTH first), out through POP3 (curl) and through
-# remote delivery (control/smtproutes to a fake server); who runs as whom; the log lines,
+# remote delivery (control/smtproutes to a fake server); who runs as whom (smtpd, before and
+# after AUTH, as the SMTP user, who cannot open a mailbox); the log lines,
 # stamped TAI64N, in the s6-log directories; restarts with s6-svc and sluice-ctl; SIGKILL to
 # each daemon (s6 starts it again, no message is lost); reload after a rules change, without
 # a restart; status of a service that is down; stop, with a client still connected: no
@@ -11,7 +12,7 @@
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks curl s6-svscan; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-plan 77
+plan 83
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -67,8 +68,9 @@ is "$(banner $PS)" "220 mx.test.example ESMTP" "the SMTP service greets"
 is "$(banner $PP)" "+OK mx.test.example POP3 ready" "the POP3 service greets"
 
 # ---- who runs as whom -------------------------------------------------------------------------
-is "$(owner_of "$(pid_of smtpd)") $(owner_of "$(pid_of submission)") $(owner_of "$(pid_of pop3d)")" \
-   "${OWNER%:*} ${OWNER%:*} ${OWNER%:*}" "tcpsrv bound its port as root, then became the mail owner (SMTP, submission, POP3)"
+is "$(owner_of "$(pid_of smtpd)") $(owner_of "$(pid_of submission)")" "${SMTPD%:*} ${SMTPD%:*}" \
+   "SMTP and submission: tcpsrv bound its port as root, then became the SMTP user, not the mail owner"
+is "$(owner_of "$(pid_of pop3d)")" "${OWNER%:*}" "POP3: tcpsrv became the mail owner, whom auth-check becomes for pop3d"
 is "$(owner_of "$(pid_of inject)") $(owner_of "$(pid_of queue)")" "${QUEUE%:*} ${QUEUE%:*}" "queue-injectd and queue-run run as the queue user"
 is "$(tr '\0' ' ' < /proc/"$(pid_of queue)"/cmdline)" "queue-run " "s6 supervises queue-run itself"
 helper=$(pgrep -P "$(pid_of queue)" -x queue-spawn)
@@ -92,6 +94,31 @@ is_rc 0 "submission: with AUTH" send $PM alice@example.com bob@example.com "tok-
 ok "delivered to bob" delivered bob 1
 like "$(curl -s "pop3://127.0.0.1:$PP/1" --user bob@example.com:bob-pw)" "Subject: tok-sub-$$" "curl reads it over POP3"
 is "$(curl -s "pop3://127.0.0.1:$PP/" --user bob@example.com:wrong; echo "rc=$?")" "rc=67" "a wrong password is refused"
+
+# ---- smtpd cannot read a mailbox ----------------------------------------------------------------
+hold() {          # PORT MARK [LOGIN PASSWORD]: an SMTP session held open, logged in when LOGIN is given
+  start_bg "$PY" -c 'import smtplib, sys, time
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10); s.ehlo()
+if len(sys.argv) > 3: s.login(sys.argv[3], sys.argv[4])
+open(sys.argv[2], "w").write("in\n"); time.sleep(60)' "$@"
+}
+session() { pgrep -n -P "$(pid_of "$1")" -x smtpd; }   # SERVICE: its newest smtpd session
+creds() {         # PID: its effective uid, gid and groups, as setpriv's options
+  awk '/^Uid:/ { u = $3 } /^Gid:/ { g = $3 } /^Groups:/ { for (i = 2; i <= NF; i++) gs = gs (gs ? "," : "") $i }
+    END { print "--reuid=" u " --regid=" g " " (gs ? "--groups=" gs : "--clear-groups") }' "/proc/$1/status"
+}
+hold $PS "$T/held1"; h1=$BGPID
+hold $PM "$T/held2" alice@example.com alice-pw; h2=$BGPID
+ok "an SMTP session and a submission session, logged in, are open" wait_for 10 test -s "$T/held1" -a -s "$T/held2"
+s1=$(session smtpd) s2=$(session submission)
+is "$(owner_of "$s1") $(owner_of "$s2")" "${SMTPD%:*} ${SMTPD%:*}" "their smtpd runs as the SMTP user, after AUTH too (auth-check -n changed no user)"
+msg=$(ls -d "$S"/domains/example.com/alice/Maildir/new/[0-9]* "$S"/domains/example.com/alice/Maildir/cur/[0-9]* 2>/dev/null | head -1)
+is "$(stat -c '%u %a' "$msg") $(stat -c '%u %a' "$(dirname "$msg")") $(stat -c '%u %a' "$S/domains/example.com/alice/Maildir")" \
+   "${OWNER%:*} 600 ${OWNER%:*} 700 ${OWNER%:*} 700" "alice's message and Maildir: the mail owner's alone, nothing for its group or others"
+# shellcheck disable=SC2046
+nok "with the uid, gid and groups of smtpd's process, alice's message cannot be opened" setpriv $(creds "$s1") cat "$msg"
+ok "with the mail owner's, it can (so the check above can fail)" setpriv --reuid="${OWNER%:*}" --regid="${OWNER#*:}" --clear-groups cat "$msg"
+stop_pid $h1; stop_pid $h2
 
 # ---- the logs ---------------------------------------------------------------------------------
 ok "smtpd's log: the accept line" log_has smtpd '^@[0-9a-f]{24} accept ip=127\.0\.0\.1 .*from=<bob@example\.com> to=<alice@example\.com>$'

@@ -3,12 +3,13 @@
 # scratch directory and numeric users): the swaks and curl lines it prints work as printed, a
 # message through the SMTP port to alice and one with AUTH through the submission port to
 # bob; run again, it reuses the instance and its users; a user added with mail-user gets mail
-# too; make stop leaves no process behind.
+# too; make stop leaves no process behind; make run's own users (RUN_IDS) pass sluice-ctl's
+# checks, smtpd as the SMTP user.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: make run starts services that change user"
 for t in swaks curl s6-svscan make; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-plan 17
+plan 20
 chmod 755 "$T"
 free_ids
 V=$T/var
@@ -26,6 +27,8 @@ like "$(grep '@example.com  ' "$T/run1" | tr '\n' ' ' | tr -s ' ')" "^ alice@exa
 grep '^  swaks ' "$T/run1" > "$T/swaks"
 grep '^  curl ' "$T/run1" > "$T/curl"
 is "$(wc -l < "$T/swaks") $(wc -l < "$T/curl")" "2 2" "two swaks lines, two curl lines"
+is "$(owner_of "$(s6-svstat -o pid "$V/service/smtpd")") $(owner_of "$(s6-svstat -o pid "$V/service/submission")") $(owner_of "$(s6-svstat -o pid "$V/service/pop3d")")" \
+   "${SMTPD%:*} ${SMTPD%:*} ${OWNER%:*}" "SMTP and submission run as the SMTP user of RUN_IDS, POP3 as the mail owner"
 is_rc 0 "the first swaks line, as printed: to alice through the SMTP port" sh -c "$(sed -n 1p "$T/swaks")"
 like "$(sed -n 1p "$T/swaks")" "127\.0\.0\.1:$PS --from bob@example\.com --to alice@example\.com" "(the port asked for)"
 is_rc 0 "the second: to bob, logged in, through the submission port" sh -c "$(sed -n 2p "$T/swaks")"
@@ -43,3 +46,12 @@ ok "and reads it" wait_for 10 sh -c "curl -s pop3://127.0.0.1:$PP/1 --user carol
 
 is_rc 0 "make stop" mk stop
 is "$(instance_procs "$V")" "" "no process is left"
+
+# the users make run gives when RUN_IDS is not set
+ids=$(sed -n 's/^RUN_IDS ?= //p' "$TOP/GNUmakefile")
+smtpd=$(printf '%s\n' "$ids" | sed -n 's/.*-s \([0-9]*:[0-9]*\).*/\1/p')
+owner=$(printf '%s\n' "$ids" | sed -n 's/.*-o \([0-9]*:[0-9]*\).*/\1/p')
+# shellcheck disable=SC2086
+is_rc 0 "make run's default RUN_IDS pass sluice-ctl init's checks" "$B/sluice-ctl" -d "$T/dflt" init $ids mail.example.com
+is "$(cat "$T/dflt/service/smtpd/env/RUNAS") $(cat "$T/dflt/service/submission/env/RUNAS") $(cat "$T/dflt/service/pop3d/env/RUNAS")" \
+   "$smtpd $smtpd $owner" "with an SMTP user (-s) for smtpd and submission, the mail owner (-o) for POP3"

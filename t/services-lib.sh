@@ -1,8 +1,8 @@
 # t/services-lib.sh: sourced by the tests of sluice-ctl and the services (t/95, t/97, t/98)
 # after t/lib.sh.
-#   free_ids           sets OWNER QUEUE REMOTE LOG (uid:gid each, OWNER and QUEUE sharing a
-#                      gid) to ids that no user or group of this machine has: the tests add
-#                      no user to /etc/passwd
+#   free_ids           sets OWNER QUEUE SMTPD REMOTE LOG (uid:gid each, OWNER, QUEUE and SMTPD
+#                      sharing a gid) to ids that no user or group of this machine has: the
+#                      tests add no user to /etc/passwd
 #   IDOPTS             sluice-ctl init's options for them
 #   instance_procs DIR the pids of the live processes of the instance root DIR: anything with
 #                      SLUICEDIR=DIR in its environment, s6-svscan on DIR/service, anything
@@ -20,14 +20,15 @@ free_ids() {
   _b=4251
   while :; do
     _ok=1
-    for _i in 0 1 2 3 4; do
+    for _i in 0 1 2 3 4 5; do
       if getent passwd $((_b + _i)) >/dev/null || getent group $((_b + _i)) >/dev/null; then _ok=0; fi
     done
     [ $_ok = 1 ] && break
     _b=$((_b + 10))
   done
-  OWNER=$_b:$((_b + 4)) QUEUE=$((_b + 1)):$((_b + 4)) REMOTE=$((_b + 2)):$((_b + 2)) LOG=$((_b + 3)):$((_b + 3))
-  IDOPTS="-o $OWNER -q $QUEUE -r $REMOTE -l $LOG"
+  OWNER=$_b:$((_b + 4)) QUEUE=$((_b + 1)):$((_b + 4)) SMTPD=$((_b + 5)):$((_b + 4))
+  REMOTE=$((_b + 2)):$((_b + 2)) LOG=$((_b + 3)):$((_b + 3))
+  IDOPTS="-o $OWNER -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG"
 }
 
 instance_procs() {

@@ -33,7 +33,7 @@
 #define USAGE "sluice-ctl [ -d dir ] [ -t secs ] command [ arg ... ]"
 #define dieusage() strerr_dieusage(100, USAGE)
 #define dienomem() strerr_diefu1sys(111, "allocate memory")
-#define USAGE_INIT "sluice-ctl init [ -c ] [ -o owner ] [ -q queueuser ] [ -r remoteuser ] [ -l loguser ] [ -a address ] [ -p service:port ] fqdn"
+#define USAGE_INIT "sluice-ctl init [ -c ] [ -o owner ] [ -q queueuser ] [ -s smtpduser ] [ -r remoteuser ] [ -l loguser ] [ -a address ] [ -p service:port ] fqdn"
 
 #define PATHMAX 4096
 #define SVMAX 64
@@ -326,6 +326,17 @@ static int supervised (unsigned int i, int log)
   return locked(RP(p, "/service/", sv[i], log ? "/log/supervise/lock" : "/supervise/lock")) ;
 }
 
+/* does s6-supervise read its control fifo? It takes its lock before it opens the fifo, and
+   s6-svc in between fails with "supervisor not listening" */
+static int listening (unsigned int i, int log)
+{
+  char p[PATHMAX] ;
+  int fd = open(RP(p, "/service/", sv[i], log ? "/log/supervise/control" : "/supervise/control"), O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
+  if (fd < 0) return 0 ;
+  close(fd) ;
+  return 1 ;
+}
+
 static int haslog (unsigned int i)
 {
   char p[PATHMAX] ;
@@ -571,7 +582,7 @@ static void supervisors (unsigned int const *pick, unsigned int n, long long dea
   for (unsigned int k = 0 ; k < n ; k++)
   {
     unsigned int i = pick[k] ;
-    while (!(supervised(i, 0) && (!haslog(i) || supervised(i, 1))))
+    while (!(supervised(i, 0) && listening(i, 0) && (!haslog(i) || (supervised(i, 1) && listening(i, 1)))))
     {
       if (now_ms() >= deadline)
       {
@@ -819,18 +830,24 @@ struct role_s
 {
   char const *what ;          /* for messages */
   char const *dflt ;          /* the user made by -c when no other is given */
-  char const *given ;         /* -o, -q, -r or -l */
-  char const *group ;         /* the group -c gives the user: 0, its own */
+  char const *given ;         /* -o, -q, -s, -r or -l */
+  char const *group ;         /* the group -c gives the user: 0, its own, or OWNERGROUP */
+  int renew ;                 /* the instance's setting is replaced though the user was not given */
   uid_t uid ;
   gid_t gid ;
 } ;
 
-enum { OWNER, QUEUE, REMOTE, LOG, NROLES } ;
+enum { OWNER, QUEUE, SMTPD, REMOTE, LOG, NROLES } ;
+
+/* the mail owner's group, whatever it is: queue-run and smtpd read the users database, which
+   that group may read */
+static char const OWNERGROUP[] = "" ;
 
 static role roles[NROLES] =
 {
   [OWNER] = { .what = "mail owner", .dflt = "sluice-mail", .group = "sluice" },
-  [QUEUE] = { .what = "queue user", .dflt = "sluice-queue", .group = "sluice" },
+  [QUEUE] = { .what = "queue user", .dflt = "sluice-queue", .group = OWNERGROUP },
+  [SMTPD] = { .what = "SMTP user", .dflt = "sluice-smtpd", .group = OWNERGROUP },
   [REMOTE] = { .what = "remote delivery user", .dflt = "sluice-remote", .group = 0 },
   [LOG] = { .what = "log user", .dflt = "sluice-log", .group = 0 },
 } ;
@@ -853,15 +870,14 @@ static void create_user (role *r, char const *name)
   char gidfmt[GID_FMT] ;
   char const *argv[14] ;
   unsigned int m = 0 ;
-  if (r->group && !getgrnam(r->group))
+  if (r->group && r->group != OWNERGROUP && !getgrnam(r->group))
   {
     char const *gargv[4] = { "groupadd", "--system", r->group, 0 } ;
     if (run(gargv)) strerr_dief2x(111, "groupadd failed for ", r->group) ;
   }
   argv[m++] = "useradd" ; argv[m++] = "--system" ;
-  if (r == roles + QUEUE)
+  if (r->group == OWNERGROUP)
   {
-    /* queue-run reads the users database, readable by the mail owner's group */
     gidfmt[gid_fmt(gidfmt, roles[OWNER].gid)] = 0 ;
     argv[m++] = "--gid" ; argv[m++] = gidfmt ;
   }
@@ -964,6 +980,12 @@ static void setting (char const *path, char const *value, char const *dflt)
   else if (!exists(path)) putline(path, dflt) ;
 }
 
+/* what init writes for a role's setting: its ids when given (or renewed), else 0: kept */
+static char const *role_setting (unsigned int k, char const *ids[NROLES])
+{
+  return roles[k].given || roles[k].renew ? ids[k] : 0 ;
+}
+
 /* service/NAME from the template: code replaced, settings kept */
 static void install_service (char const *share, char const *name, char const *const *ports, char const *addr, char const *ids[NROLES])
 {
@@ -981,13 +1003,15 @@ static void install_service (char const *share, char const *name, char const *co
   setting(CAT(p, d, "/log/env/LOGDIR"), 0, RP(to, "/log/", name)) ;
   if (backend(name))
   {
-    setting(CAT(p, d, "/env/RUNAS"), roles[QUEUE].given ? ids[QUEUE] : 0, ids[QUEUE]) ;
-    if (!strcmp(name, "queue")) setting(CAT(p, d, "/env/REMOTE"), roles[REMOTE].given ? ids[REMOTE] : 0, ids[REMOTE]) ;
+    setting(CAT(p, d, "/env/RUNAS"), role_setting(QUEUE, ids), ids[QUEUE]) ;
+    if (!strcmp(name, "queue")) setting(CAT(p, d, "/env/REMOTE"), role_setting(REMOTE, ids), ids[REMOTE]) ;
   }
   else if (exists(CAT(p, d, "/env/PORT")))
   {
-    /* a network service: it runs as the mail owner, so that auth-check may run as that user */
-    setting(CAT(p, d, "/env/RUNAS"), roles[OWNER].given ? ids[OWNER] : 0, ids[OWNER]) ;
+    /* a network service: POP3 runs as the mail owner, whom auth-check becomes for pop3d; SMTP
+       as the SMTP user, for whom auth-check -n only checks the password */
+    unsigned int who = strncmp(name, "pop3", 4) ? SMTPD : OWNER ;
+    setting(CAT(p, d, "/env/RUNAS"), role_setting(who, ids), ids[who]) ;
     if (addr) putline(CAT(p, d, "/env/IP"), addr) ;
     for (unsigned int k = 0 ; ports[k] ; k++)
     {
@@ -1050,13 +1074,14 @@ static int cmd_init (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "co:q:r:l:a:p:", &l) ;
+      int opt = subgetopt_r(argc, argv, "co:q:s:r:l:a:p:", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
         case 'c' : create = 1 ; break ;
         case 'o' : roles[OWNER].given = l.arg ; break ;
         case 'q' : roles[QUEUE].given = l.arg ; break ;
+        case 's' : roles[SMTPD].given = l.arg ; break ;
         case 'r' : roles[REMOTE].given = l.arg ; break ;
         case 'l' : roles[LOG].given = l.arg ; break ;
         case 'a' : addr = l.arg ; break ;
@@ -1093,13 +1118,19 @@ static int cmd_init (int argc, char const *const *argv)
   /* the users: given, else what the instance has, else the default names */
   if (mkdir(root, 0755) < 0 && errno != EEXIST) strerr_diefu2sys(111, "create ", root) ;
   {
-    char const *have[NROLES] = { "/control/mailowner", "/service/queue/env/RUNAS", "/service/queue/env/REMOTE", "/env/LOGUSER" } ;
+    char const *have[NROLES] = { "/control/mailowner", "/service/queue/env/RUNAS", "/service/smtpd/env/RUNAS", "/service/queue/env/REMOTE", "/env/LOGUSER" } ;
     for (unsigned int k = 0 ; k < NROLES ; k++)
     {
       char const *spec = roles[k].given ;
       if (!spec && firstline(&sa, RP(p, have[k]))) spec = sa.s ;
       if (!spec) spec = roles[k].dflt ;
       role_resolve(roles + k, spec, create) ;
+      if (k == SMTPD && !roles[k].given && spec != roles[k].dflt && roles[k].uid == roles[OWNER].uid)
+      {
+        /* an instance made before the SMTP user ran smtpd as the mail owner: that goes */
+        roles[k].renew = 1 ;
+        role_resolve(roles + k, roles[k].dflt, create) ;
+      }
       ids_fmt(ids[k], roles[k].uid, roles[k].gid) ;
       idp[k] = ids[k] ;
     }
@@ -1109,6 +1140,13 @@ static int cmd_init (int argc, char const *const *argv)
       "queue-run reads the users database, which the mail owner's group may read") ;
   if (roles[QUEUE].uid == roles[OWNER].uid)
     strerr_dief1x(100, "the queue user must not be the mail owner: the mailboxes would be open to queue-run") ;
+  if (roles[SMTPD].gid != roles[OWNER].gid)
+    strerr_dief2x(100, "the SMTP user's group must be the mail owner's: ",
+      "smtpd reads the users database and auth-check -n writes authfail, as that group may") ;
+  if (roles[SMTPD].uid == roles[OWNER].uid)
+    strerr_dief1x(100, "the SMTP user must not be the mail owner: the mailboxes would be open to smtpd, which talks to the whole Internet") ;
+  if (roles[SMTPD].uid == roles[QUEUE].uid)
+    strerr_dief1x(100, "the SMTP user must not be the queue user: smtpd would write the queue itself, past queue-injectd") ;
 
   /* control: qmail's config-fast, for sluice */
   mkdir_owned(RP(p, "/control"), 0755, 0, 0) ;
@@ -1135,7 +1173,8 @@ static int cmd_init (int argc, char const *const *argv)
   }
   if (compile_rules()) strerr_dief1x(100, "unable to compile the rules: fix them and run sluice-ctl init again") ;
 
-  /* the users database, readable by the mail owner's group (smtpd, auth-check, queue-run) */
+  /* the users database, readable by the mail owner's group (smtpd and auth-check -n as the SMTP
+     user, auth-check as the mail owner, queue-run as the queue user) */
   mkdir_owned(RP(p, "/users"), 0750, 0, roles[OWNER].gid) ;
   if (!exists(RP(p, "/users/cdb")) && rebuild_users()) strerr_dief1x(111, "unable to make the users database") ;
   {
@@ -1145,7 +1184,8 @@ static int cmd_init (int argc, char const *const *argv)
   }
   mkdir_owned(RP(p, "/domains"), 0755, 0, 0) ;
   {
-    /* failed logins, written by every auth-check, which runs as the mail owner */
+    /* failed logins, written by every auth-check: as the mail owner (POP3) and as the SMTP
+       user (SMTP AUTH), of one group */
     int fd = open(RP(p, "/authfail"), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660) ;
     if (fd < 0 || fchown(fd, roles[OWNER].uid, roles[OWNER].gid) < 0 || fchmod(fd, 0660) < 0) strerr_diefu2sys(111, "make ", p) ;
     close(fd) ;
@@ -1160,7 +1200,7 @@ static int cmd_init (int argc, char const *const *argv)
     putline(RP(p, "/env/PATH"), CAT(path, bindir, ":/usr/local/bin:/usr/bin:/bin")) ;
   }
   setting(RP(p, "/env/DNSCACHEIP"), 0, "") ;
-  setting(RP(p, "/env/LOGUSER"), roles[LOG].given ? ids[LOG] : 0, ids[LOG]) ;
+  setting(RP(p, "/env/LOGUSER"), role_setting(LOG, idp), ids[LOG]) ;
   setting(RP(p, "/env/LOGSIZE"), 0, "1000000") ;
   setting(RP(p, "/env/LOGFILES"), 0, "20") ;
 
