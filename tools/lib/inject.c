@@ -419,8 +419,9 @@ void inject_run (inject_opts const *o, char const *const *rcpt)
   if (o->sender) hassender = oneaddr(&sender, o->sender, "sender") ;
   else { useraddr(&sender, 1) ; hassender = 1 ; }
   if (!qqueue_envelope_add(&env, 'F', hassender ? sender.s : "")) dienomem() ;
-  if (from & INJECT_ARGS) addrcpts(&env, &arcpt) ;
-  if (from & INJECT_HEADER) addrcpts(&env, &hrcpt) ;
+  if (!(from & INJECT_ARGS)) arcpt.len = 0 ;
+  if ((from & INJECT_HEADER) && !stralloc_catb(&arcpt, hrcpt.s, hrcpt.len)) dienomem() ;
+  addrcpts(&env, &arcpt) ;
   if (env.len == strlen(env.s) + 1)
   {
     if (from == INJECT_ARGS) strerr_dief1x(100, "no recipient given") ;
