@@ -405,8 +405,8 @@ void inject_run (inject_opts const *o, char const *const *rcpt)
 
   for (; *rcpt ; rcpt++)
   {
-    char const *why = "" ;
-    int r = addrlist_parse(*rcpt, strlen(*rcpt), &qual, 0, &arcpt, &why) ;
+    char const *why = "an option after the recipients? (options come first)" ;
+    int r = **rcpt == '-' ? 0 : addrlist_parse(*rcpt, strlen(*rcpt), &qual, 0, &arcpt, &why) ;
     if (r < 0) dienomem() ;
     if (!r) strerr_dief4x(100, "bad recipient address: ", *rcpt, ": ", why) ;
   }
