@@ -78,7 +78,7 @@ refused() {   # refused ERE DESC ARGS..., the message $REFMSG (default: one for 
   printf "${REFMSG:-To: a@example.org\n\nx\n}" | sm "$@" >/dev/null 2>"$T/err"
   _r=$?
   is "$_r|$(nothing_queued && echo empty)" "100|empty" "$_d: exit 100, nothing queued"
-  like "$(cat "$T/err")" "^sendmail: (fatal|usage): $_e" "$_d: says why"
+  like "$(cat "$T/err")" "^sendmail: (fatal|warning|usage): $_e" "$_d: says why"
 }
 refused 'option -bd is not supported: the SMTP service is tcpsrv and smtpd' "-bd (daemon)" -bd
 refused 'option -bi is not supported: there is no aliases database' "-bi (newaliases)" -bi

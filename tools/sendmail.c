@@ -69,7 +69,8 @@ int main (int argc, char const *const *argv)
           if (l.problem == 'q') unsupported('q', 0, "queue-run retries by itself (SIGALRM makes it retry now)") ;
           if (l.problem == 'I') unsupported('I', 0, "there is no aliases database (aliases are ~alias/.qmail-* files)") ;
           if (l.problem && strchr("frFboOBNRVhLpeACX", l.problem)) strerr_dief3x(100, "option ", o2, " needs an argument") ;
-          strerr_dief3x(100, "unknown option ", o2, " (see sendmail(8))") ;
+          strerr_warnw2x("unknown option ", o2) ;
+          dieusage() ;
         }
       }
     }
