@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
 . "$(dirname "$0")/inject-lib.sh"
-plan 80
+plan 102
 q_init
 start_bg "$B/queue-injectd" 2>>"$T/inject.log"
 INJPID=$BGPID
@@ -128,7 +128,7 @@ take && sed '/^From: /,/^Message-ID: /d' "$T/msg" > "$T/big.got"
 ok "byte for byte" cmp "$T/big" "$T/big.got"
 
 # --- who injected it, and how -----------------------------------------------------------------------
-printf 'To: a@example.org\n\nx\n' | setpriv --reuid=4244 --regid=4244 --clear-groups env -i PATH="$PATH" SLUICEDIR="$SLUICEDIR" USER=nobody4244 PROTO=TCP "$B/mail-inject"
+printf 'To: a@example.org\n\nx\n' | setpriv --reuid=4244 --regid=4244 --clear-groups env -i PATH="$PATH" SLUICEDIR="$SLUICEDIR" $SANENV USER=nobody4244 PROTO=TCP "$B/mail-inject"
 is "$?" 0 "another user, through queue-injectd: exit 0"
 take
 like "$(cat "$T/rcv")" '^Received: \(sluice [0-9]+ invoked by uid 4244\)' "the Received: line names uid 4244, even with PROTO set"
@@ -139,7 +139,7 @@ stop_pid "$INJPID"
 printf 'To: a@example.org\n\nvia queue-inject\n' | clean PATH=/usr/bin:/bin USER=alice "$B/mail-inject"
 is "$?" 0 "no queue-injectd: queue-inject, found beside mail-inject (not in PATH)"
 take && like "$(cat "$T/rcv")" 'invoked by uid 0' "queued by queue-inject, with its Received: line"
-printf 'To: a@example.org\n\nx\n' | setpriv --reuid=4244 --regid=4244 --clear-groups env -i PATH="$PATH" SLUICEDIR="$SLUICEDIR" USER=u "$B/mail-inject" 2>"$T/err"
+printf 'To: a@example.org\n\nx\n' | setpriv --reuid=4244 --regid=4244 --clear-groups env -i PATH="$PATH" SLUICEDIR="$SLUICEDIR" $SANENV USER=u "$B/mail-inject" 2>"$T/err"
 is "$?" 111 "another user without queue-injectd: 111"
 like "$(tail -1 "$T/err")" '^mail-inject: fatal: unable to queue the message: problem with the queue directory \(queue code 62\)$' "saying so"
 ok "nothing queued" nothing_queued
@@ -168,20 +168,31 @@ bad() {   # bad CODE ERE DESC [mail-inject args], the message on stdin
   like "$(cat "$T/err")" "^mail-inject: (fatal|usage): $_e" "$_d: says why"
   ok "$_d: nothing queued" nothing_queued
 }
-printf 'Subject: nobody\n\nx\n' | bad 100 'no recipient in To:, Cc: or Bcc:' "no recipient anywhere"
-printf 'To: a@example.org\n\nx\n' | bad 100 'no recipient given' "-a without arguments" -a
-printf 'To: John Smith\n\nx\n' | bad 100 'bad address in the header at line 1 \(To:\): two words without a dot' "a To: that is a name without address"
-printf 'Subject: s\nCc: <a@example.org\n\nx\n' | bad 100 'bad address in the header at line 2 \(Cc:\)' "an unclosed <"
-printf 'x\n' | bad 100 'bad recipient address: a@: bad domain' "a bad recipient argument" a@
-"$PY" -c 'import sys; sys.stdout.write("To: a@example.org\nSubject: " + "s" * 102400 + "\n\nx\n")' | bad 100 'header field too long at line 2 \(Subject:\): more than 102400 bytes' "a header field of 100 KB"
-"$PY" -c 'import sys; sys.stdout.write("To: a@example.org\nSubject: s\n" + "".join("X-F%d: %s\n" % (i, "f" * 99990) for i in range(11)) + "\nx\n")' | bad 100 'header too long at line 13 \(X-F10:\): more than 1048576 bytes' "a header of more than 1 MB"
+printf 'Subject: nobody\n\nx\n' > "$T/in"
+bad 100 'no recipient in To:, Cc: or Bcc:' "no recipient anywhere" < "$T/in"
+printf 'To: a@example.org\n\nx\n' > "$T/in"
+bad 100 'no recipient given' "-a without arguments" -a < "$T/in"
+printf 'To: John Smith\n\nx\n' > "$T/in"
+bad 100 'bad address in the header at line 1 \(To:\): two words without a dot' "a To: that is a name without address" < "$T/in"
+printf 'Subject: s\nCc: <a@example.org\n\nx\n' > "$T/in"
+bad 100 'bad address in the header at line 2 \(Cc:\)' "an unclosed <" < "$T/in"
+printf 'x\n' > "$T/in"
+bad 100 'bad recipient address: a@: bad domain' "a bad recipient argument" a@ < "$T/in"
+"$PY" -c 'import sys; sys.stdout.write("To: a@example.org\nSubject: " + "s" * 102400 + "\n\nx\n")' > "$T/in"
+bad 100 'header field too long at line 2 \(Subject:\): more than 102400 bytes' "a header field of 100 KB" < "$T/in"
+"$PY" -c 'import sys; sys.stdout.write("To: a@example.org\nSubject: s\n" + "".join("X-F%d: %s\n" % (i, "f" * 99990) for i in range(11)) + "\nx\n")' > "$T/in"
+bad 100 'header too long at line 13 \(X-F10:\): more than 1048576 bytes' "a header of more than 1 MB" < "$T/in"
 "$PY" -c 'import sys; sys.stdout.write("To: a@example.org,\n" + "".join(" folded%d@example.org,\n" % i for i in range(5000)) + "\nx\n")' | mi >/dev/null 2>&1
 is "$?" 100 "a To: of 5000 folded lines past 100 KB: refused too (100)"
 rm -f "$Q/todo/"*
 bad 111 'unable to read the message: Is a directory' "stdin a directory" a@example.org < "$T"
 bad 111 'unable to read the message: Bad file descriptor' "stdin closed" a@example.org <&-
 long=$(head -c 1001 /dev/zero | tr '\0' x)
-printf 'x\n' | bad 100 'address too long \(more than 1000 bytes\)' "an address of 1001 bytes" "$long@example.org"
-printf 'x\n' | bad 100 "bad sender address: a@example.org, b@example.org: more than one address" "two -f addresses" -f 'a@example.org, b@example.org' c@example.org
-printf 'x\n' | bad 100 'mail-inject \[ -a' "an unknown option" -x a@example.org
-printf 'x\n' | bad 100 '-h takes the recipients from the header only' "-h with arguments" -h a@example.org
+printf 'x\n' > "$T/in"
+bad 100 'address too long \(more than 1000 bytes\)' "an address of 1001 bytes" "$long@example.org" < "$T/in"
+printf 'x\n' > "$T/in"
+bad 100 "bad sender address: a@example.org, b@example.org: more than one address" "two -f addresses" -f 'a@example.org, b@example.org' c@example.org < "$T/in"
+printf 'x\n' > "$T/in"
+bad 100 'mail-inject \[ -a' "an unknown option" -x a@example.org < "$T/in"
+printf 'x\n' > "$T/in"
+bad 100 '-h takes the recipients from the header only' "-h with arguments" -h a@example.org < "$T/in"

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/queue-lib.sh"
 . "$(dirname "$0")/inject-lib.sh"
 command -v mutt >/dev/null || skip_all "mutt not installed"
-plan 66
+plan 73
 q_init
 q_user joe@example.com
 q_user ann@example.com
@@ -153,8 +153,10 @@ like "$(grep -i '^Message-ID:' "$f")" '@client\.example>$' "mutt's own Message-I
 stop_pid "$INJPID"
 "$PY" - "$B/sendmail" "$SLUICEDIR" > "$T/cron.out" 2>&1 <<'EOF'
 import subprocess, sys
+import os
 env = {"PATH": "/usr/bin:/bin", "LOGNAME": "root", "HOME": "/root", "SHELL": "/bin/sh",
        "SLUICEDIR": sys.argv[2]}
+env.update((k, v) for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"))
 msg = ("From: root (Cron Daemon)\nTo: joe@example.com\nSubject: Cron <root@mx> run-parts /etc/cron.daily\n"
        "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n"
        "X-Cron-Env: <SHELL=/bin/sh>\n\nrun-parts: /etc/cron.daily/thing exited with return code 1\n")

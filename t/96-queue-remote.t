@@ -11,7 +11,7 @@ command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
 [ "$(id -u)" = 0 ] || skip_all "needs root: deliveries run as other users"
 plan 26
 
-RUSER=4251                 # remote-deliver runs as this uid:gid (unused on the machine)
+RUSER=47301                # remote-deliver runs as this uid:gid (unused on the machine)
 q_init
 q_user joe@example.com
 echo 2 > "$S/control/timeoutconnect"

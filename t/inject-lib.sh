@@ -2,12 +2,14 @@
 # and t/queue-lib.sh.
 #   clean CMD...       CMD in an environment of PATH, SLUICEDIR and TZ only (add VAR=value
 #                      before CMD), as a program started by cron or a web server would be
+#                      (and the sanitizers' settings, for SANITIZE=1 builds)
 #   take               the one message in todo/, removed from there: its envelope in $T/env
 #                      as "Fsender|Trcpt|...|", its Received: line in $T/rcv, the rest of the
 #                      message in $T/msg; exit 1 when todo/ does not hold exactly one file
 #   hdr NAME           the header fields NAME (case ignored) of $T/msg, unfolded, one a line
 #   nothing_queued     todo/ and tmp/ are empty
-clean() { env -i PATH="$PATH" SLUICEDIR="$SLUICEDIR" TZ=UTC "$@"; }
+SANENV="ASAN_OPTIONS=${ASAN_OPTIONS:-} UBSAN_OPTIONS=${UBSAN_OPTIONS:-}"
+clean() { env -i PATH="$PATH" SLUICEDIR="$SLUICEDIR" TZ=UTC $SANENV "$@"; }
 take() {
   [ "$(ls "$Q/todo" | wc -l)" = 1 ] || { diag "todo/ holds $(ls "$Q/todo" | wc -l) files"; return 1; }
   _f=$Q/todo/$(ls "$Q/todo")

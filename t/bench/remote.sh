@@ -26,7 +26,7 @@ N=${REMOTE_BENCH_MSGS:-5000}
 DOMAINS=${REMOTE_BENCH_DOMAINS:-50}
 ROUNDS=${REMOTE_BENCH_ROUNDS:-2}
 SIZE=4096
-RUSER=4252                      # remote-deliver runs as this uid:gid
+RUSER=47302                     # remote-deliver runs as this uid:gid
 
 for t in smtp-source smtp-sink postfix postconf postqueue cc; do
   command -v $t >/dev/null 2>&1 || { echo "remote msgs/s: skipped ($t is not installed)"; exit 0; }
