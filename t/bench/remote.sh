@@ -10,7 +10,8 @@
 # control/concurrencyremote, Postfix's default destination concurrency), on one new ext4
 # filesystem. Also printed: the cost of one process start here, the processes started per
 # message by each (pids handed out by the kernel while draining, divided by the messages),
-# and what one remote-deliver run against the sink costs alone.
+# the CPU time each side spends per message (perf stat, when it works here), and what one
+# remote-deliver run against the sink costs alone.
 # Run as root, it runs in a PID namespace of its own, so that the count of process starts is
 # exact on a shared machine.
 # Prints: remote msgs/s: sluice X, postfix Y, ratio Z
@@ -18,8 +19,8 @@
 # In a PID namespace of its own when it can (root, util-linux's unshare): the pids the kernel
 # hands out there are this benchmark's processes only, whatever else the machine runs.
 if [ -z "${REMOTE_BENCH_NS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 \
-   && unshare --pid --fork true 2>/dev/null; then
-  REMOTE_BENCH_NS=1 exec unshare --pid --fork sh "$0" "$@"
+   && unshare --pid --fork --mount-proc true 2>/dev/null; then
+  REMOTE_BENCH_NS=1 exec unshare --pid --fork --mount-proc sh "$0" "$@"
 fi
 . "$(dirname "$0")/common.shlib"
 N=${REMOTE_BENCH_MSGS:-5000}
@@ -40,6 +41,14 @@ done
 bench_init remote
 bench_disk 2G
 SPAWN=$(bench_spawncost)
+# CPU time per message, when perf can count it: less at the mercy of a shared machine than
+# the rate (perf stat's task-clock, summed over the processes of each side)
+PERF=""
+if command -v perf >/dev/null 2>&1 && perf stat -e task-clock -x, -o /dev/null true 2>/dev/null; then
+  PERF="perf stat -e task-clock -x,"
+fi
+# cpu FILE: perf's task-clock in FILE, in ms per message, or "?"
+cpu() { awk -F, -v n="$N" '$3 == "task-clock" && $1 + 0 > 0 { printf "%.2f", $1 / n; f = 1 } END { if (!f) print "?" }' "$1" 2>/dev/null || echo "?"; }
 
 # --- the sink ---------------------------------------------------------------------------------
 SINKPORT=$(free_port)
@@ -94,16 +103,19 @@ sl_round() {
   n=$(ls "$SL/queue/todo" | wc -l)
   [ "$n" = "$N" ] || { echo "failed (todo/ holds $n of $N after the load)"; return 1; }
   base=$(sunk)
+  rm -f "$W/sl.pid"
   p0=$(lastpid); t0=$(now)
-  env SLUICEDIR=$SL queue-spawn -r $RUSER:$RUSER queue-run 2>> "$W/sl-queue.log" &
-  run=$!
+  # with perf: the CPU time of queue-run, queue-spawn and every remote-deliver (inherited)
+  $PERF -o "$W/sl.perf" -- sh -c 'echo $$ > "$0"; exec "$@"' "$W/sl.pid" \
+    env SLUICEDIR=$SL queue-spawn -r $RUSER:$RUSER queue-run 2>> "$W/sl-queue.log" &
+  wrap=$!
   got=$("$PY" "$W/until.py" "$W/sink.out" $((base + N)) 600)
   t1=$(now); p1=$(lastpid)
-  kill -TERM $run; wait $run
+  kill -TERM "$(cat "$W/sl.pid")"; wait $wrap
   [ "$got" -ge $((base + N)) ] || { echo "failed ($((got - base)) of $N reached the sink)"; return 1; }
   left=$(find "$SL/queue/mess" "$SL/queue/todo" -type f | wc -l)
   [ "$left" = 0 ] || { echo "failed ($left messages left in the queue)"; return 1; }
-  echo "$(rate "$N" "$t0" "$t1") $(awk -v a="$p0" -v b="$p1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')"
+  echo "$(rate "$N" "$t0" "$t1") $(awk -v a="$p0" -v b="$p1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }') $(cpu "$W/sl.perf")"
 }
 
 # --- postfix -------------------------------------------------------------------------------------
@@ -138,14 +150,23 @@ pf_round() {
   [ "$n" = "$N" ] || { echo "failed (the deferred queue holds $n of $N after the load)"; return 1; }
   base=$(sunk)
   postconf -c "$W/pf/etc" -e "defer_transports ="
+  # with perf: the CPU time of the master and every process it starts from now (qmgr after
+  # the reload, smtp, flush)
+  perfpid=""
+  if [ -n "$PERF" ]; then
+    $PERF -o "$W/pf.perf" -p "$(head -1 "$PFQ/pid/master.pid" | tr -d ' ')" &
+    perfpid=$!
+    sleep 0.2
+  fi
   p0=$(lastpid); t0=$(now)
   postfix -c "$W/pf/etc" reload >/dev/null 2>&1
   postqueue -c "$W/pf/etc" -f
   got=$("$PY" "$W/until.py" "$W/sink.out" $((base + N)) 600)
   t1=$(now); p1=$(lastpid)
+  [ -n "$perfpid" ] && { kill -INT $perfpid; wait $perfpid; }
   [ "$got" -ge $((base + N)) ] || { echo "failed ($((got - base)) of $N reached the sink)"; return 1; }
   i=0; while [ "$(pf_queued)" != 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-  echo "$(rate "$N" "$t0" "$t1") $(awk -v a="$p0" -v b="$p1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')"
+  echo "$(rate "$N" "$t0" "$t1") $(awk -v a="$p0" -v b="$p1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }') $(cpu "$W/pf.perf")"
 }
 
 # --- one remote-deliver, alone: its start and one SMTP session with the sink ----------------------
@@ -192,14 +213,14 @@ if cc -O2 -o "$W/runcost" "$W/runcost.c"; then
 fi
 
 # --- the rounds ----------------------------------------------------------------------------------
-SLR="" PFR="" SLP="" PFP=""
+SLR="" PFR="" SLP="" PFP="" SLC="" PFC=""
 r=1
 while [ $r -le $ROUNDS ]; do
   x=$(sl_round) || { echo "remote msgs/s: sluice round $r $x"; tail -20 "$W/sl-queue.log"; exit 1; }
-  SLR="$SLR ${x% *}"; SLP=${x#* }
+  set -- $x; SLR="$SLR $1"; SLP=$2; SLC="$SLC $3"
   if [ $PF_STARTED = 1 ]; then
     x=$(pf_round) || { PFNOTE="postfix round $r $x: $(grep -v 'status=sent' "$W/pf/maillog" | tail -3 | tr '\n' ' ')"; PF_STARTED=0; }
-    [ $PF_STARTED = 1 ] && { PFR="$PFR ${x% *}"; PFP=${x#* }; }
+    [ $PF_STARTED = 1 ] && { set -- $x; PFR="$PFR $1"; PFP=$2; PFC="$PFC $3"; }
   fi
   r=$((r + 1))
 done
@@ -212,10 +233,10 @@ echo "remote: one remote-deliver run against the sink, alone (start, connect, on
 echo "remote: process starts $NSNOTE"
 echo "remote: sluice = queue-run + queue-spawn + remote-deliver, 20 at a time; process starts per message: $SLP"
 echo "remote: disk: $FSNAME; $N messages of $SIZE bytes, one recipient each, $DOMAINS domains, all routed to smtp-sink on 127.0.0.1"
-echo "remote: sluice rounds:$SLR msgs/s"
+echo "remote: sluice rounds:$SLR msgs/s; CPU per message:$SLC ms"
 if [ $PF_STARTED = 1 ]; then
   echo "remote: postfix = $(postconf -dh mail_version) qmgr + smtp, 20 at a time, connection cache; process starts per message: $PFP"
-  echo "remote: postfix rounds:$PFR msgs/s"
+  echo "remote: postfix rounds:$PFR msgs/s; CPU per message:$PFC ms"
   echo "remote msgs/s: sluice $(best $SLR), postfix $(best $PFR), ratio $(awk -v a="$(best $SLR)" -v b="$(best $PFR)" 'BEGIN { printf "%.2f", a / b }') (worst rounds: $(worst $SLR) / $(worst $PFR))"
 else
   echo "remote msgs/s: sluice $(best $SLR), postfix n/a ($PFNOTE), ratio n/a"
