@@ -9,7 +9,7 @@
 . "$(dirname "$0")/queue-lib.sh"
 . "$(dirname "$0")/inject-lib.sh"
 command -v mutt >/dev/null || skip_all "mutt not installed"
-plan 73
+plan 74
 q_init
 q_user joe@example.com
 q_user ann@example.com
@@ -116,6 +116,9 @@ like "$(cat "$T/bp")" 'waiting@example\.org' "and the recipient"
 ln -s "$B/sendmail" "$T/mailq"
 clean "$T/mailq" > "$T/mailq.out" 2>&1
 is "$(cat "$T/mailq.out")" "$(cat "$T/bp")" "called mailq: the same list"
+ln -s "$B/sendmail" "$T/newaliases"
+clean "$T/newaliases" > /dev/null 2>"$T/err"
+is "$?|$(cat "$T/err")" "100|sendmail: fatal: there is no aliases database to rebuild (aliases are ~alias/.qmail-* files)" "called newaliases: 100, saying why"
 take
 
 # --- the clients, through queue-run into the Maildir ----------------------------------------------

@@ -30,6 +30,7 @@ int main (int argc, char const *const *argv)
     char const *base = strrchr(argv[0], '/') ;
     base = base ? base + 1 : argv[0] ;
     if (!strcmp(base, "mailq")) mode = 'p' ;
+    if (!strcmp(base, "newaliases")) strerr_dief1x(100, "there is no aliases database to rebuild (aliases are ~alias/.qmail-* files)") ;
   }
   o.dotend = 1 ;
   {
