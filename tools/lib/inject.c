@@ -321,7 +321,8 @@ static void fixheader (stralloc *out, stralloc *hrcpt, int wanted, unsigned int 
   for (size_t i = 0 ; i < nf ; i++)
   {
     size_t start = fs[i].start, end = i + 1 < nf ? fs[i + 1].start : hdr.len ;
-    size_t colon = start + (size_t)((char *)memchr(hdr.s + start, ':', end - start) - (hdr.s + start)) + 1 ;
+    /* isfield() saw the colon */
+    size_t colon = (size_t)((char const *)memchr(hdr.s + start, ':', end - start) - hdr.s) + 1 ;
     size_t mark = out->len ;
     char name[64] ;
     unsigned int k ;
