@@ -4,12 +4,13 @@
 # options that mean something sluice does not do, refused with a reason; -bs (an SMTP session
 # on stdin and stdout through smtpd), -bp and the name mailq (queue-list). Then the clients
 # themselves, through queue-run into a Maildir: mutt in batch mode, and a python subprocess
-# started as cron starts sendmail (its PATH, its environment, its options).
+# started as cron and cronie start sendmail (their PATH, environment, options), and as PHP's
+# mail() does.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
 . "$(dirname "$0")/inject-lib.sh"
 command -v mutt >/dev/null || skip_all "mutt not installed"
-plan 74
+plan 78
 q_init
 q_user joe@example.com
 q_user ann@example.com
@@ -149,6 +150,16 @@ is "$(head -1 "$f")" "Return-Path: <ann@example.com>" "-f from mutt's use_envelo
 is "$(grep -ci '^bcc:' "$f")" 0 "no Bcc: line"
 is "$(tail -2 "$f")" "$(printf '.\nthe dot stays')" "-oi: the dot line arrives"
 like "$(grep -i '^Message-ID:' "$f")" '@client\.example>$' "mutt's own Message-ID kept"
+# and with sendmail -t: mutt still passes the recipients as arguments, and they are in To:
+# and Cc: too; each gets one copy
+sed 's|^set sendmail=.*|set sendmail="'"$B"'/sendmail -t -oi"|' "$T/muttrc" > "$T/muttrc-t"
+printf 'hello again\n' | clean HOME="$T/home" mutt -n -F "$T/muttrc-t" -s 'mutt -t' -c ann@example.com joe@example.com
+is "$?" 0 "mutt with sendmail -t -oi: exit 0"
+wait_for 10 has joe@example.com 2
+wait_for 10 has ann@example.com 2
+wait_for 10 q_empty     # every delivery done: a second copy would be there by now
+is "$(maildir_count joe@example.com)$(maildir_count ann@example.com)" "22" "one copy each for the To: and the Cc: recipient (named twice: in the header, as arguments)"
+is "$(sed -n 's/^Cc: //p' "$(joefile)")" "ann@example.com" "Cc: kept"
 
 # a python subprocess started the way cron starts sendmail: cron's PATH (sendmail's directory
 # not in it), its variables, its options, its message; queue-injectd stopped, so that
@@ -163,8 +174,14 @@ env.update((k, v) for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN
 msg = ("From: root (Cron Daemon)\nTo: joe@example.com\nSubject: Cron <root@mx> run-parts /etc/cron.daily\n"
        "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n"
        "X-Cron-Env: <SHELL=/bin/sh>\n\nrun-parts: /etc/cron.daily/thing exited with return code 1\n")
+# Debian's cron: the recipient as argument
 p = subprocess.run([sys.argv[1], "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "joe@example.com"],
                    input=msg.encode(), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+print("rc=%d out=%r err=%r" % (p.returncode, p.stdout, p.stderr))
+# cronie: sendmail -t, the recipient from To:
+p = subprocess.run([sys.argv[1], "-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root"],
+                   input=msg.replace("Subject: Cron", "Subject: Cronie").encode(), env=env,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 print("rc=%d out=%r err=%r" % (p.returncode, p.stdout, p.stderr))
 # PHP's mail(): sendmail -t -i, the header built by the script
 msg = "To: joe@example.com\nSubject: from PHP\nX-Mailer: PHP/8\n\nsent by mail()\n"
@@ -173,14 +190,16 @@ p = subprocess.run(["sendmail", "-t", "-i"], input=msg.encode(),
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 print("rc=%d out=%r err=%r" % (p.returncode, p.stdout, p.stderr))
 EOF
-is "$(cat "$T/cron.out")" "$(printf "rc=0 out=b'' err=b''\nrc=0 out=b'' err=b''")" "cron's and PHP's calls: exit 0, nothing on stdout or stderr"
-wait_for 10 has joe@example.com 3
-is "$(maildir_count joe@example.com)" 3 "both delivered"
-cron=$(grep -l '^Subject: Cron' "$S/domains/example.com/joe/Maildir/new/"*)
+is "$(cat "$T/cron.out")" "$(printf "rc=0 out=b'' err=b''\nrc=0 out=b'' err=b''\nrc=0 out=b'' err=b''")" "cron's, cronie's and PHP's calls: exit 0, nothing on stdout or stderr"
+wait_for 10 has joe@example.com 5
+is "$(maildir_count joe@example.com)" 5 "all three delivered"
+cron=$(grep -l '^Subject: Cron <' "$S/domains/example.com/joe/Maildir/new/"*)
 is "$(grep '^From:' "$cron")" "From: root@mx.test.example (Cron Daemon)" "cron's From: kept, its address qualified"
 is "$(head -1 "$cron")" "Return-Path: <root@mx.test.example>" "the envelope sender from LOGNAME"
 is "$(tail -1 "$cron")" "run-parts: /etc/cron.daily/thing exited with return code 1" "cron's text"
 like "$(grep '^Received: (sluice' "$cron")" 'invoked by uid 0' "queued by queue-inject"
+cronie=$(grep -l '^Subject: Cronie' "$S/domains/example.com/joe/Maildir/new/"*)
+is "$(head -1 "$cronie")|$(tail -1 "$cronie")" "Return-Path: <root@mx.test.example>|run-parts: /etc/cron.daily/thing exited with return code 1" "cronie's sendmail -t -f root: delivered, from root qualified"
 php=$(grep -l '^Subject: from PHP' "$S/domains/example.com/joe/Maildir/new/"*)
 is "$(grep '^From:' "$php")" "From: www-data@mx.test.example" "PHP's: From: added for the web server's user"
 like "$(grep -i '^Date:' "$php")" '^Date: ' "and Date:"
