@@ -5,7 +5,7 @@
 # users, clients that give up, a full disk, kills at random moments, the wake-up of queue-run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
-plan 43
+plan 44
 q_init
 msg='Subject: test
 
@@ -96,6 +96,11 @@ is "$(stat -c %u "$Q/todo/$f")" 0 "the file belongs to the queue's owner"
 like "$(body_of "$Q/todo/$f" | head -1)" '^Received: \(sluice [0-9]+ invoked by uid 4244\)' "the Received: line names the real uid (from the socket, not the client's word)"
 is "$(sed -n 3p "$Q/todo/$f")" "uid 4244" "and so does the header"
 is "$(body_of "$Q/todo/$f" | tail -n +2)" "$(printf %s "$msg")" "the message, byte for byte"
+rm -f "$Q/todo/"*
+# a local user cannot pass for a network server (PROTO set) to leave out its Received: line
+printf '%s' "$msg" | PROTO=TCP setpriv --reuid=4244 --regid=4244 --clear-groups "$B/queue-inject" 1<"$T/env.bin" 2>"$T/err"
+f=$(ls "$Q/todo")
+like "$(body_of "$Q/todo/$f" | head -1)" '^Received: \(sluice [0-9]+ invoked by uid 4244\)' "PROTO set by a user that is not a network server's: the Received: line all the same"
 rm -f "$Q/todo/"*
 printf 'Fu@example.org\0Tr@exa\nmple.com\0\0' > "$T/env.bin"
 printf '%s' "$msg" | setpriv --reuid=4244 --regid=4244 --clear-groups "$B/queue-inject" 1<"$T/env.bin" 2>"$T/err"

@@ -18,6 +18,7 @@ SMTPD_UID=4247
 # installation sets it once (mail-user keeps the owner and mode of the file it replaces)
 chgrp $SMTPD_UID "$S/users" "$S/users/cdb"
 chmod 750 "$S/users"
+INJOPTS="-N $SMTPD_UID"   # smtpd's word that it wrote its own Received: line is taken
 q_start
 start_bg "$B/tcpsrv" -1 -u $SMTPD_UID -g $SMTPD_UID -H -R -l mx.test.example 127.0.0.1 0 "$B/smtpd" > "$T/port" 2> "$T/smtpd.log"
 wait_for 5 test -s "$T/port"
@@ -87,7 +88,7 @@ stop_pid "$INJPID"
 rm -f "$Q/inject"
 swaks --server 127.0.0.1:$PORT --from sender@remote.example --to bob@example.com > "$T/swaks.out" 2>&1
 like "$(grep -E '^<\*\* +451' "$T/swaks.out")" '451 4\.3\.0 queue failure' "queue-injectd stopped: 451 (the client keeps the mail)"
-start_bg "$B/queue-injectd" 2>>"$T/inject.log"
+start_bg "$B/queue-injectd" $INJOPTS 2>>"$T/inject.log"
 INJPID=$BGPID
 wait_for 5 test -S "$Q/inject"
 swaks --server 127.0.0.1:$PORT --from sender@remote.example --to bob@example.com > "$T/swaks.out" 2>&1

@@ -3,7 +3,7 @@
 #                     queue directories, and a virtual domain example.com owned by $OWNER
 #                     (users added with q_user); sets S, Q (the queue), SLUICEDIR, PATH
 #   q_user ADDR       a mailbox user (password "secret")
-#   q_start [OPTS]    queue-injectd, and queue-spawn [OPTS] queue-run, logs in $T/inject.log
+#   q_start [OPTS]    queue-injectd [$INJOPTS], and queue-spawn [OPTS] queue-run, logs in $T/inject.log
 #                     and $T/queue.log; their pids in INJPID and RUNPID; with QPASSWD set,
 #                     queue-spawn sees that file as /etc/passwd (unshare -m, root only)
 #   q_stop            both, with SIGTERM, waiting for them
@@ -28,7 +28,7 @@ q_init() {
 q_user() { echo secret | "$B/mail-user" adduser "$1" >/dev/null; }
 q_start() {
   rm -f "$Q/trigger"   # queue-run makes it again once it holds the queue's lock: its sign of life
-  start_bg "$B/queue-injectd" 2>>"$T/inject.log"
+  start_bg "$B/queue-injectd" ${INJOPTS:-} 2>>"$T/inject.log"
   INJPID=$BGPID
   # QPASSWD: a passwd file queue-spawn reads as /etc/passwd (system users for the tests, in
   # a mount namespace of its own: the machine's users are not touched)

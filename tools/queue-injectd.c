@@ -27,7 +27,7 @@
 #include "qqueue.h"
 #include "queue.h"
 
-#define USAGE "queue-injectd [ -c max ] [ -t timeout ] [ -m mode ]"
+#define USAGE "queue-injectd [ -c max ] [ -t timeout ] [ -m mode ] [ -N uid ]"
 #define dieusage() strerr_dieusage(100, USAGE)
 
 typedef struct worker_s worker ;
@@ -40,6 +40,17 @@ struct worker_s
 
 static unsigned int timeout = 1200 ;
 static int qfd = -1 ;
+/* the uids of the network servers (-N: smtpd's) whose word is taken that they wrote their
+   own Received: line; anybody else gets the local one, as qmail-queue trusted qmaild alone */
+static uid_t netuids[16] ;
+static unsigned int nnetuids = 0 ;
+
+static int netuid (uid_t u)
+{
+  if (u == geteuid()) return 1 ;
+  for (unsigned int i = 0 ; i < nnetuids ; i++) if (netuids[i] == u) return 1 ;
+  return 0 ;
+}
 
 /* ---- a worker: one connection ------------------------------------------------------------ */
 
@@ -179,7 +190,7 @@ static void serve (int fd)
     answer(fd, QUEUE_BUG, "unknown protocol") ;
     return ;
   }
-  network = sa.len == 2 ;
+  network = sa.len == 2 && netuid(cred.uid) ;
   /* the envelope */
   sa.len = 0 ;
   r = conn_nslen(&c, &len) ;
@@ -346,13 +357,20 @@ int main (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "c:t:m:", &l) ;
+      int opt = subgetopt_r(argc, argv, "c:t:m:N:", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
         case 'c' : if (!uint0_scan(l.arg, &maxw) || !maxw || maxw > 10000) dieusage() ; break ;
         case 't' : if (!uint0_scan(l.arg, &timeout) || !timeout || timeout > 86400) dieusage() ; break ;
         case 'm' : if (!uint0_oscan(l.arg, &mode) || mode > 0777) dieusage() ; break ;
+        case 'N' :
+        {
+          uint64_t u ;
+          if (nnetuids == 16 || !*l.arg || l.arg[uint64_scan(l.arg, &u)] || u > (uid_t)-2) dieusage() ;
+          netuids[nnetuids++] = (uid_t)u ;
+          break ;
+        }
         default : dieusage() ;
       }
     }
@@ -369,6 +387,9 @@ int main (int argc, char const *const *argv)
     if (fstat(qfd, &st) < 0) strerr_diefu2sys(111, "stat ", path.s) ;
     if (st.st_uid != geteuid()) strerr_dief2x(100, path.s, " does not belong to the user queue-injectd runs as") ;
   }
+  /* what it writes in, whether queue-run has run yet or not */
+  if (mkdirat(qfd, "tmp", 0700) < 0 && errno != EEXIST) strerr_diefu2sys(111, "make ", "queue/tmp") ;
+  if (mkdirat(qfd, "todo", 0700) < 0 && errno != EEXIST) strerr_diefu2sys(111, "make ", "queue/todo") ;
   if (!stralloc_copyb(&sock, path.s, path.len - 1) || !stralloc_cats(&sock, "/inject") || !stralloc_0(&sock))
     strerr_diefu1sys(111, "allocate memory") ;
   sig_ignore(SIGPIPE) ;

@@ -1005,6 +1005,8 @@ static void install_service (char const *share, char const *name, char const *co
   {
     setting(CAT(p, d, "/env/RUNAS"), role_setting(QUEUE, ids), ids[QUEUE]) ;
     if (!strcmp(name, "queue")) setting(CAT(p, d, "/env/REMOTE"), role_setting(REMOTE, ids), ids[REMOTE]) ;
+    /* queue-injectd takes smtpd's word (and no other user's) that it wrote its Received: */
+    if (!strcmp(name, "inject")) setting(CAT(p, d, "/env/SMTPUSER"), role_setting(SMTPD, ids), ids[SMTPD]) ;
   }
   else if (exists(CAT(p, d, "/env/PORT")))
   {

@@ -130,7 +130,12 @@ int main (int argc, char const *const *argv)
       "sluice-queue 2\nenvelope 7\nuid 0\nqp 1\n\nFa\0Tb\0\0",            /* another version */
       0
     } ;
-    static size_t const len[] = { 17, 44, 49, 46, 49 } ;
+    size_t len[5] ;
+    len[0] = sizeof "not a queue file\n" - 1 ;
+    len[1] = sizeof "sluice-queue 1\nenvelope 11\nuid 0\n\nFa\0Tb\0\0" - 1 ;
+    len[2] = sizeof "sluice-queue 1\nenvelope 99\nuid 0\nqp 1\n\nFa\0Tb\0\0" - 1 ;
+    len[3] = sizeof "sluice-queue 1\nenvelope 6\nuid 0\nqp 1\n\nFa\0Tb\0X" - 1 ;
+    len[4] = sizeof "sluice-queue 2\nenvelope 7\nuid 0\nqp 1\n\nFa\0Tb\0\0" - 1 ;
     for (unsigned int i = 0 ; bad[i] ; i++)
     {
       queue_msg m = QUEUE_MSG_ZERO ;
