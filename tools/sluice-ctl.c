@@ -4,7 +4,9 @@
    templates); start, stop, restart and status drive a private s6-svscan on
    $SLUICEDIR/service through s6-svc, s6-svwait and s6-svstat; reload recompiles the rules
    and users databases and has the queue reread its control files; queue and flush look at
-   the queue and retry it. It never runs a service itself: s6 does, by the run scripts. */
+   the queue and retry it. It never runs a service itself: s6 does, by the run scripts.
+   TLS: init names the certificate and key in env/ (or makes a self-signed pair with openssl
+   req), and installs the implicit-TLS services only when there is one. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/buffer.h>
 #include <skalibs/djbunix.h>
@@ -33,7 +36,7 @@
 #define USAGE "sluice-ctl [ -d dir ] [ -t secs ] command [ arg ... ]"
 #define dieusage() strerr_dieusage(100, USAGE)
 #define dienomem() strerr_diefu1sys(111, "allocate memory")
-#define USAGE_INIT "sluice-ctl init [ -c ] [ -o owner ] [ -q queueuser ] [ -s smtpduser ] [ -r remoteuser ] [ -l loguser ] [ -a address ] [ -p service:port ] fqdn"
+#define USAGE_INIT "sluice-ctl init [ -c ] [ -o owner ] [ -q queueuser ] [ -s smtpduser ] [ -r remoteuser ] [ -l loguser ] [ -a address ] [ -p service:port ] [ -C certfile -K keyfile ] [ -L certdir ] [ -S ] fqdn"
 
 #define PATHMAX 4096
 #define SVMAX 64
@@ -82,6 +85,24 @@ static void put (char const *path, char const *data, size_t len, mode_t mode)
   if (allwrite(fd, data, len) < len || fchmod(fd, mode) < 0 || fsync(fd) < 0) strerr_diefu2sys(111, "write ", tmp) ;
   close(fd) ;
   if (rename(tmp, path) < 0) strerr_diefu4sys(111, "rename ", tmp, " to ", path) ;
+}
+
+/* buf (PATHMAX bytes) = path, taken from the current directory when relative, without its
+   trailing slashes */
+static void absolute (char *buf, char const *path)
+{
+  size_t n ;
+  if (strchr(path, '\n')) strerr_dief2x(100, "a file name with a newline: ", path) ;
+  if (path[0] == '/') CAT(buf, path) ;
+  else
+  {
+    stralloc cwd = STRALLOC_ZERO ;
+    if (sagetcwd(&cwd) < 0 || !stralloc_0(&cwd)) strerr_diefu1sys(111, "get the current directory") ;
+    CAT(buf, cwd.s, "/", path) ;
+    stralloc_free(&cwd) ;
+  }
+  n = strlen(buf) ;
+  while (n > 1 && buf[n - 1] == '/') buf[--n] = 0 ;
 }
 
 static void putline (char const *path, char const *value)
@@ -1023,6 +1044,118 @@ static void install_service (char const *share, char const *name, char const *co
   }
 }
 
+/* ---- init: TLS ---------------------------------------------------------------------------------- */
+
+/* the instance's certificate and key (CERTFILE, KEYFILE) and SNI directory (CERTDIR), as init
+   leaves them; empty: none */
+static char tlscert[PATHMAX], tlskey[PATHMAX], tlsdir[PATHMAX] ;
+
+/* the services of implicit TLS, which need a certificate: init installs them only with one */
+static int tls_only (char const *name)
+{
+  return !strcmp(name, "smtps") || !strcmp(name, "pop3s") ;
+}
+
+/* path is a PEM file that holds marker (a certificate, a key): else exit 100 */
+static void pem_check (char const *path, char const *marker, char const *what)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  int ok ;
+  if (!openslurpclose(&sa, path))
+  {
+    if (errno == ENOENT || errno == ENOTDIR) strerr_dief4x(100, "no such file: ", path, ", the ", what) ;
+    strerr_diefu2sys(111, "read ", path) ;
+  }
+  ok = sa.len && memmem(sa.s, sa.len, marker, strlen(marker)) ;
+  if (sa.len) memset(sa.s, 0, sa.len) ;   /* a private key, perhaps */
+  stralloc_free(&sa) ;
+  if (!ok) strerr_dief4x(100, path, " is not a PEM file that holds the ", what, " (no \"-----BEGIN ...\" line)") ;
+}
+
+/* the instance's setting NAME of env/ into buf (PATHMAX bytes); empty when there is none */
+static void env_setting (char *buf, char const *name)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  char p[PATHMAX] ;
+  buf[0] = 0 ;
+  if (firstline(&sa, RP(p, "/env/", name)) && sa.len > 1) CAT(buf, sa.s) ;
+  stralloc_free(&sa) ;
+}
+
+/* tlscert, tlskey, tlsdir from the options (-C -K, -L, -S), else from the instance; each file
+   checked before init changes anything; a key that others than root may read is warned about */
+static void tls_settings (char const *certfile, char const *keyfile, char const *certdir, int selfsigned, char const *fqdn)
+{
+  struct stat st ;
+  if (certdir) absolute(tlsdir, certdir) ; else env_setting(tlsdir, "CERTDIR") ;
+  if (selfsigned) { RP(tlscert, "/tls/cert.pem") ; RP(tlskey, "/tls/key.pem") ; }
+  else if (certfile) { absolute(tlscert, certfile) ; absolute(tlskey, keyfile) ; }
+  else if (certdir) { CAT(tlscert, tlsdir, "/", fqdn, "/fullchain.pem") ; CAT(tlskey, tlsdir, "/", fqdn, "/privkey.pem") ; }
+  else { env_setting(tlscert, "CERTFILE") ; env_setting(tlskey, "KEYFILE") ; }
+  if (!*tlscert != !*tlskey || (*tlsdir && !*tlscert))
+    strerr_dief3x(100, "the instance names a part of its TLS setting alone (", RP(tlsdir, "/env/CERTFILE, KEYFILE, CERTDIR"), "): give -C and -K, -L or -S") ;
+  if (*tlsdir && (stat(tlsdir, &st) < 0 || !S_ISDIR(st.st_mode))) strerr_dief2x(100, "not a directory: ", tlsdir) ;
+  if (!*tlscert || (selfsigned && !(exists(tlscert) && exists(tlskey)))) return ;   /* -S makes them */
+  pem_check(tlscert, "-----BEGIN CERTIFICATE-----", "certificate") ;
+  pem_check(tlskey, "PRIVATE KEY-----", "private key") ;
+  if (stat(tlskey, &st) < 0) strerr_diefu2sys(111, "stat ", tlskey) ;
+  if (st.st_uid || (st.st_mode & 077))
+  {
+    char m[UINT_FMT], u[UID_FMT] ;
+    m[uint_ofmt(m, st.st_mode & 07777)] = 0 ;
+    u[uid_fmt(u, st.st_uid)] = 0 ;
+    strerr_warnw7x("the key ", tlskey, " can be read by others than root (mode 0", m, ", uid ", u,
+      "): tls-wrap reads it as root, so chown root and chmod 600 it") ;
+  }
+}
+
+/* is addr an address of one interface (IPv4 or IPv6, not 0.0.0.0 or ::)? */
+static int one_address (char const *addr)
+{
+  unsigned char ip[16] = { 0 }, zero[16] = { 0 } ;
+  if (inet_pton(AF_INET, addr, ip) == 1) return !!memcmp(ip, zero, 4) ;
+  if (inet_pton(AF_INET6, addr, ip) == 1) return !!memcmp(ip, zero, 16) ;
+  return 0 ;
+}
+
+/* -S: a self-signed certificate for fqdn (and addr when it is one address) with its key in
+   tls/, made with openssl req when the instance has none; the key root's alone, 0600 */
+static void make_selfsigned (char const *fqdn, char const *addr)
+{
+  char d[PATHMAX], kt[PATHMAX], ct[PATHMAX], subj[300], san[600] ;
+  char const *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+    "-nodes", "-days", "365", "-subj", subj, "-addext", san, "-addext", "basicConstraints=critical,CA:TRUE",
+    "-keyout", kt, "-out", ct, 0 } ;
+  int ip = addr && one_address(addr), r ;
+  mode_t old ;
+  if (exists(tlscert) && exists(tlskey)) return ;
+  mkdir_owned(RP(d, "/tls"), 0755, 0, 0) ;
+  RP(kt, "/tls/.key.pem.tmp") ;
+  RP(ct, "/tls/.cert.pem.tmp") ;
+  CAT(subj, "/CN=", fqdn) ;
+  CAT(san, "subjectAltName=DNS:", fqdn, ip ? ",IP:" : "", ip ? addr : "") ;
+  unlink(kt) ; unlink(ct) ;
+  old = umask(077) ;   /* the key is never readable by others, not even for a moment */
+  r = run_io(argv, -1, -1, 1) ;
+  umask(old) ;
+  if (r)
+  {
+    unlink(kt) ; unlink(ct) ;
+    strerr_dief1x(111, "unable to make a self-signed certificate: openssl req failed (is openssl installed?)") ;
+  }
+  {
+    char const *const tmp[2] = { kt, ct } ;
+    for (unsigned int k = 0 ; k < 2 ; k++)
+    {
+      int fd = open(tmp[k], O_RDONLY | O_NOFOLLOW | O_CLOEXEC) ;
+      if (fd < 0 || fchown(fd, 0, 0) < 0 || fchmod(fd, k ? 0644 : 0600) < 0 || fsync(fd) < 0) strerr_diefu2sys(111, "secure ", tmp[k]) ;
+      close(fd) ;
+    }
+  }
+  if (rename(kt, tlskey) < 0) strerr_diefu4sys(111, "rename ", kt, " to ", tlskey) ;
+  if (rename(ct, tlscert) < 0) strerr_diefu4sys(111, "rename ", ct, " to ", tlscert) ;
+}
+
 /* the queue directory: owned by the queue user, its subdirectories private */
 static void make_queue (void)
 {
@@ -1069,14 +1202,15 @@ static int cmd_init (int argc, char const *const *argv)
   char const *idp[NROLES] ;
   char share[PATHMAX], p[PATHMAX], q[PATHMAX] ;
   char const *fqdn ;
+  char const *certfile = 0, *keyfile = 0, *certdir = 0 ;
   unsigned int nports = 0 ;
-  int create = 0 ;
+  int create = 0, selfsigned = 0 ;
   stralloc sa = STRALLOC_ZERO ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "co:q:s:r:l:a:p:", &l) ;
+      int opt = subgetopt_r(argc, argv, "co:q:s:r:l:a:p:C:K:L:S", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
@@ -1087,6 +1221,10 @@ static int cmd_init (int argc, char const *const *argv)
         case 'r' : roles[REMOTE].given = l.arg ; break ;
         case 'l' : roles[LOG].given = l.arg ; break ;
         case 'a' : addr = l.arg ; break ;
+        case 'C' : certfile = l.arg ; break ;
+        case 'K' : keyfile = l.arg ; break ;
+        case 'L' : certdir = l.arg ; break ;
+        case 'S' : selfsigned = 1 ; break ;
         case 'p' :
         {
           char const *c = strchr(l.arg, ':') ;
@@ -1104,9 +1242,13 @@ static int cmd_init (int argc, char const *const *argv)
   fqdn = argv[0] ;
   if (!fqdn_valid(fqdn)) strerr_dief2x(100, "not a host name: ", fqdn) ;
   if (addr && (!*addr || strpbrk(addr, " \t\n/"))) strerr_dief2x(100, "not an address: ", addr) ;
+  if (!certfile != !keyfile) strerr_dief1x(100, "-C and -K go together: the certificate and its key") ;
+  if (selfsigned && certfile) strerr_dief1x(100, "-S makes the certificate and key that -C and -K would name: give one or the other") ;
+  if ((certfile && !*certfile) || (certdir && !*certdir)) strerr_dieusage(100, USAGE_INIT) ;
   if (strlen(root) + sizeof "/queue/inject" > sizeof ((struct sockaddr_un *)0)->sun_path)
     strerr_dief3x(100, "the instance root's path is too long for the socket ", root, "/queue/inject") ;
   find_share(share) ;
+  tls_settings(certfile, keyfile, certdir, selfsigned, fqdn) ;
   for (unsigned int k = 0 ; k < nports ; k++)
   {
     char const *c = strchr(ports[k], ':') ;
@@ -1115,6 +1257,7 @@ static int cmd_init (int argc, char const *const *argv)
     name[c - ports[k]] = 0 ;
     if (strchr(name, '/') || name[0] == '.' || !exists(CAT(p, share, "/services/", name, "/env/PORT")))
       strerr_dief2x(100, "no network service of that name: ", name) ;
+    if (tls_only(name) && !*tlscert) strerr_dief3x(100, "the service ", name, " is TLS alone and needs a certificate: give -C and -K, -L or -S") ;
   }
 
   /* the users: given, else what the instance has, else the default names */
@@ -1205,6 +1348,14 @@ static int cmd_init (int argc, char const *const *argv)
   setting(RP(p, "/env/LOGUSER"), role_setting(LOG, idp), ids[LOG]) ;
   setting(RP(p, "/env/LOGSIZE"), 0, "1000000") ;
   setting(RP(p, "/env/LOGFILES"), 0, "20") ;
+  /* TLS: named here for every service; tls-wrap reads the files for each connection */
+  if (selfsigned) make_selfsigned(fqdn, addr) ;
+  if (*tlscert)
+  {
+    putline(RP(p, "/env/CERTFILE"), tlscert) ;
+    putline(RP(p, "/env/KEYFILE"), tlskey) ;
+  }
+  if (*tlsdir) putline(RP(p, "/env/CERTDIR"), tlsdir) ;
 
   /* the service directories and their logs */
   mkdir_owned(RP(p, "/service"), 0755, 0, 0) ;
@@ -1217,6 +1368,7 @@ static int cmd_init (int argc, char const *const *argv)
       struct dirent *e = readdir(d) ;
       if (!e) break ;
       if (e->d_name[0] == '.' || strlen(e->d_name) >= NAMEMAX || !exists(CAT(p, q, "/", e->d_name, "/run"))) continue ;
+      if (tls_only(e->d_name) && !*tlscert) continue ;
       install_service(share, e->d_name, ports, addr, idp) ;
       make_logdir(e->d_name) ;
     }
@@ -1244,16 +1396,8 @@ static void set_root (char const *dir)
   if (!dir || !*dir) dir = getenv("SLUICEDIR") ;
   if (!dir || !*dir) dir = "/var/sluice" ;
   if (strchr(dir, '\n')) strerr_dief1x(100, "the instance root's name has a newline") ;
-  if (dir[0] == '/') CAT(root, dir) ;
-  else
-  {
-    stralloc cwd = STRALLOC_ZERO ;
-    if (sagetcwd(&cwd) < 0 || !stralloc_0(&cwd)) strerr_diefu1sys(111, "get the current directory") ;
-    CAT(root, cwd.s, "/", dir) ;
-    stralloc_free(&cwd) ;
-  }
+  absolute(root, dir) ;
   n = strlen(root) ;
-  while (n > 1 && root[n - 1] == '/') root[--n] = 0 ;
   if (n + 256 > PATHMAX) strerr_dief2x(100, "the instance root's name is too long: ", root) ;
   if (setenv("SLUICEDIR", root, 1) < 0) dienomem() ;
 }
