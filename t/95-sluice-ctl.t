@@ -1,12 +1,14 @@
 #!/bin/sh
 # sluice-ctl without running services: bad usage, init (the instance root it makes, who owns
 # what, the settings it writes and keeps when run again, the users it refuses, the useradd
-# lines of -c, the SMTP user an instance made before it gets), status and stop of an instance that is not running, reload's rules, and an
-# instance made by an installed copy (make install).
+# lines of -c, the SMTP user an instance made before it gets), TLS (-C -K, -L, -S: what init
+# refuses, the files it names, the self-signed pair it makes with the key root's alone, the
+# smtps and pop3s services only with a certificate), status and stop of an instance that is
+# not running, reload's rules, and an instance made by an installed copy (make install).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: init gives the queue and the logs to other users"
-plan 95
+plan 129
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -134,6 +136,58 @@ chown 4259 "$S/queue"
 is_rc 100 "init again: the queue belongs to another uid" "$C" -d "$S" init mx.t.example
 like "$(cat "$T/err")" "$S/queue belongs to uid 4259, not to the queue user" "it says so"
 chown "$QUEUE" "$S/queue"
+
+# ---- init: TLS ----------------------------------------------------------------------------
+is "$(ls "$S/service" | tr '\n' ' ')$(ls "$S/env" | grep -c -e CERT -e KEYFILE) $(test -e "$S/tls" && echo tls/)" "inject pop3d queue smtpd submission 0 " \
+   "without a certificate: no smtps or pop3s service, no CERTFILE, KEYFILE or CERTDIR, no tls/"
+selfsigned() {    # NAME: NAME.pem and NAME.key in $T/pem, a self-signed pair
+  mkdir -p "$T/pem" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/pem/$1.key" \
+    -out "$T/pem/$1.pem" -days 2 -subj "/CN=$1" >/dev/null 2>&1 && chmod 600 "$T/pem/$1.key"
+}
+selfsigned mx.t.example || { diag "openssl req failed"; exit 1; }
+L=$T/tl
+is_rc 100 "init: -C without -K" "$C" -d "$L" init $IDOPTS -C "$T/pem/mx.t.example.pem" mx.t.example
+like "$(cat "$T/err")" '\-C and -K go together' "it says so"
+is_rc 100 "init: -S with -C and -K" "$C" -d "$L" init $IDOPTS -S -C "$T/pem/mx.t.example.pem" -K "$T/pem/mx.t.example.key" mx.t.example
+is_rc 100 "init: -p smtps without a certificate" "$C" -d "$L" init $IDOPTS -p smtps:4650 mx.t.example
+like "$(cat "$T/err")" 'the service smtps is TLS alone and needs a certificate: give -C and -K, -L or -S' "it says what to give"
+is_rc 100 "init: -C names no file" "$C" -d "$L" init $IDOPTS -C "$T/pem/none.pem" -K "$T/pem/mx.t.example.key" mx.t.example
+like "$(cat "$T/err")" "no such file: $T/pem/none\.pem, the certificate" "it is named"
+is_rc 100 "init: the certificate and the key swapped" "$C" -d "$L" init $IDOPTS -C "$T/pem/mx.t.example.key" -K "$T/pem/mx.t.example.pem" mx.t.example
+like "$(cat "$T/err")" "$T/pem/mx\.t\.example\.key is not a PEM file that holds the certificate" "it says which file holds what it should not"
+is_rc 100 "init: -L names a file" "$C" -d "$L" init $IDOPTS -L "$T/pem/mx.t.example.pem" mx.t.example
+like "$(cat "$T/err")" "not a directory: $T/pem/mx\.t\.example\.pem" "it is named"
+is_rc 100 "init: -L alone, with no directory for the host name in it" "$C" -d "$L" init $IDOPTS -L "$T/pem" mx.t.example
+like "$(cat "$T/err")" "no such file: $T/pem/mx\.t\.example/fullchain\.pem, the certificate" "the file it looked for is named"
+is "$(ls -A "$L" 2>/dev/null)" "" "refused, init wrote nothing"
+mkdir "$T/empty"
+is_rc 111 "init -S without openssl: 111" env PATH="$T/empty" "$C" -d "$L" init $IDOPTS -S mx.t.example
+like "$(cat "$T/err")" 'unable to make a self-signed certificate: openssl req failed \(is openssl installed\?\)' "it says so"
+is "$(ls -A "$L")" "" "and has written nothing"
+rm -rf "$L"
+is_rc 0 "init -C and -K, relative names" sh -c "cd '$T/pem' && exec '$C' -d '$L' init $IDOPTS -C mx.t.example.pem -K mx.t.example.key mx.t.example"
+is "$(cat "$L/env/CERTFILE") $(cat "$L/env/KEYFILE") $(cat "$T/err")" "$T/pem/mx.t.example.pem $T/pem/mx.t.example.key " \
+   "env/CERTFILE and env/KEYFILE name them from / (the services run elsewhere); a key of root's alone, no warning"
+is "$(ls "$L/service" | tr '\n' ' ')$(perm "$L/log/smtps") $(perm "$L/log/pop3s")" "inject pop3d pop3s queue smtpd smtps submission 750 $LOG 750 $LOG" \
+   "with a certificate: the smtps and pop3s services, with their log directories"
+ok "their run scripts are the shipped ones" sh -c "cmp '$TOP/services/smtps/run' '$L/service/smtps/run' && cmp '$TOP/services/pop3s/run' '$L/service/pop3s/run'"
+is "$(cat "$L/service/smtps/env/PORT") $(cat "$L/service/pop3s/env/PORT") $(cat "$L/service/smtps/env/REQUIREAUTH")" "465 995 1" "ports 465 and 995; SMTPS requires AUTH"
+is_rc 0 "init -S: the instance's own self-signed certificate instead" "$C" -d "$L" init -S mx.t.example
+is "$(perm "$L/tls") $(perm "$L/tls/key.pem") $(perm "$L/tls/cert.pem") $(cat "$L/env/CERTFILE")" "755 0:0 600 0:0 644 0:0 $L/tls/cert.pem" \
+   "tls/key.pem is root's alone (0600), tls/cert.pem readable by all, and named in env/"
+like "$(openssl x509 -in "$L/tls/cert.pem" -noout -subject -ext subjectAltName 2>&1 | tr '\n' ' ')" 'CN ?= ?mx\.t\.example .*DNS:mx\.t\.example *$' \
+   "for the host name (no address: -a was not given)"
+serial=$(openssl x509 -in "$L/tls/cert.pem" -noout -serial)
+is_rc 0 "init -S again" "$C" -d "$L" init -S mx.t.example
+is "$(openssl x509 -in "$L/tls/cert.pem" -noout -serial)" "$serial" "the certificate is kept, not made again"
+is_rc 0 "init again, no TLS option" "$C" -d "$L" init mx.t.example
+is "$(cat "$L/env/CERTFILE") $(cat "$L/env/KEYFILE") $(ls "$L/service" | grep -c 's$')" "$L/tls/cert.pem $L/tls/key.pem 2" "the setting and the TLS services stay"
+chmod 644 "$L/tls/key.pem"
+is_rc 0 "init with a key readable by all: done" "$C" -d "$L" init mx.t.example
+like "$(cat "$T/err")" "warning: the key $L/tls/key\.pem can be read by others than root \(mode 0644, uid 0\): tls-wrap reads it as root, so chown root and chmod 600 it" "with a warning"
+rm "$L/env/CERTFILE" "$L/env/KEYFILE"; echo "$T/pem" > "$L/env/CERTDIR"
+is_rc 100 "an instance with CERTDIR alone (set by hand)" "$C" -d "$L" init mx.t.example
+like "$(cat "$T/err")" 'names a part of its TLS setting alone .*give -C and -K, -L or -S' "it says what to give"
 
 # ---- not running --------------------------------------------------------------------------
 is_rc 100 "status of a service that does not exist" "$C" -d "$S" status smtpd nosuch

@@ -1140,7 +1140,7 @@ static void make_selfsigned (char const *fqdn, char const *addr)
   umask(old) ;
   if (r)
   {
-    unlink(kt) ; unlink(ct) ;
+    unlink(kt) ; unlink(ct) ; rmdir(d) ;
     strerr_dief1x(111, "unable to make a self-signed certificate: openssl req failed (is openssl installed?)") ;
   }
   {
@@ -1293,6 +1293,8 @@ static int cmd_init (int argc, char const *const *argv)
   if (roles[SMTPD].uid == roles[QUEUE].uid)
     strerr_dief1x(100, "the SMTP user must not be the queue user: smtpd would write the queue itself, past queue-injectd") ;
 
+  if (selfsigned) make_selfsigned(fqdn, addr) ;   /* before anything else: openssl may fail */
+
   /* control: qmail's config-fast, for sluice */
   mkdir_owned(RP(p, "/control"), 0755, 0, 0) ;
   putline(RP(p, "/control/me"), fqdn) ;
@@ -1349,7 +1351,6 @@ static int cmd_init (int argc, char const *const *argv)
   setting(RP(p, "/env/LOGSIZE"), 0, "1000000") ;
   setting(RP(p, "/env/LOGFILES"), 0, "20") ;
   /* TLS: named here for every service; tls-wrap reads the files for each connection */
-  if (selfsigned) make_selfsigned(fqdn, addr) ;
   if (*tlscert)
   {
     putline(RP(p, "/env/CERTFILE"), tlscert) ;
