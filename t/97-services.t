@@ -2,7 +2,8 @@
 # The services as sluice-ctl init makes them, under a private s6-svscan in a scratch
 # directory, on loopback, with free ports and users that are numbers alone: mail in through
 # the SMTP service and through submission (AUTH first), out through POP3 (curl) and through
-# remote delivery (control/smtproutes to a fake server); who runs as whom (smtpd, before and
+# remote delivery (control/smtproutes to a fake server); without a certificate, no STARTTLS
+# and no tls-wrap in the chains; who runs as whom (smtpd, before and
 # after AUTH, as the SMTP user, who cannot open a mailbox); the log lines,
 # stamped TAI64N, in the s6-log directories; restarts with s6-svc and sluice-ctl; SIGKILL to
 # each daemon (s6 starts it again, no message is lost); reload after a rules change, without
@@ -12,7 +13,7 @@
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks curl s6-svscan; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-plan 83
+plan 87
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -66,6 +67,17 @@ inject: up (pid N) S seconds; log: up (pid N) S seconds
 queue: up (pid N) S seconds; log: up (pid N) S seconds" "status: each service and its logger, with pid and time"
 is "$(banner $PS)" "220 mx.test.example ESMTP" "the SMTP service greets"
 is "$(banner $PP)" "+OK mx.test.example POP3 ready" "the POP3 service greets"
+
+# ---- no certificate: no TLS, no tls-wrap ---------------------------------------------------------
+printf 'EHLO t.example\r\nQUIT\r\n' > "$T/ehlo"
+ehlo=$("$PY" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10); s.sendall(open(sys.argv[2], "rb").read())
+print(s.makefile("rb").read().decode())' $PM "$T/ehlo")
+like "$ehlo" '250 ENHANCEDSTATUSCODES' "without a certificate, EHLO on submission answers..."
+unlike "$ehlo" 'STARTTLS' "... and offers no STARTTLS"
+like "$ehlo" '250-AUTH PLAIN LOGIN' "AUTH is offered in clear"
+chains=""; for s in smtpd submission pop3d; do chains="$chains$(tr '\0' ' ' < "/proc/$(pid_of $s)/cmdline")"; done
+unlike "$chains" 'tls-wrap' "no tls-wrap in the chains of smtpd, submission and pop3d"
 
 # ---- who runs as whom -------------------------------------------------------------------------
 is "$(owner_of "$(pid_of smtpd)") $(owner_of "$(pid_of submission)")" "${SMTPD%:*} ${SMTPD%:*}" \
