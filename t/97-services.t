@@ -7,13 +7,13 @@
 # after AUTH, as the SMTP user, who cannot open a mailbox); the log lines,
 # stamped TAI64N, in the s6-log directories; restarts with s6-svc and sluice-ctl; SIGKILL to
 # each daemon (s6 starts it again, no message is lost); reload after a rules change, without
-# a restart; status of a service that is down; stop, with a client still connected: no
-# process left.
+# a restart; status of a service that is down; TLS turned on in the running instance (init
+# -S, restart); stop, with a client still connected: no process left.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks curl s6-svscan; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-plan 87
+plan 91
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -214,6 +214,13 @@ ok "smtpd's log was rotated, 2 old files kept at most ($n)" test "$n" -ge 1 -a "
 ok "current is under 4096 bytes" test "$(wc -c < "$S/log/smtpd/current")" -le 4096
 is "$(ls "$S/log/queue" | grep -c '^@')" 0 "the queue's log, 1 MB before rotation, is not rotated yet"
 
+# ---- TLS turned on in a running instance ----------------------------------------------------------
+PSS=$(free_port) PPS=$(free_port)
+is_rc 0 "init -S (a self-signed certificate) and ports for SMTPS and POP3S, on the running instance" "$C" -d "$S" init -S -p smtps:$PSS -p pop3s:$PPS mx.test.example
+is_rc 0 "restart: every service again, smtps and pop3s for the first time" "$C" -d "$S" restart
+like "$(swaks --server 127.0.0.1:$PSS --tls-on-connect --tls-verify --tls-ca-path "$S/tls/cert.pem" --quit-after EHLO 2>&1)" '<~  250 ' "SMTPS answers, its certificate verified"
+like "$(swaks --server 127.0.0.1:$PS --quit-after EHLO 2>&1)" '250-STARTTLS' "port 25 offers STARTTLS now"
+
 # ---- stop, with a client still connected -------------------------------------------------------
 start_bg "$PY" -c 'import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.recv(100)
@@ -223,5 +230,5 @@ is_rc 0 "stop -t 2" "$C" -d "$S" -t 2 stop
 like "$(cat "$T/err")" 'smtpd did not stop in time: killed' "it says what it had to kill"
 is "$(instance_procs "$S")" "" "no process of the instance is left"
 is "$(grep -lE 'runtime error|AddressSanitizer|LeakSanitizer' "$S"/log/*/current "$S/log/s6-svscan")" "" "no sanitizer report in any log"
-is "$(ss -ltnH "( sport = :$PS or sport = :$PM or sport = :$PP )")" "" "no port is open"
+is "$(ss -ltnH "( sport = :$PS or sport = :$PM or sport = :$PP or sport = :$PSS or sport = :$PPS )")" "" "no port is open"
 is_rc 111 "status after stop" "$C" -d "$S" status
