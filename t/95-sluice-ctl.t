@@ -157,8 +157,8 @@ is_rc 100 "init: the certificate and the key swapped" "$C" -d "$L" init $IDOPTS 
 like "$(cat "$T/err")" "$T/pem/mx\.t\.example\.key is not a PEM file that holds the certificate" "it says which file holds what it should not"
 is_rc 100 "init: -L names a file" "$C" -d "$L" init $IDOPTS -L "$T/pem/mx.t.example.pem" mx.t.example
 like "$(cat "$T/err")" "not a directory: $T/pem/mx\.t\.example\.pem" "it is named"
-is_rc 100 "init: -L alone, with no directory for the host name in it" "$C" -d "$L" init $IDOPTS -L "$T/pem" mx.t.example
-like "$(cat "$T/err")" "no such file: $T/pem/mx\.t\.example/fullchain\.pem, the certificate" "the file it looked for is named"
+is_rc 100 "init: -L alone, with no directory for the host name in it" "$C" -d "$L" init $IDOPTS -L "$T/pem" MX.T.example
+like "$(cat "$T/err")" "no such file: $T/pem/mx\.t\.example/fullchain\.pem, the certificate" "the file it looked for is named, in the lower case certbot writes"
 is "$(ls -A "$L" 2>/dev/null)" "" "refused, init wrote nothing"
 mkdir "$T/empty"
 is_rc 111 "init -S without openssl: 111" env PATH="$T/empty" "$C" -d "$L" init $IDOPTS -S mx.t.example

@@ -1090,7 +1090,15 @@ static void tls_settings (char const *certfile, char const *keyfile, char const 
   if (certdir) absolute(tlsdir, certdir) ; else env_setting(tlsdir, "CERTDIR") ;
   if (selfsigned) { RP(tlscert, "/tls/cert.pem") ; RP(tlskey, "/tls/key.pem") ; }
   else if (certfile) { absolute(tlscert, certfile) ; absolute(tlskey, keyfile) ; }
-  else if (certdir) { CAT(tlscert, tlsdir, "/", fqdn, "/fullchain.pem") ; CAT(tlskey, tlsdir, "/", fqdn, "/privkey.pem") ; }
+  else if (certdir)
+  {
+    /* certbot's directory of the host name, which it writes in lower case, as tls-wrap asks */
+    size_t n = strlen(fqdn) ;
+    char name[n + 1] ;
+    for (size_t i = 0 ; i <= n ; i++) name[i] = fqdn[i] >= 'A' && fqdn[i] <= 'Z' ? fqdn[i] + 32 : fqdn[i] ;
+    CAT(tlscert, tlsdir, "/", name, "/fullchain.pem") ;
+    CAT(tlskey, tlsdir, "/", name, "/privkey.pem") ;
+  }
   else { env_setting(tlscert, "CERTFILE") ; env_setting(tlskey, "KEYFILE") ; }
   if (!*tlscert != !*tlskey || (*tlsdir && !*tlscert))
     strerr_dief3x(100, "the instance names a part of its TLS setting alone (", RP(tlsdir, "/env/CERTFILE, KEYFILE, CERTDIR"), "): give -C and -K, -L or -S") ;
@@ -1122,7 +1130,7 @@ static int one_address (char const *addr)
    tls/, made with openssl req when the instance has none; the key root's alone, 0600 */
 static void make_selfsigned (char const *fqdn, char const *addr)
 {
-  char d[PATHMAX], kt[PATHMAX], ct[PATHMAX], subj[300], san[600] ;
+  char d[PATHMAX], kt[PATHMAX], ct[PATHMAX], subj[PATHMAX], san[PATHMAX] ;
   char const *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
     "-nodes", "-days", "365", "-subj", subj, "-addext", san, "-addext", "basicConstraints=critical,CA:TRUE",
     "-keyout", kt, "-out", ct, 0 } ;
