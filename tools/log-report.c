@@ -13,6 +13,9 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <skalibs/buffer.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
@@ -44,7 +47,14 @@ static struct
 
 static lrtab svc, clients, senders, rcptdoms, rejects, rbl, ends, authreasons, authusers, doms,
   dreasons, warns, hours ;
-static lrlive msgs, jobs ;
+static lrlive msgs ;
+
+/* the deliveries running: a ring indexed by the delivery number, which queue-run counts up
+   from 1 at each start; a result that comes back after JOBRING later starts is not matched */
+#define JOBRING 32768
+typedef struct job_s job ;
+struct job_s { uint64_t dno, t, ino ; uint32_t label, dom, left, sec, usec ; } ;   /* ID: sec.usec.ino */
+static job *jobring ;
 static lrhist delays ;
 static int multilog = 0 ;
 static int queuelog = 0 ;       /* a line of queue-run was seen */
@@ -62,17 +72,48 @@ static void hex_init (void)
   for (int i = 0 ; i < 6 ; i++) hexval['a' + i] = hexval['A' + i] = 10 + i ;
 }
 
+/* 8 lowercase hex digits (as s6-log and multilog write them), 8 bytes at a time: 1 and the
+   value, or 0 */
+static int hex8 (char const *s, uint32_t *v)
+{
+  uint64_t const ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL ;
+  uint64_t x, dig, alp ;
+  memcpy(&x, s, 8) ;
+  if (x & hi) return 0 ;
+  /* bytes below 0x80: adding k sets a byte's top bit exactly when it is >= 0x80 - k */
+  dig = (x + (0x80 - 0x30) * ones) & ~(x + (0x7f - 0x39) * ones) & hi ;
+  alp = (x + (0x80 - 0x61) * ones) & ~(x + (0x7f - 0x66) * ones) & hi ;
+  if ((dig | alp) != hi) return 0 ;
+  x = (x & 0x0f0f0f0f0f0f0f0fULL) + (alp >> 7) * 9 ;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  x = __builtin_bswap64(x) ;     /* the first digit in the top byte */
+#endif
+  x = (x | (x >> 4)) & 0x00ff00ff00ff00ffULL ;
+  x = (x | (x >> 8)) & 0x0000ffff0000ffffULL ;
+  x = (x | (x >> 16)) & 0xffffffffULL ;
+  *v = (uint32_t)x ;
+  return 1 ;
+}
+
 /* "@" and 24 hex digits: the TAI64N label as ns since 1970 (s6-log's TAI, or with -m
    daemontools' TAI-10 without leap seconds); 0 when it is not one */
 static uint64_t stamp_scan (char const *s)
 {
   static uint64_t cachehi = 0 ;
   static int64_t cacheoff = 0 ;
-  uint64_t sec = 0, nano = 0 ;
-  int bad = 0 ;
-  for (int i = 1 ; i <= 16 ; i++) { int v = hexval[(unsigned char)s[i]] ; bad |= v ; sec = sec << 4 | (v & 15) ; }
-  for (int i = 17 ; i <= 24 ; i++) { int v = hexval[(unsigned char)s[i]] ; bad |= v ; nano = nano << 4 | (v & 15) ; }
-  if (bad < 0 || nano >= NS || sec < TAI_MAGIC + 10 || sec > TAI_MAGIC + ((uint64_t)1 << 34)) return 0 ;
+  static char lastsec[16] ;
+  static uint64_t lastsecv = 0 ;
+  uint64_t sec ;
+  uint32_t a, b, nano ;
+  /* the lines of one second share the first 16 digits */
+  if (lastsecv && !memcmp(s + 1, lastsec, 16)) sec = lastsecv ;
+  else
+  {
+    if (!hex8(s + 1, &a) || !hex8(s + 9, &b)) return 0 ;
+    sec = (uint64_t)a << 32 | b ;
+    memcpy(lastsec, s + 1, 16) ; lastsecv = sec ;
+  }
+  if (!hex8(s + 17, &nano) || nano >= NS || sec < TAI_MAGIC + 10 || sec > TAI_MAGIC + ((uint64_t)1 << 34)) return 0 ;
   if (multilog) return (sec - TAI_MAGIC - 10) * NS + nano ;
   /* the leap seconds change the offset rarely: looked up once per 17 minutes of labels */
   if (sec >> 10 != cachehi)
@@ -99,9 +140,22 @@ static int starts (span const *l, char const *p, size_t n)
 static span word (span *l)
 {
   span w ;
-  char const *e = memchr(l->s, ' ', l->len) ;
+  size_t n = 0 ;
+#ifdef __SSE2__
+  /* 16 bytes at a time: every line sits in a buffer with 16 bytes to spare after it */
+  __m128i sp = _mm_set1_epi8(' ') ;
+  for (;; n += 16)
+  {
+    unsigned int m ;
+    if (n >= l->len) { n = l->len ; break ; }
+    m = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((__m128i const *)(void const *)(l->s + n)), sp)) ;
+    if (m) { n += (size_t)__builtin_ctz(m) ; if (n > l->len) n = l->len ; break ; }
+  }
+#else
+  while (n < l->len && l->s[n] != ' ') n++ ;
+#endif
   w.s = l->s ;
-  w.len = e ? (size_t)(e - l->s) : l->len ;
+  w.len = n ;
   l->s += w.len ; l->len -= w.len ;
   if (l->len) { l->s++ ; l->len-- ; }
   return w ;
@@ -151,10 +205,18 @@ static size_t domain_of (char const *a, size_t len, char *buf)
   return n ;
 }
 
+/* the counters of t's hour: the last one is remembered, most lines fall in it */
 static uint64_t *hour_of (uint64_t t)
 {
-  uint32_t h = (uint32_t)(t / NS / 3600) ;
-  return lrtab_get(&hours, (char const *)&h, sizeof h) ;
+  static uint64_t lo = 1, hi = 0 ;
+  static uint32_t lasti = 0 ;
+  if (t < lo || t >= hi)
+  {
+    uint32_t h = (uint32_t)(t / NS / 3600) ;
+    lasti = lrtab_index(&hours, (char const *)&h, sizeof h) ;
+    lo = (uint64_t)h * 3600 * NS ; hi = lo + 3600 * NS ;
+  }
+  return lrtab_counters(&hours, lasti) ;
 }
 
 static uint64_t *client (span ip)
@@ -213,7 +275,8 @@ static int line_tcpsrv (ctx *c, span l)
     span pid = word(&l), kw = word(&l), s = word(&l) ;
     uint64_t u, code ;
     if (!u64_of(pid, &u) || kw.len != 6 || memcmp(kw.s, "status", 6) || !u64_of(s, &code)) return 0 ;
-    if (code) c->sv[SV_CHILDFAIL]++ ;
+    /* 25600: exit 100, a denied client's child */
+    if (code && code != 25600) c->sv[SV_CHILDFAIL]++ ;
     return 1 ;
   }
   if (w.len == 3 && !memcmp(w.s, "pid", 3)) return 1 ;
@@ -313,8 +376,15 @@ static int line_accept (ctx *c, span l)
   }
   if (id.len)
   {
+    /* queue-run may log the message before smtpd logs its accept, and may even be done
+       with it: then the message was followed all the same */
     lrlive_entry *m = (lrlive_entry *)msg_get(id, 1, c->t) ;
-    if (m) { m->t = c->t ; m->a |= 1 ; }
+    if (m && !(m->a & 1))
+    {
+      if (m->a & 2) { st.followed++ ; st.local-- ; }
+      if (c->t < m->t) m->t = c->t ;
+      m->a |= 1 ;
+    }
   }
   return 1 ;
 }
@@ -439,18 +509,15 @@ static void queue_size (ctx *c, int64_t delta, int set, uint64_t n)
   if ((uint64_t)st.qsize > st.qmax) { st.qmax = (uint64_t)st.qsize ; st.qmaxat = c->t ; }
 }
 
-/* the key of a delivery: the service's label and the delivery number */
-static size_t job_key (char *key, unsigned int label, span dno)
+static job *job_find (unsigned int label, uint64_t dno)
 {
-  size_t n = uint_fmt(key, label) ;
-  key[n++] = ':' ;
-  memcpy(key + n, dno.s, dno.len) ;
-  return n + dno.len ;
+  job *j = jobring + (dno & (JOBRING - 1)) ;
+  return j->left && j->dno == dno && j->label == label ? j : 0 ;
 }
 
 static int line_queue (ctx *c, span l, unsigned int label)
 {
-  if (starts(&l, "new msg ", 8))
+  if (l.s[0] == 'n' && starts(&l, "new msg ", 8))
   {
     span id = { l.s + 8, l.len - 8 } ;
     lrlive_entry *m ;
@@ -463,7 +530,7 @@ static int line_queue (ctx *c, span l, unsigned int label)
     if (!(m->a & 2)) { m->a |= 2 ; queue_size(c, 1, 0, 0) ; }
     return 1 ;
   }
-  if (starts(&l, "info msg ", 9))
+  if (l.s[0] == 'i' && starts(&l, "info msg ", 9))
   {
     char const *p = memmem(l.s, l.len, ": bytes ", 8) ;
     span r ;
@@ -474,22 +541,25 @@ static int line_queue (ctx *c, span l, unsigned int label)
     st.qbytes += u ;
     return 1 ;
   }
-  if (starts(&l, "end msg ", 8))
+  if (l.s[0] == 'e' && starts(&l, "end msg ", 8))
   {
     span id = { l.s + 8, l.len - 8 } ;
     lrlive_entry *m ;
     if (!id.len) return 0 ;
     st.qend++ ;
     m = id.len < LRKEYMAX ? lrlive_find(&msgs, id.s, id.len) : 0 ;
-    if (m) lrlive_del(&msgs, m) ;
+    /* without its accept line yet: kept a while for one logged after it */
+    if (m && (m->a & 1)) lrlive_del(&msgs, m) ;
+    else if (m) { m->a |= 4 ; m->b = (uint32_t)(c->t / NS) ; }
     queue_size(c, -1, 0, 0) ;
     return 1 ;
   }
-  if (starts(&l, "starting delivery ", 18))
+  if (l.s[0] == 's' && starts(&l, "starting delivery ", 18))
   {
     span r = { l.s + 18, l.len - 18 }, dno = word(&r), kmsg = word(&r), id = word(&r), ch = word(&r) ;
-    char key[LRKEYMAX + 16], dom[256] ;
-    lrlive_entry *j, *m ;
+    char dom[256] ;
+    lrlive_entry *m ;
+    job *j ;
     uint64_t n, at ;
     size_t nr = 1, dl ;
     if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n) || kmsg.len != 3 || memcmp(kmsg.s, "msg", 3)) return 0 ;
@@ -498,10 +568,7 @@ static int line_queue (ctx *c, span l, unsigned int label)
     if (n == 1)
     {
       /* queue-run started again: its deliveries left without a result are forgotten */
-      char pre[16] ;
-      size_t pl = uint_fmt(pre, label) ;
-      pre[pl++] = ':' ;
-      lrlive_drop_prefix(&jobs, pre, pl) ;
+      for (size_t i = 0 ; i < JOBRING ; i++) if (jobring[i].label == label) jobring[i].left = 0 ;
       st.restarts++ ;
     }
     for (size_t i = 0 ; i < r.len ; i++) if (r.s[i] == ',') nr++ ;
@@ -519,20 +586,26 @@ static int line_queue (ctx *c, span l, unsigned int label)
       queue_size(c, 1, 0, 0) ;
     }
     at = m->t ;
-    j = lrlive_find(&jobs, key, job_key(key, label, dno)) ;
-    if (!j) j = lrlive_add(&jobs, key, job_key(key, label, dno)) ;
-    if (!j) dienomem() ;
+    j = jobring + (n & (JOBRING - 1)) ;
+    j->dno = n ; j->label = label ;
     j->t = at ;
-    j->a = lrtab_index(&doms, dom, dl) ;
-    j->b = (uint32_t)nr ;
-    memcpy(j->id, id.s, id.len) ; j->id[id.len] = 0 ;
+    j->dom = lrtab_index(&doms, dom, dl) ;
+    j->left = (uint32_t)nr ;
+    {
+      /* the ID kept as its numbers, for the worst delay; 0.0.0 when it has another form */
+      span x = id ;
+      uint64_t a = 0, b = 0, c = 0 ;
+      char const *d1 = memchr(x.s, '.', x.len), *d2 = d1 ? memchr(d1 + 1, '.', x.len - (size_t)(d1 + 1 - x.s)) : 0 ;
+      if (!d2 || !u64_of((span){ x.s, (size_t)(d1 - x.s) }, &a) || !u64_of((span){ d1 + 1, (size_t)(d2 - d1 - 1) }, &b)
+       || !u64_of((span){ d2 + 1, x.len - (size_t)(d2 + 1 - x.s) }, &c) || a > UINT32_MAX || b > UINT32_MAX) a = b = c = 0 ;
+      j->sec = (uint32_t)a ; j->usec = (uint32_t)b ; j->ino = c ;
+    }
     return 1 ;
   }
-  if (starts(&l, "delivery ", 9))
+  if (l.s[0] == 'd' && starts(&l, "delivery ", 9))
   {
     span r = { l.s + 9, l.len - 9 }, dno = word(&r), kind = word(&r) ;
-    char key[LRKEYMAX + 16] ;
-    lrlive_entry *j ;
+    job *j ;
     uint64_t n, *dm, *h ;
     int k ;
     if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n)) return 0 ;
@@ -541,9 +614,9 @@ static int line_queue (ctx *c, span l, unsigned int label)
     else if (kind.len == 9 && !memcmp(kind.s, "deferral:", 9)) k = DM_DEFER ;
     else if (kind.len == 8 && !memcmp(kind.s, "failure:", 8)) k = DM_FAIL ;
     else return 0 ;
-    j = lrlive_find(&jobs, key, job_key(key, label, dno)) ;
+    j = job_find(label, n) ;
     if (!j) { st.dorphan++ ; dm = lrtab_get(&doms, "(unknown)", 9) ; }
-    else dm = lrtab_counters(&doms, j->a) ;
+    else dm = lrtab_counters(&doms, j->dom) ;
     dm[k]++ ;
     h = hour_of(c->t) ;
     if (k == DM_OK) { st.dok++ ; h[HR_OK]++ ; }
@@ -555,10 +628,10 @@ static int line_queue (ctx *c, span l, unsigned int label)
       char buf[400] ;
       char const *said = memmem(r.s, r.len, " said: ", 7) ;
       span why = said ? (span){ said + 7, r.len - (size_t)(said + 7 - r.s) } : r ;
-      size_t dl = j ? lrtab_keylen(&doms, j->a) : 9, wl = why.len > 200 ? 200 : why.len ;
+      size_t dl = j ? lrtab_keylen(&doms, j->dom) : 9, wl = why.len > 200 ? 200 : why.len ;
       if (dl > 180) dl = 180 ;
       buf[0] = k == DM_FAIL ? 'f' : 'd' ;
-      memcpy(buf + 1, j ? lrtab_key(&doms, j->a) : "(unknown)", dl) ;
+      memcpy(buf + 1, j ? lrtab_key(&doms, j->dom) : "(unknown)", dl) ;
       buf[1 + dl] = '\t' ;
       memcpy(buf + 2 + dl, why.s, wl) ;
       lrtab_get(&dreasons, buf, 2 + dl + wl)[0]++ ;
@@ -571,18 +644,28 @@ static int line_queue (ctx *c, span l, unsigned int label)
         lrhist_add(&delays, d / 1000000) ;
         if (d >= st.worst)
         {
-          size_t dl = lrtab_keylen(&doms, j->a) ;
+          size_t dl = lrtab_keylen(&doms, j->dom) ;
           if (dl > sizeof st.worstdom - 1) dl = sizeof st.worstdom - 1 ;
           st.worst = d ;
-          memcpy(st.worstid, j->id, sizeof st.worstid) ;
-          memcpy(st.worstdom, lrtab_key(&doms, j->a), dl) ; st.worstdom[dl] = 0 ;
+          if (j->sec)
+          {
+            /* as queue-run writes it: six digits of microseconds */
+            size_t k = uint_fmt(st.worstid, j->sec) ;
+            st.worstid[k++] = '.' ;
+            k += uint0_fmt(st.worstid + k, j->usec, 6) ;
+            st.worstid[k++] = '.' ;
+            k += uint64_fmt(st.worstid + k, j->ino) ;
+            st.worstid[k] = 0 ;
+          }
+          else st.worstid[0] = 0 ;
+          memcpy(st.worstdom, lrtab_key(&doms, j->dom), dl) ; st.worstdom[dl] = 0 ;
         }
       }
-      if (!--j->b) lrlive_del(&jobs, j) ;
+      j->left-- ;
     }
     return 1 ;
   }
-  if (starts(&l, "status: local ", 14))
+  if (l.s[0] == 's' && starts(&l, "status: local ", 14))
   {
     span r = { l.s + 14, l.len - 14 } ;
     uint64_t n ;
@@ -598,14 +681,14 @@ static int line_queue (ctx *c, span l, unsigned int label)
     }
     return 1 ;
   }
-  if (starts(&l, "bounce msg ", 11))
+  if (l.s[0] == 'b' && starts(&l, "bounce msg ", 11))
   {
     if (memmem(l.s, l.len, "discarded", 9)) st.dblbounce++ ;
     else if (memmem(l.s, l.len, "(delay warning)", 15)) st.delaywarn++ ;
     else st.bounces++ ;
     return 1 ;
   }
-  if (starts(&l, "warning: ", 9)) { st.qwarn++ ; lrtab_get(&warns, "queue-run: warning", 18)[0]++ ; return 1 ; }
+  if (l.s[0] == 'w' && starts(&l, "warning: ", 9)) { st.qwarn++ ; lrtab_get(&warns, "queue-run: warning", 18)[0]++ ; return 1 ; }
   return -1 ;
 }
 
@@ -927,6 +1010,7 @@ static void stream_next (stream *s)
 static int sweep_old (lrlive_entry const *e, void *data)
 {
   uint64_t now = *(uint64_t const *)data ;
+  if (e->a & 4) return (uint64_t)e->b + 120 < now / NS ;
   if (e->a & 2) { if (e->t + 60 * 86400 * NS < now) { st.leftover++ ; return 1 ; } return 0 ; }
   if (queuelog && e->t + 3600 * NS < now) { st.unseen++ ; return 1 ; }
   if (!queuelog && e->t + 3600 * NS < now) return 1 ;
@@ -935,9 +1019,9 @@ static int sweep_old (lrlive_entry const *e, void *data)
 
 static void sweep (uint64_t t)
 {
-  static uint64_t lasthour = 0 ;
-  if (t / (3600 * NS) == lasthour) return ;
-  lasthour = t / (3600 * NS) ;
+  static uint64_t next = 0 ;
+  if (t < next) return ;
+  next = (t / (3600 * NS) + 1) * 3600 * NS ;
   lrlive_filter(&msgs, &sweep_old, &t) ;
 }
 
@@ -969,7 +1053,7 @@ static void run (void)
   {
     stream *s = streams + i ;
     qsort(s->files, s->nfiles, sizeof *s->files, cmpfile) ;
-    s->buf = malloc(BUFSIZE) ;
+    s->buf = malloc(BUFSIZE + 16) ;   /* word() may read 15 bytes past a line */
     if (!s->buf) dienomem() ;
     stream_next(s) ;
   }
@@ -1002,6 +1086,7 @@ static void run (void)
   {
     lrlive_entry *m = lrlive_at(&msgs, i) ;
     if (!m) continue ;
+    if (m->a & 4) continue ;
     if (m->a & 2) st.leftover++ ;
     else if (queuelog && m->t + 60 * NS < lastqueue) st.unseen++ ;   /* the later ones may just be on their way */
   }
@@ -1098,7 +1183,9 @@ int main (int argc, char const *const *argv)
    || !lrtab_init(&rcptdoms, 1) || !lrtab_init(&rejects, 1) || !lrtab_init(&rbl, RB_N)
    || !lrtab_init(&ends, 1) || !lrtab_init(&authreasons, 1) || !lrtab_init(&authusers, 1)
    || !lrtab_init(&doms, DM_N) || !lrtab_init(&dreasons, 1) || !lrtab_init(&warns, 1)
-   || !lrtab_init(&hours, HR_N) || !lrlive_init(&msgs) || !lrlive_init(&jobs)) dienomem() ;
+   || !lrtab_init(&hours, HR_N) || !lrlive_init(&msgs)) dienomem() ;
+  jobring = calloc(JOBRING, sizeof *jobring) ;
+  if (!jobring) dienomem() ;
   if (!argc) add_file("-") ;
   for (int i = 0 ; i < argc ; i++)
   {

@@ -240,6 +240,7 @@ void lrout_text (lrreport const *r)
   {
     uint32_t i = ord[k] ;
     uint64_t const *x = lrtab_counters(sv, i) ;
+    if (!x[SV_CONN] && !x[SV_DENYRULE] && !x[SV_DENYLIMIT] && !x[SV_RBLDENY]) continue ;
     puts_("  ") ; putpad(lrtab_key(sv, i), lrtab_keylen(sv, i), 14) ;
     putuw(x[SV_CONN], 11) ; putuw(x[SV_DENYRULE], 16) ; putuw(x[SV_DENYLIMIT], 17) ;
     putuw(x[SV_LIMIT], 15) ; putuw(x[SV_CHILDFAIL], 8) ; puts_("\n") ;
@@ -824,6 +825,7 @@ void lrout_html (lrreport const *r)
   {
     uint64_t const *x = lrtab_counters(sv, ord[k]) ;
     static int const cols[] = { SV_CONN, SV_DENYRULE, SV_DENYLIMIT, SV_LIMIT, SV_CHILDFAIL, SV_RBLDENY } ;
+    if (!x[SV_CONN] && !x[SV_DENYRULE] && !x[SV_DENYLIMIT] && !x[SV_RBLDENY]) continue ;
     puts_("<tr><td>") ; puth(lrtab_key(sv, ord[k]), lrtab_keylen(sv, ord[k])) ; puts_("</td>") ;
     for (unsigned int c = 0 ; c < 6 ; c++) { puts_("<td class=\"n\">") ; putu(x[cols[c]]) ; puts_("</td>") ; }
     puts_("</tr>\n") ;
@@ -847,7 +849,7 @@ void lrout_html (lrreport const *r)
   {
     uint64_t const *x = lrtab_counters(sv, ord[k]) ;
     static int const cols[] = { SV_ACCEPT, SV_BYTES, SV_REJECT, SV_AUTHOK, SV_AUTHFAIL, SV_CUT, SV_TLSOK, SV_TLSFAIL } ;
-    if (x[SV_POP]) continue ;
+    if (x[SV_POP] || (!x[SV_ACCEPT] && !x[SV_REJECT] && !x[SV_AUTHOK] && !x[SV_AUTHFAIL] && !x[SV_CUT] && !x[SV_TLSOK] && !x[SV_TLSFAIL])) continue ;
     puts_("<tr><td>") ; puth(lrtab_key(sv, ord[k]), lrtab_keylen(sv, ord[k])) ; puts_("</td>") ;
     for (unsigned int c = 0 ; c < 8 ; c++) { puts_("<td class=\"n\">") ; putu(x[cols[c]]) ; puts_("</td>") ; }
     puts_("</tr>\n") ;
