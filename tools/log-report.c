@@ -990,11 +990,14 @@ static void stream_next (stream *s)
       size_t len = (size_t)(nl - line) ;
       s->pos = nl < s->buf + s->len ? (size_t)(nl + 1 - s->buf) : s->len ;
       st.read++ ;
+      if (len > LINEMAX) { st.malformed++ ; continue ; }
       if (len && line[len - 1] == '\r') len-- ;
       if (len >= 26 && line[0] == '@' && line[25] == ' ')
       {
         uint64_t t = stamp_scan(line) ;
         if (t) { s->t = t ; s->stamped = 1 ; s->head.s = line + 26 ; s->head.len = len - 26 ; return ; }
+        /* the shape of a stamp, not a valid one: the line is read without it */
+        line += 26 ; len -= 26 ;
       }
       /* no stamp: the time of the line before it */
       st.unstamped++ ;

@@ -247,7 +247,7 @@ void lrout_text (lrreport const *r)
   }
   {
     static int const cols[] = { CL_CONN, CL_DENY } ;
-    text_top(r->clients, CL_CONN, r->top, "  top clients:\n  connections  denied  address\n", 2, cols) ;
+    text_top(r->clients, -1, r->top, "  the most active clients:\n  connections  denied  address\n", 2, cols) ;
   }
   {
     static int const cols[] = { CL_DENY } ;
@@ -522,7 +522,7 @@ void lrout_json (lrreport const *r)
   {
     static char const *const names[] = { "connections", "denied", "rbl_refused", "accepted", "rejected", "auth_failures" } ;
     static int const cols[] = { CL_CONN, CL_DENY, CL_RBL, CL_ACCEPT, CL_REJECT, CL_AUTHFAIL } ;
-    json_top(r->clients, CL_CONN, r->top, "address", 6, names, cols) ;
+    json_top(r->clients, -1, r->top, "address", 6, names, cols) ;
     puts_(",\n\"auth_failures\":") ;
     json_top(r->clients, CL_AUTHFAIL, r->top, "address", 1, names + 5, cols + 5) ;
   }
@@ -834,7 +834,7 @@ void lrout_html (lrreport const *r)
   {
     static char const *const names[] = { "connections", "denied", "refused by DNSBL", "messages", "rejected", "login failures" } ;
     static int const cols[] = { CL_CONN, CL_DENY, CL_RBL, CL_ACCEPT, CL_REJECT, CL_AUTHFAIL } ;
-    html_top(r->clients, CL_CONN, r->top, "Top clients", "address", 6, names, cols) ;
+    html_top(r->clients, -1, r->top, "Top clients", "address", 6, names, cols) ;
     html_top(r->clients, CL_AUTHFAIL, r->top, "Login failures by client address", "address", 1, names + 5, cols + 5) ;
   }
   {
