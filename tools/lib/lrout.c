@@ -686,12 +686,14 @@ static void svg_bars (char const *title, size_t nb, unsigned int ns, uint64_t co
   puts_("<figure><figcaption>") ; puths(title) ; puts_("</figcaption>\n<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"") ;
   putu(CW) ; puts_("\" height=\"") ; putu(CH) ; puts_("\" viewBox=\"0 0 ") ; putu(CW) ; puts_(" ") ; putu(CH) ; puts_("\"><title>") ; puths(title) ; puts_("</title>\n") ;
   puts_("<rect x=\"0\" y=\"0\" width=\"") ; putu(CW) ; puts_("\" height=\"") ; putu(CH) ; puts_("\" fill=\"#ffffff\"/>\n") ;
-  for (unsigned int g = 0 ; g <= 4 ; g++)
+  /* gridlines at whole numbers: max is 1, 2 or 5 times a power of ten */
+  unsigned int ng = max % 4 == 0 ? 4 : max % 5 == 0 ? 5 : (unsigned int)max ;
+  for (unsigned int g = 0 ; g <= ng ; g++)
   {
-    uint64_t y = 20 + ph - (uint64_t)ph * g / 4 ;
+    uint64_t y = 20 + ph - (uint64_t)ph * g / ng ;
     puts_("<line x1=\"") ; putu(CL) ; puts_("\" x2=\"") ; putu(CW - 10) ; puts_("\" y1=\"") ; putu(y) ; puts_("\" y2=\"") ; putu(y) ;
     puts_("\" stroke=\"#cccccc\"/><text x=\"") ; putu(CL - 4) ; puts_("\" y=\"") ; putu(y + 4) ;
-    puts_("\" font-size=\"11\" text-anchor=\"end\" font-family=\"sans-serif\">") ; putu(max * g / 4) ; puts_("</text>\n") ;
+    puts_("\" font-size=\"11\" text-anchor=\"end\" font-family=\"sans-serif\">") ; putu(max * g / ng) ; puts_("</text>\n") ;
   }
   if (nb)
   {
