@@ -136,6 +136,18 @@ static void bucket_add (bucket *b, uint64_t const *v)
     else b->v[k] += v[k] ;
 }
 
+/* the start of the bucket after the one that starts at t (ns) */
+static uint64_t bucket_next (uint64_t t, int kind)
+{
+  time_t tt = (time_t)(t / NS) ;
+  struct tm tm ;
+  if (kind == BK_HOUR) return t + 3600 * NS ;
+  localtime_r(&tt, &tm) ;
+  tm.tm_mday += kind == BK_DAY ? 1 : 7 ;
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0 ; tm.tm_isdst = -1 ;
+  return (uint64_t)mktime(&tm) * NS ;
+}
+
 /* the hours, summed into hours, local days or weeks (by the span): their number */
 static size_t buckets (lrreport const *r, bucket **out, int *kind)
 {
@@ -183,6 +195,27 @@ static size_t buckets (lrreport const *r, bucket **out, int *kind)
     free(hv) ;
   }
   free(idx) ;
+  /* the buckets without a line in between, as zeros: a chart's x axis is time */
+  if (n > 1)
+  {
+    size_t m = 0, cap = 0 ;
+    bucket *f = 0 ;
+    uint64_t t = b[0].t ;
+    for (size_t i = 0 ; i < n && m <= 10000 ; m++)
+    {
+      if (m == cap)
+      {
+        bucket *g = realloc(f, (cap = cap ? 2 * cap : 128) * sizeof *g) ;
+        if (!g) strerr_diefu1sys(111, "allocate memory") ;
+        f = g ;
+      }
+      if (b[i].t <= t) { f[m] = b[i++] ; t = f[m].t ; }
+      else { memset(f + m, 0, sizeof *f) ; f[m].t = t ; }
+      t = bucket_next(t, *kind) ;
+    }
+    if (m <= 10000) { free(b) ; b = f ; n = m ; }
+    else free(f) ;
+  }
   *out = b ;
   return n ;
 }
