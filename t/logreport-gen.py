@@ -144,6 +144,8 @@ def main():
                     dom[0] += 1
                 elif m["fate"] == "defer":
                     q.w(t, "delivery %d: deferral: mx.%s[192.0.2.201] said: 451 4.3.0 try again later" % (n, d))
+                    if pf is not None:
+                        syslog(t, "smtp", 300, "%s: to=<%s>, relay=mx.%s[192.0.2.201]:25, delay=%.1f, dsn=4.3.0, status=deferred (host mx.%s[192.0.2.201] said: 451 4.3.0 try again later (in reply to RCPT TO command))" % (m["pfid"], r, d, m["delay"], d))
                     exp["deliveries"][1] += 1
                     dom[1] += 1
                     # then a success, 20 minutes later
@@ -205,12 +207,18 @@ def main():
             if svc == "smtpd" and x < 0.07:
                 L.w(t + 0.01, "rblsmtpd: deny %s pid %d by bl.example: 451 Listed in bl.example" % (ip, pid))
                 exp["rbl"] += 1
+                if pf is not None:
+                    syslog(t, "smtpd", pid, "NOQUEUE: reject: RCPT from unknown[%s]: 554 5.7.1 Service unavailable; Client host [%s] blocked using bl.example; from=<a@b.example> to=<c@example.com> proto=ESMTP helo=<client.example>" % (ip, ip))
             elif x < 0.12:
                 L.w(t + 0.01, "reject ip=%s code=553 to=<x@elsewhere.example> reason=relaying denied: this domain is not in my list of rcpthosts" % ip)
                 exp["rejected"] += 1
+                if pf is not None:
+                    syslog(t, "smtpd", pid, "NOQUEUE: reject: RCPT from unknown[%s]: 554 5.7.1 <x@elsewhere.example>: Relay access denied; from=<a@b.example> to=<x@elsewhere.example> proto=ESMTP helo=<client.example>" % ip)
             elif x < 0.15:
                 L.w(t + 0.01, "auth failure ip=%s user=alice@example.com mech=PLAIN code=1" % ip)
                 bump(exp["auth_fail"], svc)
+                if pf is not None:
+                    syslog(t, "smtpd", pid, "warning: unknown[%s]: SASL PLAIN authentication failed: authentication failure" % ip)
             else:
                 if svc == "submission":
                     L.w(t + 0.01, "auth success ip=%s user=alice@example.com mech=PLAIN" % ip)
