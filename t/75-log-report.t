@@ -6,7 +6,7 @@
 # newline, bad stamps, clock jumps) counted and skipped; bad usage; the JSON keys of the man
 # page; the man page's crontab line run as printed.
 . "$(dirname "$0")/lib.sh"
-plan 85
+plan 100
 LR=$B/log-report
 GEN="$PY $TOP/t/logreport-gen.py"
 export TZ=UTC
@@ -151,6 +151,82 @@ is "$(LC_ALL=C tr -d '\n -~' < "$T/bad.txt" | wc -c)" 0 "garbage: the text repor
 "$LR" -H "$T/bad" > "$T/bad.html"
 is "$(LC_ALL=C tr -d '\n -~' < "$T/bad.html" | wc -c)" 0 "garbage: so is the HTML page"
 is "$(printf 'tcpsrv: ok 1 :127.0.0.1:25 :192.0.2.1::1\n' | "$LR" -j -s 2026-01-01 | "$PY" -c 'import json,sys; l=json.load(sys.stdin)["lines"]; print(l["outside"], l["used"])')" "1 0" "-s: a line without any stamp is outside the range"
+
+# ---- every line of every tool, as their man pages give them ------------------------------------
+"$PY" - "$T/words.log" <<'EOF'
+import sys
+L = """tcpsrv: status: 39/40
+tcpsrv: status: 40/40
+tcpsrv: status: 40/40
+tcpsrv: status: 39/40
+tcpsrv: status: 40/40
+tcpsrv: pid 123 from 192.0.2.1
+tcpsrv: ok 123 mx.example:192.0.2.254:25 client.example:192.0.2.1:alice:4000
+tcpsrv: end 123 status 256
+tcpsrv: end 124 status 25600
+tcpsrv: end 125 status 9
+tcpsrv: warning: dropping connection, unable to fork: Resource temporarily unavailable
+rblsmtpd: deny 192.0.2.2 pid 77 by bl.example: 553 listed: it sent "EHLO x"
+rblsmtpd: deny 192.0.2.2 pid 78 by pregreet: 451 talking before the greeting is not allowed: it sent "EHLO early"
+rblsmtpd: tag 192.0.2.5 pid 79 by tag.example: RBLTAG set
+rblsmtpd: warning: 192.0.2.6 pid 80: lookup in bl.example failed: Connection refused
+rblsmtpd: end 192.0.2.7 pid 81: the client left before the greeting
+accept ip=192.0.2.8 qp=4711 bytes=100 auth=alice@example.com tls=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256 from=<alice@example.com> to=<x@example.net>
+starttls ip=192.0.2.8 discarded=10 reason=input sent with STARTTLS thrown away
+end ip=192.0.2.8 reason=session deadline
+end ip=192.0.2.8 reason=data too slow
+auth-check: ok 192.0.2.12 alice@example.com
+auth-check: reject - root@example.com nouser
+auth-check: reject 203.0.113.9 root@example.com blocked failures=11 delay=12000ms
+tls success ip=192.0.2.9 protocol=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256 sni=mx.example
+tls failure ip=192.0.2.9 reason=handshake timed out
+auth success ip=192.0.2.10 user=bob@example.com mech=APOP
+end ip=192.0.2.10 user=bob@example.com retr=2 top=1 bytes=3000 reason=client closed the connection without QUIT
+quit ip=192.0.2.10 user=bob@example.com retr=1 top=0 dele=1 left=3 bytes=1000
+end ip=192.0.2.11 reason=too many failures
+new msg 1767225600.000001.5
+info msg 1767225600.000001.5: bytes 500 from <> qp 99 uid 0
+starting delivery 1: msg 1767225600.000001.5 to remote a@example.net,b@example.net
+status: local 0/10 remote 1/20
+delivery 1: failure: mx.example.net[192.0.2.20] said: 550 5.1.1 no such user (in reply to RCPT TO)
+delivery 1: failure: mx.example.net[192.0.2.20] said: 550 5.1.1 no such user (in reply to RCPT TO)
+bounce msg 1767225600.000001.5: double bounce discarded
+bounce msg 1767225600.000001.5: bounce of a bounce discarded (no doublebounceto)
+bounce msg 1767225600.000001.5 qp 100 (delay warning)
+end msg 1767225600.000001.5
+starting delivery 1: msg 1767225600.000002.6 to local c@example.com
+delivery 2: success: did 1+0+0
+warning: msg 1767225600.000002.6: unable to queue its bounce: queue-inject exit 111
+queue-run: fatal: unable to open mess/: Permission denied
+queue-injectd: warning: a client timed out: message dropped""".split("\n")
+with open(sys.argv[1], "w") as f:
+    for i, l in enumerate(L):
+        f.write("@%016x%08x %s\n" % ((1 << 62) + 37 + 1767225600, i, l))
+EOF
+"$LR" -j "$T/words.log" > "$T/w.json"
+"$PY" - "$T/w.json" > "$T/checks" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1])); s = r["services"][0]; q = r["queue"]
+def c(name, got, want): print("words: %s\t%s\t%s" % (name, got, want))
+c("every line known", (r["lines"]["used"], r["lines"]["foreign"], r["lines"]["malformed"]), (44, 0, 0))
+c("the limit reached twice (40/40 after 39/40)", s["connections"]["limit_reached"], 2)
+c("sessions failed: exit 1 and a signal, not a denied client's 100", s["connections"]["failed"], 2)
+c("DNS lists: denials, tags, failed lookups", sorted((x["list"], x["refused"], x["tagged"], x["lookup_failures"]) for x in r["rbl"]),
+  [("bl.example", 1, 0, 1), ("pregreet", 1, 0, 0), ("tag.example", 0, 1, 0)])
+c("an accept with qp=, auth=, tls=", (s["messages"]["accepted"], s["messages"]["bytes"]), (1, 100))
+c("sessions cut short: smtpd's and pop3-login's", s["cut_short"], 3)
+c("their reasons", sorted(x["reason"] for x in r["smtp"]["session_ends"]), ["client closed the connection without QUIT", "data too slow", "session deadline", "too many failures"])
+c("auth-check's refusals", sorted((x["reason"], x["count"]) for x in r["auth_check"]["reasons"]), [("blocked", 1), ("nouser", 1)])
+c("TLS", s["tls"], {"success": 1, "failure": 1})
+c("POP3: an APOP login, a session with QUIT, one without", (s["auth"]["success"], s["pop3"]["sessions"], s["pop3"]["unfinished"], s["pop3"]["retrieved"], s["pop3"]["deleted"], s["pop3"]["bytes"]), (1, 1, 1, 3, 1, 4000))
+c("two failures for two recipients of one delivery; the result without its start", sorted((d["domain"], d["success"], d["failure"]) for d in q["domains"]), [("(unknown)", 1, 0), ("example.net", 0, 2)])
+c("bounces told apart", (q["bounces"], q["delay_warnings"], q["double_bounces_discarded"]), (0, 1, 2))
+c("a result without its start (queue-run started again)", (q["deliveries"]["without_start"], q["restarts"]), (1, 2))
+c("no queued count in the status line: the size is counted", q["size"]["exact"], False)
+c("warnings and fatal errors by program", sorted((x["source"], x["count"]) for x in r["warnings"]),
+  [("queue-injectd: warning:", 1), ("queue-run: fatal:", 1), ("queue-run: warning", 1), ("tcpsrv: warning:", 1)])
+EOF
+while IFS='	' read -r name got want; do is "$got" "$want" "$name"; done < "$T/checks"
 
 # ---- bad usage ----------------------------------------------------------------------------------
 is_rc 100 "unknown option: 100" "$LR" -x
