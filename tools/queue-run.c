@@ -164,6 +164,7 @@ struct job_s
 
 static genalloc slots = GENALLOC_ZERO ;     /* slot */
 static uint32_t slotfree = NONE ;
+static uint32_t nqueued = 0 ;                /* slots in use: the messages known to be queued */
 static genalloc heap = GENALLOC_ZERO ;      /* uint32_t: slot indices, by next */
 static genalloc actives = GENALLOC_ZERO ;   /* active */
 static uint32_t activefree = NONE ;
@@ -249,6 +250,7 @@ static uint32_t slot_new (char const *id)
   s = SLOT(i) ;
   memcpy(s->id, id, strlen(id) + 1) ;
   s->next = UINT64_MAX ; s->heap = NONE ; s->active = NONE ; s->nextfree = NONE ; s->fresh = 0 ;
+  nqueued++ ;
   return i ;
 }
 
@@ -257,6 +259,7 @@ static void slot_free (uint32_t i)
   SLOT(i)->id[0] = 0 ;
   SLOT(i)->nextfree = slotfree ;
   slotfree = i ;
+  nqueued-- ;
 }
 
 /* ---- the queue directory -------------------------------------------------------------------- */
@@ -319,6 +322,7 @@ static void status_line (void)
 {
   logs("status: local ") ; logn(running[CH_LOCAL]) ; logs("/") ; logn(conc[CH_LOCAL]) ;
   logs(" remote ") ; logn(running[CH_REMOTE]) ; logs("/") ; logn(conc[CH_REMOTE]) ;
+  logs(" queued ") ; logn(nqueued) ;
   logend() ;
 }
 
