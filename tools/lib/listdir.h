@@ -20,7 +20,7 @@
 
 /* the sets of addresses (addrset directories) */
 #define LIST_SUBSCRIBERS "subscribers"
-#define LIST_DIGESTS "digest"
+#define LIST_DIGESTS "digesters"
 #define LIST_MODERATORS "moderators"
 #define LIST_ALLOW "allow"
 

@@ -50,6 +50,7 @@ int listmsg_header (int fd, off_t start, stralloc *hdr, off_t *body)
     }
     hdr->len += r ;
     end = header_end(hdr->s, hdr->len, scanned, &skip) ;
+    if (end > LISTMSG_HEADERMAX) { errno = EFBIG ; return 0 ; }
     if (end >= 0)
     {
       *body = start + end + skip ;
