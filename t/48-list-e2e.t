@@ -70,7 +70,7 @@ ok "each confirms, and gets a welcome" wait_for 30 sh -c "grep -l '^Subject: Wel
 is "$(members)" "alice@example.com bob@example.com carol@example.com " "three subscribers"
 n=$(ls "$H/alice/Maildir/new" | wc -l)
 send alice@example.com "$conf" "Re: confirm again"
-ok "the confirmation replayed: refused" wait_for 30 sh -c "[ \$(grep -l '^Subject: Your request to team@example.com failed' '$H'/alice/Maildir/new/* | wc -l) = 2 ]"
+ok "the confirmation replayed: refused, and alice told so (her third failure notice)" wait_for 30 sh -c "[ \$(grep -l '^Subject: Your request to team@example.com failed' '$H'/alice/Maildir/new/* | wc -l) = 3 ]"
 
 # ---- a post -----------------------------------------------------------------------------------
 send bob@example.com team@example.com "first post"
