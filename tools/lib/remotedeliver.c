@@ -1,7 +1,6 @@
-/* remote-deliver: deliver the message on fd 0 to the recipients of one domain over SMTP,
-   and write one line per recipient saying what became of it (run by the queue, once per
-   message and domain). The routing: control/smtproutes, an address literal, the MX records,
-   or the domain's own addresses; then each address in turn until one takes the message. */
+/* remotedeliver: see remotedeliver.h. The routing: control/smtproutes, an address literal,
+   the MX records, or the domain's own addresses; then each address in turn until one takes
+   the message. One connection at a time; a kept session is that connection, left open. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,10 +11,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <skalibs/buffer.h>
+#include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/iopause.h>
-#include <skalibs/sgetopt.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
@@ -24,10 +22,8 @@
 #include "dns.h"
 #include "logtext.h"
 #include "mxroute.h"
+#include "remotedeliver.h"
 #include "smtpclient.h"
-
-#define USAGE "remote-deliver domain sender rcpt..."
-#define dieusage() strerr_dieusage(100, USAGE)
 
 #define TEXTMAX 1000      /* bytes of text at most in a recipient's line */
 #define MAXADDRS 16       /* addresses tried at most in one run */
@@ -35,6 +31,8 @@
 #define BATCH 100         /* RCPT commands at most in one write (their replies fit any buffer) */
 #define MSGBUF 65536      /* a message this small is read once and kept */
 #define CHUNK 16384       /* input bytes encoded per write of the data */
+#define RSETWAIT 20       /* seconds at most for the reply to RSET on a kept session */
+#define SESSIONMAX 300    /* seconds a session is used for, from its connection */
 
 /* ---- the recipients and their lines */
 
@@ -42,8 +40,9 @@ enum { R_PENDING, R_ACCEPTED, R_DONE } ;
 static char const *sender, *domain ;
 static char const *const *rcpt ;
 static unsigned int nrcpt ;
-static unsigned char rstate[65536] ;   /* per recipient; argv cannot hold more */
-static stralloc line = STRALLOC_ZERO ;
+static unsigned char rstate[REMOTEDELIVER_RCPTMAX] ;
+static stralloc line = STRALLOC_ZERO ;       /* the lines not yet passed on */
+static remotedeliver_put_fn *put ;
 
 static void die_nomem (void) gccattr_noreturn ;
 static void die_nomem (void) { strerr_diefu1sys(111, "allocate memory") ; }
@@ -53,11 +52,9 @@ static void die_nomem (void) { strerr_diefu1sys(111, "allocate memory") ; }
 static void report (unsigned int i, char const *kind, char const *text, size_t len)
 {
   char fmt[UINT_FMT] ;
-  line.len = 0 ;
   if (!stralloc_cats(&line, kind) || !stralloc_catb(&line, " ", 1)
    || !stralloc_catb(&line, fmt, uint_fmt(fmt, i + 1)) || !stralloc_catb(&line, " ", 1)
    || !logtext_cat(&line, text, len, len, 0) || !stralloc_catb(&line, "\n", 1)) die_nomem() ;
-  if (buffer_put(buffer_1, line.s, line.len) < 0) strerr_diefu1sys(111, "write to stdout") ;
   rstate[i] = R_DONE ;
 }
 
@@ -68,16 +65,20 @@ static void report_all (unsigned char st, char const *kind, char const *text, si
   for (i = 0 ; i < nrcpt ; i++) if (rstate[i] == st) report(i, kind, text, len) ;
 }
 
+/* the lines written so far are final: pass them on */
 static void report_flush (void)
 {
-  if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout") ;
+  if (!line.len) return ;
+  (*put)(line.s, line.len) ;
+  line.len = 0 ;
 }
 
 /* ---- configuration */
 
 static stralloc helohost = STRALLOC_ZERO, routes = STRALLOC_ZERO ;
-/* control/tlsdestinations: TLS with a verified certificate is required for this domain;
-   tlsnames: what the certificate must name, each 0-terminated (a name, or .suffix) */
+static stralloc tlslines = STRALLOC_ZERO ;   /* control/tlsdestinations */
+/* TLS with a verified certificate is required for this delivery's domain; tlsnames: what
+   the certificate must name, each 0-terminated (a name, or .suffix) */
 static int tlsrequired = 0 ;
 static stralloc tlsnames = STRALLOC_ZERO, tlscafile = STRALLOC_ZERO ;
 static unsigned long timeoutconnect, timeoutremote ;
@@ -98,9 +99,11 @@ static void readnum (unsigned long *u, char const *name, unsigned long dflt)
   if (*u > 86400) *u = 86400 ;
 }
 
-static void readcontrols (void)
+void remotedeliver_init (remotedeliver_put_fn *f)
 {
   stralloc sa = STRALLOC_ZERO ;
+  put = f ;
+  if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) strerr_diefu1sys(111, "ignore SIGPIPE") ;
   if (control_readline(&helohost, "helohost", 0) < 0) die_control("helohost") ;
   if (!helohost.s[0] && control_readline(&helohost, "me", 0) < 0) die_control("me") ;
   if (!helohost.s[0])
@@ -127,35 +130,7 @@ static void readcontrols (void)
       else { memcpy(outip4, ip, 16) ; hasout4 = 1 ; }
     }
   }
-  if (control_readlines(&sa, "tlsdestinations") < 0) die_control("tlsdestinations") ;
-  {
-    /* "domain" (the certificate names it or a name under it, as Postfix's secure level),
-       or "domain:name,.suffix,...": what it must name instead */
-    size_t i = 0, dl = strlen(domain) ;
-    while (i < sa.len && !tlsrequired)
-    {
-      char const *s = sa.s + i ;
-      size_t n = strlen(s), k = 0 ;
-      i += n + 1 ;
-      while (k < n && s[k] != ':') k++ ;
-      if (k != dl || strncasecmp(s, domain, dl)) continue ;
-      tlsrequired = 1 ;
-      if (k == n)
-      {
-        if (!stralloc_catb(&tlsnames, domain, dl + 1) || !stralloc_catb(&tlsnames, ".", 1)
-         || !stralloc_catb(&tlsnames, domain, dl + 1)) die_nomem() ;
-        break ;
-      }
-      for (k++ ; k < n ; )
-      {
-        size_t e = k ;
-        while (e < n && s[e] != ',') e++ ;
-        if (e > k && (!stralloc_catb(&tlsnames, s + k, e - k) || !stralloc_0(&tlsnames))) die_nomem() ;
-        k = e + 1 ;
-      }
-      if (!tlsnames.len) strerr_diefu5x(111, "use ", control_root(), "/control/tlsdestinations", ": no name after the colon for ", domain) ;
-    }
-  }
+  if (control_readlines(&tlslines, "tlsdestinations") < 0) die_control("tlsdestinations") ;
   if (control_readline(&tlscafile, "tlscafile", 0) < 0) die_control("tlscafile") ;
   stralloc_free(&sa) ;
   {
@@ -171,8 +146,25 @@ static void readcontrols (void)
   }
 }
 
-/* ---- the message: fd 0 from its offset at the start to EOF */
+/* control/tlsdestinations for this delivery's domain: "domain" (the certificate names it or
+   a name under it, as Postfix's secure level), or "domain:name,.suffix,...": what it must
+   name instead */
+static void tls_policy (void)
+{
+  int r ;
+  tlsnames.len = 0 ;
+  r = mxroute_tls(&tlsnames, tlslines.s, tlslines.len, domain) ;
+  if (r < 0)
+  {
+    if (errno == EINVAL) strerr_diefu5x(111, "use ", control_root(), "/control/tlsdestinations", ": no name after the colon for ", domain) ;
+    die_nomem() ;
+  }
+  tlsrequired = r ;
+}
 
+/* ---- the message: msgfd from its offset at the start to EOF */
+
+static int msgfd ;
 static off_t msgstart ;
 static char msgbuf[MSGBUF] ;
 static size_t msglen ;
@@ -185,7 +177,7 @@ static size_t msgread (char *s, size_t max)
   size_t n = 0 ;
   while (n < max)
   {
-    ssize_t r = read(0, s + n, max - n) ;
+    ssize_t r = read(msgfd, s + n, max - n) ;
     if (r < 0) { if (errno == EINTR) continue ; strerr_diefu1sys(111, "read the message") ; }
     if (!r) break ;
     n += (size_t)r ;
@@ -197,7 +189,7 @@ static size_t msgread (char *s, size_t max)
 static void msgscan (void)
 {
   smtpenc e = SMTPENC_ZERO ;
-  msgstart = lseek(0, 0, SEEK_CUR) ;
+  msgstart = lseek(msgfd, 0, SEEK_CUR) ;
   if (msgstart < 0) strerr_diefu1sys(111, "find the message's start on fd 0 (it must be a regular file)") ;
   msglen = msgread(msgbuf, sizeof msgbuf) ;
   smtpenc_feed(&e, msgbuf, msglen, 0) ;
@@ -226,6 +218,17 @@ static stralloc label = STRALLOC_ZERO ;   /* "host[ip]": who answers */
 static stralloc text = STRALLOC_ZERO ;    /* a recipient's line being written */
 static stralloc tried = STRALLOC_ZERO ;   /* what went wrong with each host so far */
 static int temperr = 0 ;                  /* something went wrong that may go right later */
+
+/* The session kept open after a delivery, for the next one to the same destination: the
+   connection above (sock, rfd, wfd, tlspid) left open, with what is known of it. */
+static int kept = 0 ;
+static stralloc keptkey = STRALLOC_ZERO ;     /* its destination (mxroute_key) */
+static stralloc keptlabel = STRALLOC_ZERO ;   /* its label, with its TLS */
+static unsigned int keptext ;                 /* what its EHLO offered */
+static uint64_t keptsizemax ;
+static tain keptborn ;                        /* when it connected */
+static stralloc key = STRALLOC_ZERO ;         /* this delivery's destination; "" none */
+static int keep = 0 ;                         /* this delivery may keep its session */
 
 enum { IO_OK, IO_TIMEOUT, IO_EOF, IO_PROTO, IO_ERRNO } ;
 static int ioerr ;     /* why the last read or write failed */
@@ -325,6 +328,7 @@ static void conn_close (void)
   inpos = inlen = 0 ;
   cmd.len = 0 ;
   broken = 0 ;
+  kept = 0 ;
 }
 
 /* connect to ip:port within timeoutconnect, from control/outgoingip if it has an address
@@ -374,6 +378,8 @@ static int conn_open (char const *ip, int is6, uint16_t port)
     if (e) goto err ;
   }
   rfd = wfd = sock ;
+  tain_now_g() ;
+  keptborn = STAMP ;
   return 1 ;
  err:
   conn_close() ;
@@ -476,7 +482,7 @@ static int send_data (void)
   }
   else
   {
-    if (lseek(0, msgstart, SEEK_SET) < 0) strerr_diefu1sys(111, "seek back to the message's start") ;
+    if (lseek(msgfd, msgstart, SEEK_SET) < 0) strerr_diefu1sys(111, "seek back to the message's start") ;
     while ((n = msgread(msgbuf, CHUNK)))
       if (!data_add(&e, msgbuf, n)) return 0 ;
   }
@@ -783,6 +789,49 @@ static int transaction (unsigned int ext, uint64_t sizemax)
   return A_NEXT ;
 }
 
+/* A transaction is over and the connection is sound: keep it for the next delivery to this
+   destination when this one may, else QUIT. */
+static void session_end (unsigned int ext, uint64_t sizemax)
+{
+  tain age ;
+  tain_now_g() ;
+  tain_addsec(&age, &keptborn, SESSIONMAX) ;
+  /* not a session that stopped making sense: a 421, a reply nobody asked for, its age */
+  if (!keep || broken || reply.code == 421 || inpos < inlen || !key.len || !tain_less(&STAMP, &age))
+  {
+    conn_quit(1) ;
+    return ;
+  }
+  if (!stralloc_copy(&keptkey, &key) || !stralloc_copy(&keptlabel, &label)) die_nomem() ;
+  keptext = ext ; keptsizemax = sizemax ;
+  kept = 1 ;
+}
+
+/* The kept session, if it serves this delivery's destination: RSET, then the transaction.
+   A_DONE, or A_NEXT when there was none, or it turned out dead before the message was all
+   sent: closed then, and not a failure of the host (a new connection follows). */
+static int reuse (void)
+{
+  unsigned int i ;
+  int r ;
+  if (!kept) return A_NEXT ;
+  if (!key.len || strcmp(keptkey.s, key.s)) { conn_quit(1) ; return A_NEXT ; }
+  kept = 0 ;
+  if (!stralloc_copy(&label, &keptlabel)) die_nomem() ;
+  cmd_add("RSET\r\n") ;
+  if (!cmd_flush() || !conn_reply(timeoutremote < RSETWAIT ? timeoutremote : RSETWAIT) || reply.code / 100 != 2)
+  {
+    if (!broken && reply.code != 421) conn_quit(0) ; else conn_close() ;
+    return A_NEXT ;
+  }
+  r = transaction(keptext, keptsizemax) ;
+  report_flush() ;
+  if (r == A_DONE) { session_end(keptext, keptsizemax) ; return A_DONE ; }
+  for (i = 0 ; i < nrcpt ; i++) if (rstate[i] == R_ACCEPTED) rstate[i] = R_PENDING ;
+  conn_close() ;
+  return A_NEXT ;
+}
+
 /* one session with host (a name; 0 when the address was given) at ip:port; clear: no
    STARTTLS (a handshake with it failed) */
 static int attempt1 (char const *host, char const *ip, int is6, uint16_t port, int clear)
@@ -836,7 +885,7 @@ static int attempt1 (char const *host, char const *ip, int is6, uint16_t port, i
     for (i = 0 ; i < nrcpt ; i++) if (rstate[i] == R_ACCEPTED) rstate[i] = R_PENDING ;
     goto next ;
   }
-  conn_quit(1) ;
+  session_end(ext, sizemax) ;
   return A_DONE ;
 
  quitnext:
@@ -1018,13 +1067,13 @@ static int badhost (char const *s)
   return 0 ;
 }
 
-static int atdomain (char const *addr)
+static int atdomain (char const *addr, char const *dom)
 {
-  size_t len = strlen(addr), dlen = strlen(domain), i ;
+  size_t len = strlen(addr), dlen = strlen(dom), i ;
   if (len < dlen + 2 || addr[len - dlen - 1] != '@') return 0 ;
   for (i = 0 ; i < dlen ; i++)
   {
-    char a = addr[len - dlen + i], b = domain[i] ;
+    char a = addr[len - dlen + i], b = dom[i] ;
     if (a >= 'A' && a <= 'Z') a += 'a' - 'A' ;
     if (b >= 'A' && b <= 'Z') b += 'a' - 'A' ;
     if (a != b) return 0 ;
@@ -1032,28 +1081,53 @@ static int atdomain (char const *addr)
   return 1 ;
 }
 
-int main (int argc, char const *const *argv)
+int remotedeliver_check (char const *dom, char const *from, char const *const *to, unsigned int n)
 {
+  char const *at = strrchr(from, '@') ;
   unsigned int i ;
-  PROG = "remote-deliver" ;
-  {
-    subgetopt l = SUBGETOPT_ZERO ;
-    if (subgetopt_r(argc, argv, "", &l) != -1) dieusage() ;
-    argc -= l.ind ; argv += l.ind ;
-  }
-  if (argc < 3 || (unsigned int)argc - 2 > sizeof rstate) dieusage() ;
-  domain = argv[0] ; sender = argv[1] ; rcpt = argv + 2 ; nrcpt = (unsigned int)argc - 2 ;
-  if (badhost(domain) || hascontrol(sender)) dieusage() ;
-  {
-    char const *at = strrchr(sender, '@') ;
-    if (at && badhost(at + 1)) dieusage() ;
-  }
-  for (i = 0 ; i < nrcpt ; i++) if (hascontrol(rcpt[i]) || !atdomain(rcpt[i])) dieusage() ;
+  if (!n || n > REMOTEDELIVER_RCPTMAX || badhost(dom) || hascontrol(from) || (at && badhost(at + 1))) return 0 ;
+  for (i = 0 ; i < n ; i++) if (hascontrol(to[i]) || !atdomain(to[i], dom)) return 0 ;
+  return 1 ;
+}
 
-  if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) strerr_diefu1sys(111, "ignore SIGPIPE") ;
-  readcontrols() ;
+void remotedeliver_run (int fd, char const *dom, char const *from, char const *const *to, unsigned int n, int maykeep)
+{
+  domain = dom ; sender = from ; rcpt = to ; nrcpt = n ;
+  memset(rstate, R_PENDING, n) ;
+  tried.len = 0 ; temperr = 0 ; attempts = 0 ; line.len = 0 ;
+  keep = maykeep ;
+  msgfd = fd ;
+  tls_policy() ;
+  key.len = 0 ;
+  if (mxroute_key(&key, routes.s, routes.len, tlslines.s, tlslines.len, domain) < 0) die_nomem() ;
   msgscan() ;
-  deliver() ;
+  if (reuse() != A_DONE) deliver() ;
   report_flush() ;
-  return 0 ;
+}
+
+char const *remotedeliver_session (void)
+{
+  return kept ? keptkey.s : "" ;
+}
+
+int remotedeliver_sessionfd (void)
+{
+  return kept ? rfd : -1 ;
+}
+
+void remotedeliver_idleread (void)
+{
+  char buf[512] ;
+  ssize_t r ;
+  if (!kept) return ;
+  r = read(rfd, buf, sizeof buf) ;
+  if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return ;
+  /* the end of the connection, or what a server says before it ends it (421): either way
+     the session is over */
+  conn_close() ;
+}
+
+void remotedeliver_quit (void)
+{
+  if (kept) conn_quit(1) ;
 }
