@@ -6,13 +6,13 @@
 # kept session the server closed while idle, or drops at RSET: a new connection, delivered
 # once, no deferral; a worker killed in the middle of a delivery: deferred, retried,
 # delivered once; control/concurrencydestination holds the sessions to one destination;
-# SIGHUP: a new route is used at once; STARTTLS kept with the session, opportunistic and
-# required (control/tlsdestinations).
+# SIGHUP: a new route is used at once; a bad control file defers with the worker's reason;
+# STARTTLS kept with the session, opportunistic and required (control/tlsdestinations).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
 . "$(dirname "$0")/tls-lib.sh"
 command -v openssl >/dev/null || skip_all "no openssl"
-plan 49
+plan 51
 
 q_init
 q_user joe@example.com
@@ -169,6 +169,22 @@ is "$(cmds h QUIT)" 2 "each ended with QUIT"
 is "$(cmds h RSET)" 0 "no RSET"
 echo 3 > "$S/control/sessioncachetime"
 
+# ---- a control file the workers cannot use: deferred with the reason, then delivered
+cp "$S/control/smtproutes" "$T/routes.good"
+echo "eight.example:bad host" >> "$S/control/smtproutes"
+kill -HUP "$RUNPID"
+sleep 0.5
+n=$(msgs h)
+send u@seven.example badroutes
+wait_log 10 'deferral: .*smtproutes line'
+like "$(grep 'deferral' "$T/queue.log" | tail -1)" "deferral: queue-remote: fatal: unable to use $S/control/smtproutes line [0-9]+: not domain:relay" "a bad line in smtproutes: deferred, with the worker's reason"
+cp "$T/routes.good" "$S/control/smtproutes"
+kill -HUP "$RUNPID"
+sleep 0.5
+kill -ALRM "$RUNPID"
+wait_eq 10 $((n + 1)) msgs h
+is "$(msgs h)" $((n + 1)) "the file fixed and SIGHUP, SIGALRM: delivered"
+
 # ---- STARTTLS: a kept session keeps its TLS
 tls_certs || { diag "openssl could not make the certificates"; exit 1; }
 mkdir -p "$T/tls/control" "$T/tls/q"
@@ -223,4 +239,4 @@ wait_for 10 gonew
 ok "it has ended once queue-run has stopped" gonew
 wait_eq 10 3 grep -c 'tcpsrv: end' "$T/tls.log"
 is "$(grep -c 'tcpsrv: end' "$T/tls.log")" 3 "every TLS session ended"
-is "$(grep -c 'queue-remote: \|queue-spawn: ' "$T/queue.log")" 0 "no warning or error from the helper or its workers"
+is "$(grep 'queue-remote: \|queue-spawn: ' "$T/queue.log" | grep -vc 'smtproutes line')" 0 "no other warning or error from the helper or its workers"
