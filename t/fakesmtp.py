@@ -16,23 +16,29 @@ Keys (a reply is its lines joined with "|"; "hang" never answers, "drop" closes 
   datadrop=N               close the connection once N bytes of the message have come
   end="250 2.0.0 queued"   the reply to the end of the data
   quit="221 2.0.0 bye"
+  rset="250 2.0.0 ok"      the reply to RSET (and NOOP)
+  msgs=N                   close the connection after the reply to its N-th message (0: never)
+  delay.VERB=SECONDS       wait that long before the reply to VERB (mail, rcpt, data, end,
+                           rset, quit)
   starttls=REPLY           the reply to STARTTLS (default 502); after a 220 the connection is
                            closed: the handshake fails
   log=FILE                 one line per event:
                              conn                   a connection was accepted
+                             open N                 ... N connections are open now
+                             closed                 a connection ended
                              cmd LINE               a command line, as received
                              recv VERB VERB...      the verbs of the commands one read got
                              data N                 N bytes of data (up to its final dot)
                            and each message as received (CR LF, stuffing dots, final dot)
                            in FILE.N (N = 1, 2, ...)
 """
-import socket, sys, threading
+import socket, sys, threading, time
 
 defaults = {"addr": "127.0.0.1", "port": "0", "greet": "220 fake.example ESMTP",
             "ehlo": "250-fake.example|250-PIPELINING|250-8BITMIME|250 SIZE",
             "helo": "250 fake.example", "mail": "250 2.1.0 ok", "rcpt": "250 2.1.5 ok",
             "data": "354 go ahead", "datadrop": "0", "end": "250 2.0.0 queued",
-            "quit": "221 2.0.0 bye", "log": ""}
+            "quit": "221 2.0.0 bye", "rset": "250 2.0.0 ok", "msgs": "0", "log": ""}
 confs = []
 for a in sys.argv[1:]:
     k, v = a.split("=", 1)
@@ -55,8 +61,10 @@ class Drop(Exception):
     pass
 
 
-def reply(c, r):
-    """send reply r; raises Drop to end the session"""
+def reply(c, r, conf=None, verb=None):
+    """send reply r (after the delay set for verb); raises Drop to end the session"""
+    if conf is not None and conf.get("delay." + verb):
+        time.sleep(float(conf["delay." + verb]))
     if r == "drop":
         raise Drop()
     if r == "hang":
@@ -68,9 +76,14 @@ def reply(c, r):
 
 def session(conf, c):
     buf = b""
+    with lock:
+        conf["open"] = conf.get("open", 0) + 1
+        n = conf["open"]
     try:
         log(conf, "conn")
+        log(conf, "open %d" % n)
         reply(c, conf["greet"])
+        msgs = 0
         while True:
             chunk = c.recv(65536)
             if not chunk:
@@ -88,20 +101,23 @@ def session(conf, c):
                 elif verb == "HELO":
                     reply(c, conf["helo"])
                 elif verb == "MAIL":
-                    reply(c, conf["mail"])
+                    reply(c, conf["mail"], conf, "mail")
                 elif verb == "RCPT":
                     addr = line[line.find("<") + 1:line.rfind(">")]
-                    reply(c, conf.get("rcpt:" + addr, conf["rcpt"]))
+                    reply(c, conf.get("rcpt:" + addr, conf["rcpt"]), conf, "rcpt")
                 elif verb == "DATA":
                     r = conf["data"]
-                    reply(c, r)
+                    reply(c, r, conf, "data")
                     if r.startswith("354"):
                         log(conf, "recv " + " ".join(verbs))
                         verbs = []
                         buf = data(conf, c, buf)
+                        msgs += 1
+                        if msgs == int(conf["msgs"]):
+                            raise Drop()
                 elif verb == "QUIT":
                     log(conf, "recv " + " ".join(verbs))
-                    reply(c, conf["quit"])
+                    reply(c, conf["quit"], conf, "quit")
                     return
                 elif verb == "STARTTLS" and conf.get("starttls"):
                     reply(c, conf["starttls"])
@@ -109,7 +125,7 @@ def session(conf, c):
                         log(conf, "recv " + " ".join(verbs))
                         raise Drop()
                 elif verb == "RSET" or verb == "NOOP":
-                    reply(c, "250 ok")
+                    reply(c, conf["rset"], conf, "rset")
                 else:
                     reply(c, "502 5.5.1 unknown command")
             if verbs:
@@ -118,6 +134,9 @@ def session(conf, c):
         pass
     finally:
         c.close()
+        with lock:
+            conf["open"] -= 1
+        log(conf, "closed")
 
 
 def data(conf, c, buf):
@@ -145,7 +164,7 @@ def data(conf, c, buf):
             conf["n"] = conf.get("n", 0) + 1
             with open("%s.%d" % (conf["log"], conf["n"]), "wb") as f:
                 f.write(msg)
-    reply(c, conf["end"])
+    reply(c, conf["end"], conf, "end")
     return rest
 
 

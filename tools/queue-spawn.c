@@ -2,7 +2,9 @@
    It starts prog (queue-run, usually through s6-setuidgid) with a socket to itself, and
    stays behind as its child to run the deliveries queue-run asks for: local ones as the
    recipient's owner, in queue-local workers that live on and take the next delivery for
-   the same owner; remote ones as the user of -r, one remote-deliver per message and domain.
+   the same owner; remote ones as the user of -r, in queue-remote workers that live on too,
+   each keeping its SMTP session open for a while after a delivery: the next delivery to
+   the same destination goes to the worker that holds a session to it, when one does.
    It finds the recipient's owner itself (control/locals, the users database, the system's
    users) and opens the message itself (only files of queue/mess/), so that queue-run,
    unprivileged, can neither choose who a delivery runs as nor make it read another file. */
@@ -30,7 +32,9 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
+#include "control.h"
 #include "fdpass.h"
+#include "mxroute.h"
 #include "queue.h"
 #include "route.h"
 
@@ -58,17 +62,26 @@ struct worker_s
   unsigned int uses ;
 } ;
 
+/* a queue-remote worker: live while its socket is open; a retired one (socket closed) is
+   ending, after its QUIT, and holds its slot until it is reaped */
 typedef struct remote_s remote ;
 struct remote_s
 {
   pid_t pid ;                   /* 0: free slot */
-  char dno[UINT64_FMT] ;
-  int out, err ;                /* -1 once at EOF */
+  int fd ;                      /* the socket; -1 once retired or at EOF */
+  int err ;                     /* its standard error; -1 at EOF */
+  int busy ;
+  int stale ;                   /* started before the control files were last read */
   int status ;                  /* wait status, once reaped */
   int reaped ;
-  stralloc text ;               /* its standard output */
+  char dno[UINT64_FMT] ;        /* the delivery in progress */
+  stralloc key ;                /* the destination of its session, or of its delivery while
+                                   busy (mxroute_key); empty: none */
+  stralloc text ;               /* the lines of the delivery in progress */
   stralloc errline ;            /* the last line of its standard error */
   stralloc errbuf ;             /* the line being read */
+  tain idle ;                   /* when an idle worker goes */
+  unsigned int uses ;
 } ;
 
 static int qfd ;                /* the queue directory */
@@ -83,6 +96,13 @@ static int ruser_set = 0 ;
 static uid_t ruid ;
 static gid_t rgid ;
 static genalloc pending = GENALLOC_ZERO ;    /* stralloc: local requests waiting for a worker */
+static genalloc rpending = GENALLOC_ZERO ;   /* stralloc: key \0 request, remote ones waiting */
+/* for remote deliveries: control/concurrencyremote (workers at once),
+   control/concurrencydestination (sessions to one destination at once),
+   control/sessioncachetime (seconds an idle worker keeps its session, and lives),
+   control/smtproutes and control/tlsdestinations (the destinations) */
+static unsigned long rconc = 20, rcap = 20, rcache = 2 ;
+static stralloc rroutes = STRALLOC_ZERO, rtls = STRALLOC_ZERO ;
 static stralloc outq = STRALLOC_ZERO ;       /* answers to queue-run not sent yet: LEN(4) MSG */
 static int isroot ;
 
@@ -363,70 +383,217 @@ static void worker_message (worker *w)
 
 /* ---- remote deliveries -------------------------------------------------------------------- */
 
-static void remote_request (char *s, size_t len)
+/* the control files of remote deliveries: 1, or 0 (*what set, errno) and nothing changed */
+static int remote_controls (char const **what)
 {
-  char *f[5] ;   /* dno id offset domain sender, then the recipients */
-  remote *x = 0 ;
-  char const *why ;
-  int fd, o[2], e[2] ;
-  size_t i = 0, nrcpt = 0 ;
-  pid_t pid ;
-  if (!fields(s + 1, len - 1, f, 5, 1)) { strerr_warnw1x("bad remote request from queue-run") ; return ; }
-  /* the recipients follow the sender */
-  i = (size_t)(f[4] - s) + strlen(f[4]) + 1 ;
+  unsigned long conc, cap, cache ;
+  stralloc routes = STRALLOC_ZERO, tls = STRALLOC_ZERO, path = STRALLOC_ZERO ;
+  *what = "control/concurrencyremote" ;
+  if (control_readulong(&conc, "concurrencyremote", 20) < 0) goto err ;
+  *what = "control/concurrencydestination" ;
+  if (control_readulong(&cap, "concurrencydestination", 20) < 0) goto err ;
+  *what = "control/sessioncachetime" ;
+  if (control_readulong(&cache, "sessioncachetime", 2) < 0) goto err ;
+  *what = "control/tlsdestinations" ;
+  if (control_readlines(&tls, "tlsdestinations") < 0) goto err ;
+  *what = "control/smtproutes" ;
+  if (!stralloc_cats(&path, control_root()) || !stralloc_cats(&path, "/control/smtproutes") || !stralloc_0(&path)) goto err ;
+  if (!openslurpclose(&routes, path.s))
   {
-    char *argv[len] ;
-    argv[0] = "remote-deliver" ; argv[1] = f[3] ; argv[2] = f[4] ;
-    while (i < len)
-    {
-      char *z = memchr(s + i, 0, len - i) ;
-      if (!z) break ;
-      argv[3 + nrcpt++] = s + i ;
-      i = (size_t)(z - s) + 1 ;
-    }
-    argv[3 + nrcpt] = 0 ;
-    if (!nrcpt) { answer_remote(f[0], 111, "", "bad remote request from queue-run") ; return ; }
-    if (!ruser_set && isroot) { answer_remote(f[0], 111, "", "no user for remote deliveries: queue-spawn needs -r (#4.3.0)") ; return ; }
-    for (unsigned int k = 0 ; k < maxr ; k++) if (!remotes[k].pid) { x = remotes + k ; break ; }
-    if (!x) { answer_remote(f[0], 111, "", "too many remote deliveries at once (#4.3.0)") ; return ; }
-    fd = open_message(f[1], f[2], &why) ;
-    if (fd < 0) { answer_remote(f[0], 111, "", why) ; return ; }
-    if (pipe2(o, O_CLOEXEC) < 0) { close(fd) ; answer_remote(f[0], 111, "", "unable to make a pipe") ; return ; }
-    if (pipe2(e, O_CLOEXEC) < 0) { close(fd) ; close(o[0]) ; close(o[1]) ; answer_remote(f[0], 111, "", "unable to make a pipe") ; return ; }
-    pid = fork() ;
-    if (pid < 0) { close(fd) ; close(o[0]) ; close(o[1]) ; close(e[0]) ; close(e[1]) ; answer_remote(f[0], 111, "", "unable to fork") ; return ; }
-    if (!pid)
-    {
-      if (dup2(e[1], 2) < 0 || dup2(fd, 0) < 0 || dup2(o[1], 1) < 0) _exit(111) ;
-      child_setup(ruser_set ? ruid : geteuid(), ruser_set ? rgid : getegid(), 0) ;
-      xexec((char const *const *)argv) ;
-    }
+    if (errno != ENOENT) goto err ;
+    routes.len = 0 ;
   }
-  close(fd) ; close(o[1]) ; close(e[1]) ;
-  ndelay_on(o[0]) ; ndelay_on(e[0]) ;
-  x->pid = pid ; x->out = o[0] ; x->err = e[0] ; x->reaped = 0 ; x->status = 0 ;
-  x->text.len = 0 ; x->errline.len = 0 ; x->errbuf.len = 0 ;
+  stralloc_free(&path) ;
+  stralloc_free(&rroutes) ; rroutes = routes ;
+  stralloc_free(&rtls) ; rtls = tls ;
+  /* as queue-run reads concurrencyremote: 0 is 1, at most as many as we run */
+  rconc = conc ? conc > maxr ? maxr : conc : 1 ;
+  rcap = cap ? cap : 1 ;
+  rcache = cache > 3600 ? 3600 : cache ;
+  return 1 ;
+ err:
+  stralloc_free(&routes) ; stralloc_free(&tls) ; stralloc_free(&path) ;
+  return 0 ;
+}
+
+/* the destination of a delivery to domain, as queue-remote finds it (mxroute_key) */
+static void remote_key (stralloc *k, char const *domain)
+{
+  int r ;
+  k->len = 0 ;
+  r = mxroute_key(k, rroutes.s, rroutes.len, rtls.s, rtls.len, domain) ;
+  if (r < 0 && errno != EINVAL) dienomem() ;
+  if (r <= 0)
   {
-    size_t n = strlen(f[0]) ;
-    if (n >= sizeof x->dno) n = sizeof x->dno - 1 ;
-    memcpy(x->dno, f[0], n) ; x->dno[n] = 0 ;
+    /* a bad control file: the worker will say so; the domain alone meanwhile */
+    k->len = 0 ;
+    if (!stralloc_catb(k, "D", 1) || !stralloc_cats(k, domain) || !stralloc_0(k)) dienomem() ;
   }
 }
 
-/* read what is there from a remote's pipe; 0 at EOF */
-static int remote_read (remote *x, int err)
+static void remote_retire (remote *x)
 {
-  char buf[8192] ;
-  int fd = err ? x->err : x->out ;
-  ssize_t n = read(fd, buf, sizeof buf) ;
-  if (n < 0) return errno == EAGAIN || errno == EINTR ;
-  if (!n) return 0 ;
-  if (!err)
+  /* its socket closed, it says QUIT and ends: reaped later */
+  if (x->fd >= 0) close(x->fd) ;
+  x->fd = -1 ;
+  x->key.len = 0 ;
+}
+
+/* a new worker in a free slot; 0 when there is none, or (*failed set) it could not start */
+static remote *remote_spawn (int *failed)
+{
+  remote *x = 0 ;
+  int sv[2], e[2] ;
+  pid_t pid ;
+  for (unsigned int k = 0 ; k < maxr ; k++) if (!remotes[k].pid) { x = remotes + k ; break ; }
+  if (!x) return 0 ;
+  *failed = 1 ;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) { strerr_warnwu1sys("make a socketpair") ; return 0 ; }
+  if (pipe2(e, O_CLOEXEC) < 0) { strerr_warnwu1sys("make a pipe") ; close(sv[0]) ; close(sv[1]) ; return 0 ; }
+  pid = fork() ;
+  if (pid < 0) { strerr_warnwu1sys("fork") ; close(sv[0]) ; close(sv[1]) ; close(e[0]) ; close(e[1]) ; return 0 ; }
+  if (!pid)
   {
-    if (x->text.len < REQMAX / 2 && !stralloc_catb(&x->text, buf, n)) dienomem() ;
+    char const *argv[2] = { "queue-remote", 0 } ;
+    if (dup2(e[1], 2) < 0 || dup2(sv[1], 0) < 0) _exit(111) ;
+    child_setup(ruser_set ? ruid : geteuid(), ruser_set ? rgid : getegid(), 0) ;
+    xexec(argv) ;
+  }
+  close(sv[1]) ; close(e[1]) ;
+  ndelay_on(sv[0]) ; ndelay_on(e[0]) ;
+  *failed = 0 ;
+  x->pid = pid ; x->fd = sv[0] ; x->err = e[0] ; x->busy = 0 ; x->stale = 0 ; x->reaped = 0 ; x->status = 0 ;
+  x->uses = 0 ; x->key.len = 0 ; x->text.len = 0 ; x->errline.len = 0 ; x->errbuf.len = 0 ;
+  return x ;
+}
+
+/* Hand the request s[0..len) (fields checked) for destination k to a worker: one that holds
+   a session to k; else, while k has fewer than rcap sessions, an idle worker without one, a
+   new worker, or the idle worker unused for the longest time (it ends its session first).
+   1 handed over (or answered), 0 must wait. */
+static int remote_dispatch (char *s, size_t len, char const *k)
+{
+  static stralloc req = STRALLOC_ZERO ;
+  char *f[5] ;   /* dno id offset domain sender, then the recipients */
+  remote *w = 0, *bare = 0, *lru = 0 ;
+  unsigned int live = 0, sessions = 0 ;
+  char const *why ;
+  int fd, failed = 0 ;
+  fields(s + 1, len - 1, f, 5, 1) ;
+  for (unsigned int i = 0 ; i < maxr ; i++)
+  {
+    remote *x = remotes + i ;
+    if (!x->pid || x->fd < 0) continue ;
+    live++ ;
+    if (x->key.len && !strcmp(x->key.s, k))
+    {
+      sessions++ ;
+      if (!x->busy && !w) w = x ;
+    }
+    else if (!x->busy)
+    {
+      if (!x->key.len) { if (!bare) bare = x ; }
+      else if (!lru || tain_less(&x->idle, &lru->idle)) lru = x ;
+    }
+  }
+  if (!w)
+  {
+    if (sessions >= rcap) return 0 ;
+    w = bare ;
+    if (!w && live < rconc)
+    {
+      w = remote_spawn(&failed) ;
+      if (failed) { answer_remote(f[0], 111, "", "unable to start a remote delivery worker (#4.3.0)") ; return 1 ; }
+    }
+    if (!w) w = lru ;
+    if (!w) return 0 ;
+  }
+  fd = open_message(f[1], f[2], &why) ;
+  if (fd < 0) { answer_remote(f[0], 111, "", why) ; return 1 ; }
+  req.len = 0 ;
+  if (!stralloc_catb(&req, "D", 1) || !stralloc_catb(&req, f[3], len - (size_t)(f[3] - s))) dienomem() ;
+  if (!fdpass_send(w->fd, fd, req.s, req.len))
+  {
+    strerr_warnwu1sys("hand a delivery to a remote worker") ;
+    answer_remote(f[0], 111, "", "unable to hand the delivery to a remote worker (#4.3.0)") ;
+    close(fd) ;
+    remote_retire(w) ;
     return 1 ;
   }
-  /* its error lines go to our log, and the last one is the reason of a failure */
+  close(fd) ;
+  w->busy = 1 ;
+  w->uses++ ;
+  w->text.len = 0 ; w->errline.len = 0 ;
+  w->key.len = 0 ;
+  if (!stralloc_cats(&w->key, k) || !stralloc_0(&w->key)) dienomem() ;
+  {
+    size_t n = strlen(f[0]) ;
+    if (n >= sizeof w->dno) n = sizeof w->dno - 1 ;
+    memcpy(w->dno, f[0], n) ; w->dno[n] = 0 ;
+  }
+  return 1 ;
+}
+
+/* the remote requests that wait, in order; those that can go, go */
+static void run_rpending (void)
+{
+  size_t n = genalloc_len(stralloc, &rpending), j = 0 ;
+  stralloc *p = genalloc_s(stralloc, &rpending) ;
+  for (size_t i = 0 ; i < n ; i++)
+  {
+    size_t klen = strlen(p[i].s) + 1 ;
+    if (remote_dispatch(p[i].s + klen, p[i].len - klen, p[i].s)) stralloc_free(p + i) ;
+    else p[j++] = p[i] ;
+  }
+  genalloc_setlen(stralloc, &rpending, j) ;
+}
+
+static void remote_request (char *s, size_t len)
+{
+  static stralloc k = STRALLOC_ZERO ;
+  char *f[5] ;   /* dno id offset domain sender, then the recipients */
+  stralloc sa = STRALLOC_ZERO ;
+  if (!fields(s + 1, len - 1, f, 5, 1)) { strerr_warnw1x("bad remote request from queue-run") ; return ; }
+  if ((size_t)(f[4] - s) + strlen(f[4]) + 1 >= len) { answer_remote(f[0], 111, "", "bad remote request from queue-run") ; return ; }
+  if (!ruser_set && isroot) { answer_remote(f[0], 111, "", "no user for remote deliveries: queue-spawn needs -r (#4.3.0)") ; return ; }
+  remote_key(&k, f[3]) ;
+  if (!stralloc_catb(&sa, k.s, k.len) || !stralloc_catb(&sa, s, len) || !genalloc_append(stralloc, &rpending, &sa)) dienomem() ;
+}
+
+/* a dead worker is done with once its socket and its standard error are at EOF: a delivery
+   it was running gets its lines, and the others what its end says */
+static void remote_check (remote *x)
+{
+  if (!x->pid || x->fd >= 0 || x->err >= 0 || !x->reaped) return ;
+  if (x->busy)
+  {
+    unsigned int code = WIFEXITED(x->status) ? WEXITSTATUS(x->status) : 111 ;
+    char fmt[UINT_FMT] ;
+    if (x->errbuf.len) { x->errline.len = 0 ; if (!stralloc_catb(&x->errline, x->errbuf.s, x->errbuf.len)) dienomem() ; }
+    if (WIFSIGNALED(x->status) || !x->errline.len)
+    {
+      fmt[uint_fmt(fmt, WIFSIGNALED(x->status) ? WTERMSIG(x->status) : code)] = 0 ;
+      x->errline.len = 0 ;
+      if (!stralloc_cats(&x->errline, WIFSIGNALED(x->status) ? "the remote delivery worker was killed (signal " : "the remote delivery worker exited (code ")
+       || !stralloc_cats(&x->errline, fmt) || !stralloc_cats(&x->errline, ") (#4.3.0)")) dienomem() ;
+    }
+    if (!code) code = 111 ;   /* it ended without a word about the delivery */
+    if (!stralloc_0(&x->text) || !stralloc_0(&x->errline)) dienomem() ;
+    answer_remote(x->dno, code, x->text.s, x->errline.s) ;
+    x->busy = 0 ;
+  }
+  x->pid = 0 ;
+  x->key.len = 0 ;
+}
+
+/* read what is there from a worker's standard error: copied to ours, the last line kept;
+   0 at EOF */
+static int remote_stderr (remote *x)
+{
+  char buf[8192] ;
+  ssize_t n = read(x->err, buf, sizeof buf) ;
+  if (n < 0) return errno == EAGAIN || errno == EINTR ;
+  if (!n) return 0 ;
   allwrite(2, buf, n) ;
   for (ssize_t i = 0 ; i < n ; i++)
   {
@@ -440,23 +607,45 @@ static int remote_read (remote *x, int err)
   return 1 ;
 }
 
-static void remote_finish (remote *x)
+/* packets from a worker: "L" lines, "E" code \0 why \0 key \0 (the end of a delivery, and
+   the destination of the session it keeps), "C" (its idle session is closed) */
+static void remote_message (remote *x)
 {
-  int code ;
-  if (x->out >= 0 || x->err >= 0 || !x->reaped) return ;
-  if (x->errbuf.len) { x->errline.len = 0 ; if (!stralloc_catb(&x->errline, x->errbuf.s, x->errbuf.len)) dienomem() ; }
-  if (!stralloc_0(&x->text) || !stralloc_0(&x->errline)) dienomem() ;
-  code = WIFEXITED(x->status) ? WEXITSTATUS(x->status) : 111 ;
-  if (WIFSIGNALED(x->status))
+  static char buf[REQMAX] ;
+  for (unsigned int turn = 0 ; turn < 16 && x->fd >= 0 ; turn++)
   {
-    char fmt[UINT_FMT] ;
-    fmt[uint_fmt(fmt, WTERMSIG(x->status))] = 0 ;
-    x->errline.len = 0 ;
-    if (!stralloc_cats(&x->errline, "remote-deliver crashed (signal ") || !stralloc_cats(&x->errline, fmt)
-     || !stralloc_cats(&x->errline, ")") || !stralloc_0(&x->errline)) dienomem() ;
+    ssize_t n = recv(x->fd, buf, sizeof buf - 1, MSG_DONTWAIT) ;
+    if (n < 0)
+    {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { close(x->fd) ; x->fd = -1 ; remote_check(x) ; }
+      return ;
+    }
+    if (!n) { close(x->fd) ; x->fd = -1 ; remote_check(x) ; return ; }
+    buf[n] = 0 ;
+    if (buf[0] == 'L' && x->busy)
+    {
+      if (x->text.len + (size_t)n < REQMAX / 2 && !stralloc_catb(&x->text, buf + 1, (size_t)n - 1)) dienomem() ;
+    }
+    else if (buf[0] == 'C' && !x->busy) x->key.len = 0 ;
+    else if (buf[0] == 'E' && x->busy)
+    {
+      char *f[3] ;
+      unsigned int code ;
+      x->busy = 0 ;
+      if (!stralloc_0(&x->text)) dienomem() ;
+      if (!fields(buf + 1, (size_t)n - 1, f, 3, 0) || !uint0_scan(f[0], &code))
+      {
+        answer_remote(x->dno, 111, x->text.s, "bad answer from queue-remote") ;
+        remote_retire(x) ;
+        return ;
+      }
+      answer_remote(x->dno, code, x->text.s, f[1]) ;
+      x->key.len = 0 ;
+      if (*f[2] && (!stralloc_cats(&x->key, f[2]) || !stralloc_0(&x->key))) dienomem() ;
+      tain_addsec_g(&x->idle, (int)rcache) ;
+      if (x->uses >= USES || x->stale || !rcache) remote_retire(x) ;
+    }
   }
-  answer_remote(x->dno, (unsigned int)code, x->text.s, x->errline.s) ;
-  x->pid = 0 ;
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
@@ -488,7 +677,7 @@ static void reap (void)
     for (unsigned int i = 0 ; i < maxr ; i++) if (remotes[i].pid == pid)
     {
       remotes[i].status = wstat ; remotes[i].reaped = 1 ;
-      remote_finish(remotes + i) ;
+      remote_check(remotes + i) ;
       break ;
     }
    next: ;
@@ -522,6 +711,16 @@ static void request (void)
     {
       char const *what ;
       if (!route_init(&rc, &what)) strerr_warnwu2sys("read ", what) ;
+      if (!remote_controls(&what)) strerr_warnwu2sys("read ", what) ;
+      /* the workers read theirs when they start: the idle ones go now, the others after
+         their delivery */
+      for (unsigned int i = 0 ; i < maxr ; i++)
+      {
+        remote *x = remotes + i ;
+        if (!x->pid || x->fd < 0) continue ;
+        x->stale = 1 ;
+        if (!x->busy) remote_retire(x) ;
+      }
       break ;
     }
     default : strerr_warnw1x("unknown request from queue-run") ;
@@ -543,8 +742,7 @@ static void helper (void)
     iopause_fd x[2 + maxw + 2 * maxr] ;
     worker *wx[2 + maxw + 2 * maxr] ;
     remote *rx[2 + maxw + 2 * maxr] ;
-    int isout[2 + maxw + 2 * maxr] ;
-    unsigned int n = 0, busy = 0, nremote = 0 ;
+    unsigned int n = 0, busy = 0, rbusy = 0 ;
     tain deadline = TAIN_INFINITE ;
     x[n].fd = sfd ; x[n].events = IOPAUSE_READ ; n++ ;
     if (qr >= 0) { x[n].fd = qr ; x[n].events = IOPAUSE_READ | (outq.len ? IOPAUSE_WRITE : 0) ; n++ ; }
@@ -560,11 +758,12 @@ static void helper (void)
     {
       remote *r = remotes + i ;
       if (!r->pid) continue ;
-      nremote++ ;
-      if (r->out >= 0) { x[n].fd = r->out ; x[n].events = IOPAUSE_READ ; wx[n] = 0 ; rx[n] = r ; isout[n] = 1 ; n++ ; }
-      if (r->err >= 0) { x[n].fd = r->err ; x[n].events = IOPAUSE_READ ; wx[n] = 0 ; rx[n] = r ; isout[n] = 0 ; n++ ; }
+      if (r->busy) rbusy++ ;
+      else if (r->fd >= 0 && tain_less(&r->idle, &deadline)) deadline = r->idle ;
+      if (r->fd >= 0) { x[n].fd = r->fd ; x[n].events = IOPAUSE_READ ; wx[n] = 0 ; rx[n] = r ; n++ ; }
+      if (r->err >= 0) { x[n].fd = r->err ; x[n].events = IOPAUSE_READ ; wx[n] = 0 ; rx[n] = r ; n++ ; }
     }
-    if (qr < 0 && !busy && !nremote && !genalloc_len(stralloc, &pending)) break ;
+    if (qr < 0 && !busy && !rbusy && !genalloc_len(stralloc, &pending) && !genalloc_len(stralloc, &rpending)) break ;
     if (iopause_g(x, n, &deadline) < 0) strerr_diefu1sys(111, "iopause") ;
     /* deadlines: a delivery past its own is killed with what it started; idle workers go */
     for (unsigned int i = 0 ; i < maxw ; i++)
@@ -573,6 +772,11 @@ static void helper (void)
       if (!w->pid || w->fd < 0) continue ;
       if (w->busy && !tain_less(&STAMP, &w->deadline)) kill(-w->pid, SIGKILL) ;
       else if (!w->busy && !tain_less(&STAMP, &w->idle)) retire(w) ;
+    }
+    for (unsigned int i = 0 ; i < maxr ; i++)
+    {
+      remote *r = remotes + i ;
+      if (r->pid && r->fd >= 0 && !r->busy && !tain_less(&STAMP, &r->idle)) remote_retire(r) ;
     }
     for (unsigned int k = 0 ; k < n ; k++)
     {
@@ -598,14 +802,16 @@ static void helper (void)
       else if (rx[k] && rx[k]->pid)
       {
         remote *r = rx[k] ;
-        int *fdp = isout[k] ? &r->out : &r->err ;
-        if (*fdp == x[k].fd && !remote_read(r, !isout[k])) { close(*fdp) ; *fdp = -1 ; remote_finish(r) ; }
+        if (r->fd == x[k].fd) remote_message(r) ;
+        else if (r->err == x[k].fd && !remote_stderr(r)) { close(r->err) ; r->err = -1 ; remote_check(r) ; }
       }
     }
     run_pending() ;
+    run_rpending() ;
   }
   /* queue-run is gone and nothing runs: the idle workers end with their sockets */
   for (unsigned int i = 0 ; i < maxw ; i++) if (workers[i].pid && workers[i].fd >= 0) close(workers[i].fd) ;
+  for (unsigned int i = 0 ; i < maxr ; i++) if (remotes[i].pid && remotes[i].fd >= 0) close(remotes[i].fd) ;
   _exit(0) ;
 }
 
@@ -655,11 +861,12 @@ int main (int argc, char const *const *argv)
   workers = calloc(maxw, sizeof *workers) ;
   remotes = calloc(maxr, sizeof *remotes) ;
   if (!workers || !remotes) dienomem() ;
-  for (unsigned int i = 0 ; i < maxr ; i++) remotes[i].out = remotes[i].err = -1 ;
+  for (unsigned int i = 0 ; i < maxr ; i++) remotes[i].fd = remotes[i].err = -1 ;
   if (!queue_path(&path)) dienomem() ;
   qfd = queue_open(path.s) ;
   if (qfd < 0) strerr_diefu2sys(111, "open the queue ", path.s) ;
   if (!route_init(&rc, &what)) strerr_diefu2sys(111, "read ", what) ;
+  if (!remote_controls(&what)) strerr_diefu2sys(111, "read ", what) ;
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) strerr_diefu1sys(111, "make a socketpair") ;
   pid = fork() ;
   if (pid < 0) strerr_diefu1sys(111, "fork") ;

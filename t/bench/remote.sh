@@ -1,6 +1,6 @@
 #!/bin/sh
 # Relaying: a full queue of messages for remote domains, drained to a sink over loopback.
-#   sluice:  queue-run -> queue-spawn -> remote-deliver (one process per message and domain)
+#   sluice:  queue-run -> queue-spawn -> queue-remote workers (reused, sessions kept)
 #   postfix: a private instance: qmgr -> smtp (processes reused, connections cached)
 # The sink is Postfix's smtp-sink on 127.0.0.1. Each queue is loaded through its own SMTP
 # server with delivery held (sluice: queue-run not running; Postfix: defer_transports =
@@ -27,12 +27,12 @@ N=${REMOTE_BENCH_MSGS:-5000}
 DOMAINS=${REMOTE_BENCH_DOMAINS:-50}
 ROUNDS=${REMOTE_BENCH_ROUNDS:-2}
 SIZE=4096
-RUSER=47302                     # remote-deliver runs as this uid:gid
+RUSER=47302                     # queue-remote (and remote-deliver) run as this uid:gid
 
 for t in smtp-source smtp-sink postfix postconf postqueue cc; do
   command -v $t >/dev/null 2>&1 || { echo "remote msgs/s: skipped ($t is not installed)"; exit 0; }
 done
-for t in tcpsrv smtpd queue-injectd queue-run queue-spawn queue-inject remote-deliver; do
+for t in tcpsrv smtpd queue-injectd queue-run queue-spawn queue-inject queue-remote remote-deliver; do
   [ -x "$B/$t" ] || { echo "remote msgs/s: skipped ($B/$t is not built)"; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "remote msgs/s: skipped (needs root: a private Postfix, remote deliveries as another uid)"; exit 0; }
@@ -105,7 +105,7 @@ sl_round() {
   base=$(sunk)
   rm -f "$W/sl.pid"
   p0=$(lastpid); t0=$(now)
-  # with perf: the CPU time of queue-run, queue-spawn and every remote-deliver (inherited)
+  # with perf: the CPU time of queue-run, queue-spawn and every queue-remote (inherited)
   $PERF -o "$W/sl.perf" -- sh -c 'echo $$ > "$0"; exec "$@"' "$W/sl.pid" \
     env SLUICEDIR=$SL queue-spawn -r $RUSER:$RUSER queue-run 2>> "$W/sl-queue.log" &
   wrap=$!
@@ -231,7 +231,7 @@ echo "remote: one process start here (static binary, posix_spawn + wait): $SPAWN
 echo "remote: one remote-deliver run against the sink, alone (start, connect, one $SIZE-byte message, QUIT): $RDCOST ms"
 [ -n "${REMOTE_BENCH_NS:-}" ] && NSNOTE="counted in a PID namespace of its own" || NSNOTE="counted machine-wide: other work adds to it"
 echo "remote: process starts $NSNOTE"
-echo "remote: sluice = queue-run + queue-spawn + remote-deliver, 20 at a time; process starts per message: $SLP"
+echo "remote: sluice = queue-run + queue-spawn + queue-remote workers, 20 at a time, sessions kept; process starts per message: $SLP"
 echo "remote: disk: $FSNAME; $N messages of $SIZE bytes, one recipient each, $DOMAINS domains, all routed to smtp-sink on 127.0.0.1"
 echo "remote: sluice rounds:$SLR msgs/s; CPU per message:$SLC ms"
 if [ $PF_STARTED = 1 ]; then

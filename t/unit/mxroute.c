@@ -1,5 +1,7 @@
 /* unit tests for tools/lib/mxroute: smtproutes lines and their precedence, address
-   literals, the order of MX records (preferences, equal ones shuffled, null MX). */
+   literals, the order of MX records (preferences, equal ones shuffled, null MX), the lines
+   of tlsdestinations, the destination key of a session. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <skalibs/stralloc.h>
@@ -22,6 +24,16 @@ static int lookup (char const *text, char const *domain)
 static int routes (char const *text, char const *domain, char const *host, unsigned int port)
 {
   return lookup(text, domain) == 1 && !strcmp(rt.host, host) && rt.port == port ;
+}
+
+/* the key of domain's destination is want */
+static int keyis (char const *routes, char const *tls, size_t tlen, char const *domain, char const *want)
+{
+  stralloc k = STRALLOC_ZERO ;
+  int ok = mxroute_key(&k, routes, strlen(routes), tls, tlen, domain) == 1 && k.len == strlen(want) + 1 && !strcmp(k.s, want) ;
+  if (!ok) fprintf(stderr, "key of %s: %s\n", domain, k.len ? k.s : "(none)") ;
+  stralloc_free(&k) ;
+  return ok ;
 }
 
 /* mx records from "pref name" pairs */
@@ -97,6 +109,42 @@ int main (void)
   CHECK(!mxroute_literal(ip, &is6, "[192.0.2]", 9)) ;
   CHECK(!mxroute_literal(ip, &is6, "[]", 2)) ;
   CHECK(!mxroute_literal(ip, &is6, "[example.com]", 13)) ;
+
+  /* tlsdestinations: the domain and its subdomains' names, or the line's names */
+  {
+    static char const tls[] = "example.org\0other.example:mx.other.example,.relay.example\0empty.example:\0" ;
+    stralloc names = STRALLOC_ZERO ;
+    CHECK(mxroute_tls(&names, tls, sizeof tls - 1, "EXAMPLE.org") == 1 && names.len == 25
+          && !strcmp(names.s, "EXAMPLE.org") && !strcmp(names.s + 12, ".EXAMPLE.org")) ;
+    names.len = 0 ;
+    CHECK(mxroute_tls(&names, tls, sizeof tls - 1, "other.example") == 1 && !strcmp(names.s, "mx.other.example")
+          && !strcmp(names.s + 17, ".relay.example") && names.len == 32) ;
+    names.len = 0 ;
+    CHECK(mxroute_tls(&names, tls, sizeof tls - 1, "sub.example.org") == 0 && !names.len) ;
+    CHECK(mxroute_tls(&names, tls, sizeof tls - 1, "empty.example") == -1 && errno == EINVAL) ;
+    CHECK(mxroute_tls(&names, "", 0, "example.org") == 0) ;
+    stralloc_free(&names) ;
+  }
+
+  /* the destination of a session: the relay (shared), the domain, a TLS domain alone */
+  {
+    static char const tls[] = "secure.example\0" ;
+    static char const rt[] = "a.example:Relay.Example:2525\nb.example:relay.example:2525\nc.example:relay.example\n"
+      "d.example:[192.0.2.1]\ne.example:192.0.2.1:25\nmx.example::2526\nsecure.example:relay.example:2525\n" ;
+    stralloc k = STRALLOC_ZERO ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "a.example", "Rrelay.example:2525")) ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "B.example", "Rrelay.example:2525")) ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "c.example", "Rrelay.example:25")) ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "d.example", "R192.0.2.1:25")) ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "e.example", "R192.0.2.1:25")) ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "mx.example", "Dmx.example")) ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "Other.Example", "Dother.example")) ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "[192.0.2.1]", "D[192.0.2.1]")) ;
+    CHECK(keyis(rt, tls, sizeof tls - 1, "Secure.example", "Tsecure.example")) ;
+    CHECK(mxroute_key(&k, "x:bad host\n", 11, "", 0, "x") == 0 && !k.len) ;
+    CHECK(mxroute_key(&k, "", 0, "x:\0", 3, "x") == -1 && !k.len) ;
+    stralloc_free(&k) ;
+  }
 
   /* MX order */
   {

@@ -181,3 +181,62 @@ int mxroute_order (stralloc *out, char const *mx, size_t len)
   free(recs) ;
   return (int)k ;
 }
+
+int mxroute_tls (stralloc *names, char const *lines, size_t len, char const *domain)
+{
+  size_t i = 0, dl = strlen(domain) ;
+  while (i < len)
+  {
+    char const *s = lines + i ;
+    size_t n = strlen(s), k = 0, before = names->len ;
+    i += n + 1 ;
+    while (k < n && s[k] != ':') k++ ;
+    if (k != dl || !same(s, domain, dl)) continue ;
+    if (k == n)
+      return stralloc_catb(names, domain, dl + 1) && stralloc_catb(names, ".", 1)
+        && stralloc_catb(names, domain, dl + 1) ? 1 : -1 ;
+    for (k++ ; k < n ; )
+    {
+      size_t e = k ;
+      while (e < n && s[e] != ',') e++ ;
+      if (e > k && (!stralloc_catb(names, s + k, e - k) || !stralloc_0(names))) return -1 ;
+      k = e + 1 ;
+    }
+    if (names->len == before) { errno = EINVAL ; return -1 ; }
+    return 1 ;
+  }
+  return 0 ;
+}
+
+static int catlower (stralloc *sa, char const *s)
+{
+  size_t n = strlen(s), i ;
+  if (!stralloc_readyplus(sa, n)) return 0 ;
+  for (i = 0 ; i < n ; i++) sa->s[sa->len++] = lower(s[i]) ;
+  return 1 ;
+}
+
+int mxroute_key (stralloc *key, char const *routes, size_t rlen, char const *tls, size_t tlen, char const *domain)
+{
+  mxroute r ;
+  stralloc names = STRALLOC_ZERO ;
+  size_t start = key->len ;
+  unsigned int line ;
+  int t = mxroute_tls(&names, tls, tlen, domain), found ;
+  stralloc_free(&names) ;
+  if (t < 0) return -1 ;
+  found = mxroute_lookup(&r, routes, rlen, domain, &line) ;
+  if (found < 0) return 0 ;
+  if (!t && found && r.host[0])
+  {
+    char fmt[UINT16_FMT] ;
+    if (!stralloc_catb(key, "R", 1) || !catlower(key, r.host) || !stralloc_catb(key, ":", 1)
+     || !stralloc_catb(key, fmt, uint16_fmt(fmt, r.port ? r.port : 25))) goto nomem ;
+  }
+  else if (!stralloc_catb(key, t ? "T" : "D", 1) || !catlower(key, domain)) goto nomem ;
+  if (!stralloc_0(key)) goto nomem ;
+  return 1 ;
+ nomem:
+  key->len = start ;
+  return -1 ;
+}

@@ -1,6 +1,8 @@
 /* mxroute: where the mail of a domain goes: control/smtproutes (qmail's format, with
-   address literals), a domain that is an address literal, and the order of its MX records
-   (RFC 5321 5.1; RFC 7505 null MX). Pure functions on memory, but for the random order. */
+   address literals), a domain that is an address literal, the order of its MX records
+   (RFC 5321 5.1; RFC 7505 null MX), whether control/tlsdestinations requires TLS for it,
+   and the destination an SMTP session to it serves (for the reuse of sessions). Pure
+   functions on memory, but for the random order. */
 #ifndef SLUICE_MXROUTE_H
 #define SLUICE_MXROUTE_H
 #include <stddef.h>
@@ -38,5 +40,23 @@ extern int mxroute_literal (char *ip, int *is6, char const *s, size_t len) ;
    is left out. Returns how many names (0: only null MX records: the domain takes no mail,
    RFC 7505), or -1 with errno (memory; EBADMSG when mx is not in dns_mx's format). */
 extern int mxroute_order (stralloc *out, char const *mx, size_t len) ;
+
+/* lines[0..len): the lines of control/tlsdestinations (each '\0'-terminated, as
+   control_readlines gives them): "domain" or "domain:name,.suffix,...". 1 when TLS with a
+   verified certificate is required for domain (compared ignoring case), names then holding
+   what its certificate must name, each '\0'-terminated (the domain and .domain, or the
+   line's list); 0 when it is not; -1 when its line has no name after the colon (errno
+   EINVAL), or no memory. names is appended to. */
+extern int mxroute_tls (stralloc *names, char const *lines, size_t len, char const *domain) ;
+
+/* The destination that an SMTP session for domain's mail serves, as a key (appended to key,
+   '\0'-terminated): two domains with the same key may use one session, one after the other.
+   "R" relay ":" port when the domain's line of control/smtproutes (routes[0..rlen)) names a
+   relay: every domain sent to it shares its sessions; "T" domain for a domain of
+   control/tlsdestinations (tls[0..tlen), as for mxroute_tls), whatever its route: a session
+   verified for one domain's names serves no other; else "D" domain (its MX records, or the
+   address literal it is). In lower case. 1, 0 when routes has a bad line (key unchanged;
+   the delivery itself will say so), or -1 (memory, or a bad line of tls). */
+extern int mxroute_key (stralloc *key, char const *routes, size_t rlen, char const *tls, size_t tlen, char const *domain) ;
 
 #endif
