@@ -8,7 +8,7 @@
 . "$(dirname "$0")/smtpd-lib.sh"
 . "$(dirname "$0")/tls-lib.sh"
 command -v openssl >/dev/null || skip_all "no openssl"
-plan 56
+plan 59
 
 smtpd_setup
 tls_certs || { diag "openssl could not make the certificates"; exit 1; }
@@ -218,3 +218,13 @@ srv_start s11 KEYFILE="$C/other.pem" $(TCPSRV) "$B/tls-wrap" cat
 openssl s_client -connect 127.0.0.1:$PORT </dev/null >/dev/null 2>&1
 wait_for 5 grep -q 'tls failure' "$T/s11.log"
 like "$(grep 'tls failure' "$T/s11.log")" 'reason=unusable certificate or key' "a key file that holds no key: refused, logged"
+srv_start s12 KEYFILE="$C/other.key" $(TCPSRV) "$B/tls-wrap" cat
+out=$(echo hello | openssl s_client -quiet -connect 127.0.0.1:$PORT 2>/dev/null)
+is "$out" "" "a key that is not the certificate's: no handshake completes, nothing reaches the program"
+wait_for 5 grep -q 'tls failure' "$T/s12.log"
+like "$(grep 'tls failure' "$T/s12.log")" "^tls failure ip=127\\.0\\.0\\.1 reason=." "... logged with the handshake's reason"
+for n in r1 r2; do openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/$n.key" -out "$T/$n.pem" -days 2 -subj /CN=mx.example.org >/dev/null 2>&1; done
+srv_start s13 CERTFILE="$T/r1.pem" KEYFILE="$T/r2.key" $(TCPSRV) "$B/tls-wrap" cat
+openssl s_client -connect 127.0.0.1:$PORT </dev/null >/dev/null 2>&1
+wait_for 5 grep -q 'tls failure' "$T/s13.log"
+like "$(grep 'tls failure' "$T/s13.log")" "reason=the key is not the certificate's" "an RSA key of another certificate: the log says so"
