@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: deliveries run as the domain's owner, smtpd as another user"
-plan 25
+plan 33
 q_init
 "$B/mail-user" adddomain -u $OWNER:$OWNER example.org </dev/null >/dev/null
 q_user alice@example.com
@@ -115,3 +115,19 @@ is "$(cat "$T/check")" "Re: café au lait 7bit-header us-ascii" "Re: and the 8-b
 
 is_rc 0 "mail-user vacation off" "$B/mail-user" vacation alice@example.com off
 ok "the .qmail is gone" test ! -e "$H/alice/.qmail"
+
+# what mail-user vacation refuses, and a user with a forward
+is_rc 100 "vacation off when it is not on: 100" "$B/mail-user" vacation alice@example.com off
+like "$(cat "$T/err")" 'vacation is not on' "which says so"
+printf './Maildir/\n|my-filter\n' > "$H/alice/.qmail"
+is_rc 100 "a .qmail of the user's own is never replaced: 100" "$B/mail-user" vacation alice@example.com on
+is "$(cat "$H/alice/.qmail")" "./Maildir/
+|my-filter" "and it is left as it was"
+rm -f "$H/alice/.qmail"
+is_rc 100 "no such user: 100" "$B/mail-user" vacation nobody@example.com on
+is_rc 100 "neither on nor off: usage" "$B/mail-user" vacation alice@example.com maybe
+"$B/mail-user" forward -k alice@example.com s2@example.org
+is_rc 0 "vacation on for a user with a forward (and a copy kept)" "$B/mail-user" vacation alice@example.com on
+is "$(sed 1d "$H/alice/.qmail")" "&s2@example.org
+./Maildir/
+|autorespond ./vacation" "the .qmail forwards, keeps, then answers"

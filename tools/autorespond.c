@@ -263,26 +263,30 @@ static void cat_b64 (stralloc *sa, unsigned char const *s, size_t n)
   }
 }
 
-/* text with 8-bit bytes as UTF-8 encoded-words of at most 45 bytes each (whole characters;
-   an invalid byte becomes '?'), folded between them */
-static void cat_encoded (stralloc *sa, char const *s, size_t n)
+/* text with 8-bit bytes as UTF-8 encoded-words of whole characters (an invalid byte or a
+   control character becomes '?'), folded between them so that no line passes 78 columns;
+   col: where the line stands when the first word starts */
+static void cat_encoded (stralloc *sa, char const *s, size_t n, size_t col)
 {
   size_t i = 0 ;
   while (i < n)
   {
     unsigned char chunk[48] ;
-    size_t c = 0 ;
+    size_t c = 0, room = col + 12 + 4 < 78 ? (78 - col - 12) / 4 * 3 : 0 ;
+    if (room > 45) room = 45 ;
+    if (room < 6) { if (!stralloc_cats(sa, "\n ")) dienomem() ; col = 1 ; continue ; }
     while (i < n)
     {
-      size_t k = utf8_len((unsigned char const *)s + i, n - i) ;
       unsigned char const *p = (unsigned char const *)s + i ;
-      if (!k || (k == 1 && (*p < ' ' || *p == 127))) { p = (unsigned char const *)"?" ; k = 1 ; if (c + 1 > 45) break ; chunk[c++] = *p ; i++ ; continue ; }
-      if (c + k > 45) break ;
-      memcpy(chunk + c, p, k) ; c += k ; i += k ;
+      size_t k = utf8_len(p, n - i), adv = k ;
+      if (!k || (k == 1 && (*p < ' ' || *p == 127))) { p = (unsigned char const *)"?" ; k = 1 ; adv = 1 ; }
+      if (c + k > room) break ;
+      memcpy(chunk + c, p, k) ; c += k ; i += adv ;
     }
     if (!stralloc_cats(sa, "=?UTF-8?B?")) dienomem() ;
     cat_b64(sa, chunk, c) ;
-    if (!stralloc_cats(sa, i < n ? "?=\n " : "?=")) dienomem() ;
+    if (!stralloc_cats(sa, "?=")) dienomem() ;
+    if (i < n) { if (!stralloc_cats(sa, "\n ")) dienomem() ; col = 1 ; }
   }
 }
 
@@ -295,7 +299,7 @@ static void cat_subject (stralloc *sa)
   if (!stralloc_cats(sa, "Subject: ")) dienomem() ;
   if (!v || !len) { if (!stralloc_cats(sa, "Re: your message\n")) dienomem() ; return ; }
   if (!prefixi(v, len, "re:") && !stralloc_cats(sa, "Re: ")) dienomem() ;
-  if (is8bit(v, len)) cat_encoded(sa, v, len) ;
+  if (is8bit(v, len)) cat_encoded(sa, v, len, prefixi(v, len, "re:") ? 9 : 13) ;
   else
   {
     for (size_t i = 0 ; i < len ; i++)
@@ -378,7 +382,7 @@ static void build_reply (stralloc *out, stralloc const *text, char const *sender
     stralloc s = STRALLOC_ZERO ;
     cat_substituted(&s, subject, subjectlen) ;
     if (!stralloc_cats(out, "Subject: ")) dienomem() ;
-    if (is8bit(s.s, s.len)) cat_encoded(out, s.s, s.len) ;
+    if (is8bit(s.s, s.len)) cat_encoded(out, s.s, s.len, 9) ;
     else if (!stralloc_catb(out, s.s, s.len)) dienomem() ;
     if (!stralloc_catb(out, "\n", 1)) dienomem() ;
     stralloc_free(&s) ;
