@@ -186,7 +186,11 @@ static int lock_mbox (unsigned int timeout)
   int have_fcntl = 0 ;
   int fd = open(mbox, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600) ;
   struct stat st ;
-  if (fd < 0) strerr_diefu2sys(111, "open ", mbox) ;
+  if (fd < 0)
+  {
+    if (errno == EISDIR) strerr_dief2x(100, mbox, " is not a regular file") ;
+    strerr_diefu2sys(111, "open ", mbox) ;
+  }
   if (fstat(fd, &st) < 0) strerr_diefu2sys(111, "stat ", mbox) ;
   if (!S_ISREG(st.st_mode)) strerr_dief2x(100, mbox, " is not a regular file") ;
   for (;;)
