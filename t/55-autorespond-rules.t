@@ -4,7 +4,7 @@
 # interval and the pruning of dir/replied, the hourly ceiling, long and folded subjects, the
 # queue failing for now or for good, and bad usage.
 . "$(dirname "$0")/lib.sh"
-plan 42
+plan 43
 mkdir -p "$T/v" "$T/q" "$T/sl/control"
 echo mx.test.example > "$T/sl/control/me"
 printf 'I am away.\n' > "$T/v/message"
@@ -94,6 +94,22 @@ lines = [l for l in head.split("\n")]
 print(str(m["Subject"]) == "Re: " + sys.argv[2] + "  folded", max(len(l) for l in lines) <= 78, all(len(w) <= 75 for w in head.split() if w.startswith("=?")))
 EOF
 is "$(cat "$T/check")" "True True True" "a long 8-bit subject: whole UTF-8 encoded-words of 75 at most, lines of 78, decodes back"
+
+# a long 7-bit subject and long References: folded at blanks, nothing lost
+words=$(printf 'word%s ' $(seq 1 60))
+refs=$(printf '<ref%s@example.org> ' $(seq 1 30))
+printf 'To: alice@example.com\nSubject: %s\nReferences: %s\nMessage-ID: <last@example.org>\n\n' "$words" "$refs" > "$T/m3"
+SENDER=yan@example.org "$B/autorespond" -t 1 "$T/v" < "$T/m3"
+"$PY" - "$T/q/msg" "$words" "$refs" > "$T/check" <<'EOF'
+import email, email.policy, sys
+raw = open(sys.argv[1], "rb").read()
+m = email.message_from_bytes(raw, policy=email.policy.default)
+head = raw.split(b"\n\n")[0].decode("ascii")
+print(" ".join(str(m["Subject"]).split()) == "Re: " + " ".join(sys.argv[2].split()),
+      str(m["References"]).split() == sys.argv[3].split() + ["<last@example.org>"],
+      max(len(l) for l in head.split("\n")) <= 78)
+EOF
+is "$(cat "$T/check")" "True True True" "a long subject and long References: folded within 78 columns, every word kept"
 
 # usage
 is_rc 100 "no dir: usage" env SENDER=x@y "$B/autorespond"

@@ -290,6 +290,28 @@ static void cat_encoded (stralloc *sa, char const *s, size_t n, size_t col)
   }
 }
 
+/* 7-bit text (control characters made blanks), folded before a blank where a line would
+   pass 78 columns; col: where the line stands */
+static void cat_folded (stralloc *sa, char const *s, size_t n, size_t col)
+{
+  for (size_t i = 0 ; i < n ; )
+  {
+    size_t j = i + 1 ;
+    while (j < n && s[j] != ' ' && s[j] != '\t') j++ ;   /* s[i..j): a blank and a word */
+    if (col + (j - i) > 78 && col > 1 && (s[i] == ' ' || s[i] == '\t'))
+    {
+      if (!stralloc_catb(sa, "\n", 1)) dienomem() ;
+      col = 0 ;
+    }
+    for (; i < j ; i++)
+    {
+      char c = (unsigned char)s[i] < ' ' ? ' ' : s[i] ;
+      if (!stralloc_catb(sa, &c, 1)) dienomem() ;
+      col++ ;
+    }
+  }
+}
+
 /* the subject of the reply: Re: and the original, as it was when it is 7-bit (encoded-words
    stay whole), else encoded */
 static void cat_subject (stralloc *sa)
@@ -300,14 +322,7 @@ static void cat_subject (stralloc *sa)
   if (!v || !len) { if (!stralloc_cats(sa, "Re: your message\n")) dienomem() ; return ; }
   if (!prefixi(v, len, "re:") && !stralloc_cats(sa, "Re: ")) dienomem() ;
   if (is8bit(v, len)) cat_encoded(sa, v, len, prefixi(v, len, "re:") ? 9 : 13) ;
-  else
-  {
-    for (size_t i = 0 ; i < len ; i++)
-    {
-      char c = v[i] < ' ' ? ' ' : v[i] ;
-      if (!stralloc_catb(sa, &c, 1)) dienomem() ;
-    }
-  }
+  else cat_folded(sa, v, len, prefixi(v, len, "re:") ? 9 : 13) ;
   if (!stralloc_catb(sa, "\n", 1)) dienomem() ;
 }
 
@@ -383,7 +398,7 @@ static void build_reply (stralloc *out, stralloc const *text, char const *sender
     cat_substituted(&s, subject, subjectlen) ;
     if (!stralloc_cats(out, "Subject: ")) dienomem() ;
     if (is8bit(s.s, s.len)) cat_encoded(out, s.s, s.len, 9) ;
-    else if (!stralloc_catb(out, s.s, s.len)) dienomem() ;
+    else cat_folded(out, s.s, s.len, 9) ;
     if (!stralloc_catb(out, "\n", 1)) dienomem() ;
     stralloc_free(&s) ;
   }
@@ -397,7 +412,11 @@ static void build_reply (stralloc *out, stralloc const *text, char const *sender
     char const *ref = field("References", &reflen) ;
     cat_field(out, "In-Reply-To", id, idlen) ;
     if (!stralloc_cats(out, "References: ")) dienomem() ;
-    if (ref && reflen && !is8bit(ref, reflen) && (!stralloc_catb(out, ref, reflen) || !stralloc_cats(out, "\n "))) dienomem() ;
+    if (ref && reflen && !is8bit(ref, reflen))
+    {
+      cat_folded(out, ref, reflen, 12) ;
+      if (!stralloc_cats(out, "\n ")) dienomem() ;
+    }
     if (!stralloc_catb(out, id, idlen) || !stralloc_catb(out, "\n", 1)) dienomem() ;
   }
   if (!stralloc_cats(out, "Auto-Submitted: auto-replied\nMIME-Version: 1.0\n")) dienomem() ;
