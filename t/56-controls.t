@@ -43,7 +43,7 @@ cp "$T/good.cdb" "$C/morercpthosts.cdb"
 is "$?" 0 "showctl: exit 0"
 is "$(grep -A2 '^me:' "$T/show")" "me: mx.example.org
   default: the host name (queue-run needs it set)
-  read by: smtpd queue-run queue-spawn remote-deliver mail-inject sendmail autorespond" "a set value, its default and its readers"
+  read by: smtpd queue-run queue-spawn remote-deliver queue-remote mail-inject sendmail autorespond" "a set value, its default and its readers"
 is "$(grep -A3 '^rcpthosts:' "$T/show")" "rcpthosts:
   | example.org
   | example.net
