@@ -18,6 +18,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "atomic.h"
 #include "control.h"
 #include "passwd.h"
 #include "userdb.h"
@@ -910,6 +911,98 @@ static int cmd_unforward (int argc, char const *const *argv)
   return 0 ;
 }
 
+/* vacation: the user's .qmail keeps the mail as the users database says and answers it with
+   autorespond ./vacation; a .qmail that mail-user did not write is never touched */
+#define U_VACATION "mail-user vacation address on|off [ file ]"
+#define VACATION_MARK "# mail-user vacation: mail-user vacation ADDRESS off removes this file\n"
+static void vacation_child (char const *dir, char const *local, char const *qmail, stralloc const *msg)
+{
+  char buf[sizeof VACATION_MARK] ;
+  ssize_t r = 0 ;
+  int fd ;
+  umask(077) ;
+  if (chdir(dir) < 0 || chdir(local) < 0) strerr_diefu4sys(111, "chdir to ", dir, "/", local) ;
+  fd = open(".qmail", O_RDONLY | O_NOFOLLOW | O_CLOEXEC) ;
+  if (fd < 0 && errno != ENOENT) strerr_diefu3sys(111, "open ", local, "/.qmail") ;
+  if (fd >= 0)
+  {
+    r = allread(fd, buf, sizeof buf - 1) ;
+    close(fd) ;
+    if (r != sizeof buf - 1 || memcmp(buf, VACATION_MARK, r))
+      strerr_dief3x(100, "nothing changed: ", local, "/.qmail was not written by mail-user vacation") ;
+  }
+  if (!qmail)
+  {
+    if (fd < 0) strerr_dief2x(100, "vacation is not on for ", local) ;
+    if (unlink(".qmail") < 0) strerr_diefu3sys(111, "remove ", local, "/.qmail") ;
+    return ;
+  }
+  mkdir_ok("vacation") ;
+  if (msg->len ? !atomic_write("vacation/message", msg->s, msg->len, 0600)
+   : (access("vacation/message", F_OK) < 0 && !atomic_write("vacation/message",
+      "I am away from my mail, and will read your message when I am back.\n", 68, 0600)))
+    strerr_diefu3sys(111, "write ", local, "/vacation/message") ;
+  if (!atomic_write(".qmail", qmail, strlen(qmail), 0600)) strerr_diefu3sys(111, "write ", local, "/.qmail") ;
+}
+
+static int cmd_vacation (int argc, char const *const *argv)
+{
+  stralloc qmail = STRALLOC_ZERO, msg = STRALLOC_ZERO ;
+  int on, wstat ;
+  pid_t pid ;
+  if (argc < 3 || argc > 4) usage1(U_VACATION) ;
+  if (!strcmp(argv[2], "on")) on = 1 ;
+  else if (!strcmp(argv[2], "off") && argc == 3) on = 0 ;
+  else usage1(U_VACATION) ;
+  address(argv[1], &x.local, &x.domain) ;
+  if (argc == 4)
+  {
+    /* read here, as the caller: the file need not be readable by the domain's owner */
+    int fd = open(argv[3], O_RDONLY | O_CLOEXEC) ;
+    char buf[4096] ;
+    if (fd < 0) strerr_diefu2sys(111, "open ", argv[3]) ;
+    for (;;)
+    {
+      ssize_t r = read(fd, buf, sizeof buf) ;
+      if (r < 0) { if (errno == EINTR) continue ; strerr_diefu2sys(111, "read ", argv[3]) ; }
+      if (!r) break ;
+      if (!stralloc_catb(&msg, buf, r)) strerr_diefu1sys(111, "allocate memory") ;
+    }
+    close(fd) ;
+    if (!msg.len) strerr_dief2x(100, "empty message file: ", argv[3]) ;
+  }
+  read_setting() ;
+  db_open(&u, 0) ;
+  target_find(&u, &x) ;
+  target_must(&x, 1) ;
+  if (on)
+  {
+    /* the delivery the users database gives, then the answer */
+    char const *f = x.e.forward ;
+    if (!stralloc_cats(&qmail, VACATION_MARK)) strerr_diefu1sys(111, "allocate memory") ;
+    while (*f)
+    {
+      size_t n = strcspn(f, ",") ;
+      if (n && (!stralloc_catb(&qmail, "&", 1) || !stralloc_catb(&qmail, f, n) || !stralloc_catb(&qmail, "\n", 1)))
+        strerr_diefu1sys(111, "allocate memory") ;
+      f += n ; if (*f) f++ ;
+    }
+    if ((!*x.e.forward || x.e.flags & USERDB_KEEP) && !stralloc_cats(&qmail, "./Maildir/\n")) strerr_diefu1sys(111, "allocate memory") ;
+    if (!stralloc_cats(&qmail, "|autorespond ./vacation\n") || !stralloc_0(&qmail)) strerr_diefu1sys(111, "allocate memory") ;
+  }
+  pid = fork() ;
+  if (pid < 0) strerr_diefu1sys(111, "fork") ;
+  if (!pid)
+  {
+    become(x.d.uid, x.d.gid) ;
+    vacation_child(x.d.dir, x.local.s, on ? qmail.s : 0, &msg) ;
+    _exit(0) ;
+  }
+  if (waitpid(pid, &wstat, 0) < 0) strerr_diefu1sys(111, "wait for the child") ;
+  stralloc_free(&qmail) ; stralloc_free(&msg) ;
+  return WIFEXITED(wstat) ? WEXITSTATUS(wstat) : 111 ;
+}
+
 /* import: the names in a users file and in the input, sorted to find the ones given twice */
 typedef struct iname_s { char const *name ; unsigned int line ; } iname ;
 static int iname_cmp (void const *a, void const *b)
@@ -1044,6 +1137,7 @@ static struct command_s
   { "show", &cmd_show },
   { "unforward", &cmd_unforward },
   { "users", &cmd_users },
+  { "vacation", &cmd_vacation },
   { 0, 0 }
 } ;
 
