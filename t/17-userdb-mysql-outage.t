@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mysql-lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
-plan 22
+plan 28
 my_start
 S=$T/sl
 userd_start "$S"
@@ -56,6 +56,22 @@ userd_start "$S"
 msg three
 ok "a message after the daemon's restart is delivered" wait_eq 20 3 maildir_count alice@example.com
 is_rc 0 "and logins work" login secret alice@example.com
+
+# --- a database that hangs: the readers' deadline (control/userdbtimeout, ms)
+echo 1000 > "$S/control/userdbtimeout"
+kill -STOP "$MYPID"
+is_rc 111 "a hung database: auth-check exits 111" login secret alice@example.com
+like "$(cat "$T/login.err")" "timed out" "at its deadline"
+kill -CONT "$MYPID"
+rm "$S/control/userdbtimeout"
+ok "the database going on: logins work again" wait_for 20 login secret alice@example.com
+
+# --- a worker of userdb-mysqld killed: the others serve, and it is replaced
+w=$(pgrep -P "$USERDPID" | head -1)
+kill -KILL "$w"
+is_rc 0 "a worker killed: logins still work" login secret alice@example.com
+ok "the worker is replaced" wait_for 10 grep -q 'a worker died' "$T/userd.log"
+ok "and there are as many as before" wait_eq 10 4 sh -c "pgrep -P $USERDPID | wc -l"
 
 # --- no daemon at all: temporary, never "no such domain"
 stop_pid "$USERDPID"

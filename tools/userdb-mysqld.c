@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <mysql.h>
 #include <errmsg.h>
 #include <skalibs/allreadwrite.h>
@@ -24,7 +25,7 @@
 #include "control.h"
 #include "usersql.h"
 
-#define USAGE "userdb-mysqld [ -m mode ] [ -c maxclients ] [ -s socket ] config"
+#define USAGE "userdb-mysqld [ -n workers ] [ -c maxclients ] [ -m mode ] [ -s socket ] config"
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define LINEMAX 65536           /* a longer request is refused and its client dropped */
@@ -626,54 +627,21 @@ static int serve (client *c)
   return 1 ;
 }
 
-int main (int argc, char const *const *argv)
+/* one worker: its own database connection, as many clients as maxc, until SIGTERM */
+static int worker (int lfd, unsigned int maxc)
 {
-  stralloc path = STRALLOC_ZERO ;
-  unsigned int mode = 0666, maxc = 256, nc = 0, i ;
-  char const *sock = 0 ;
-  client *cl ;
-  struct pollfd *pf ;
-  int lfd ;
+  client *cl = calloc(maxc, sizeof *cl) ;
+  struct pollfd *pf = calloc(maxc + 1, sizeof *pf) ;
+  unsigned int nc = 0, i ;
   uid_t me = geteuid() ;
-  PROG = "userdb-mysqld" ;
-  {
-    subgetopt l = SUBGETOPT_ZERO ;
-    for (;;)
-    {
-      int opt = subgetopt_r(argc, argv, "m:c:s:", &l) ;
-      if (opt == -1) break ;
-      switch (opt)
-      {
-        case 'm' : if (!uint0_oscan(l.arg, &mode) || mode > 0777) dieusage() ; break ;
-        case 'c' : if (!uint0_scan(l.arg, &maxc) || !maxc || maxc > 100000) dieusage() ; break ;
-        case 's' : sock = l.arg ; break ;
-        default : dieusage() ;
-      }
-    }
-    argc -= l.ind ; argv += l.ind ;
-  }
-  if (argc != 1) dieusage() ;
-  config_read(argv[0]) ;
-  if (!sock)
-  {
-    if (!usersql_socket(&path)) strerr_diefu1sys(111, "allocate memory") ;
-    sock = path.s ;
-  }
-  if (mysql_library_init(0, 0, 0)) strerr_dief1x(111, "unable to initialize the MariaDB library") ;
-  cl = calloc(maxc, sizeof *cl) ;
-  pf = calloc(maxc + 1, sizeof *pf) ;
   if (!cl || !pf) strerr_diefu1sys(111, "allocate memory") ;
-  signal(SIGPIPE, SIG_IGN) ;
-  signal(SIGTERM, &on_term) ;
-  signal(SIGINT, &on_term) ;
-  lfd = listen_on(sock, mode) ;
   /* connected at once when it can be, so that a bad password shows in the log at start */
   if (!db_connect()) strerr_warnw1x("the database is not reachable yet: every lookup fails temporarily until it is") ;
-  strerr_warni2x("listening on ", sock) ;
   while (!stop)
   {
     pf[0].fd = nc < maxc ? lfd : -1 ;
     pf[0].events = POLLIN ;
+    pf[0].revents = 0 ;
     for (i = 0 ; i < nc ; i++) { pf[i + 1].fd = cl[i].fd ; pf[i + 1].events = POLLIN ; pf[i + 1].revents = 0 ; }
     if (poll(pf, nc + 1, -1) < 0)
     {
@@ -700,26 +668,100 @@ int main (int argc, char const *const *argv)
         cl[i] = cl[--nc] ;
       }
     }
+    /* every worker polls the socket; the one that accepts first serves the client */
     if (pf[0].revents & POLLIN)
-    {
       while (nc < maxc)
       {
         struct ucred cred ;
         socklen_t credlen = sizeof cred ;
+        struct timeval tv = { .tv_sec = 1, .tv_usec = 0 } ;
         int fd = accept4(lfd, 0, 0, SOCK_CLOEXEC) ;
         if (fd < 0) break ;
-        struct timeval tv = { .tv_sec = 1, .tv_usec = 0 } ;
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) ;   /* a client that does not read is dropped */
         cl[nc].fd = fd ;
         cl[nc].in = (stralloc)STRALLOC_ZERO ;
         cl[nc].writer = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 && (cred.uid == 0 || cred.uid == me) ;
         nc++ ;
       }
-    }
   }
+  db_close() ;
+  return 0 ;
+}
+
+static pid_t start_worker (int lfd, unsigned int maxc)
+{
+  pid_t pid = fork() ;
+  if (pid < 0) strerr_warnwu1sys("fork a worker") ;
+  else if (!pid) _exit(worker(lfd, maxc)) ;
+  return pid ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  stralloc path = STRALLOC_ZERO ;
+  unsigned int mode = 0666, maxc = 256, nw = 4, i ;
+  char const *sock = 0 ;
+  pid_t *kids ;
+  int lfd ;
+  PROG = "userdb-mysqld" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "m:c:s:n:", &l) ;
+      if (opt == -1) break ;
+      switch (opt)
+      {
+        case 'm' : if (!uint0_oscan(l.arg, &mode) || mode > 0777) dieusage() ; break ;
+        case 'c' : if (!uint0_scan(l.arg, &maxc) || !maxc || maxc > 100000) dieusage() ; break ;
+        case 's' : sock = l.arg ; break ;
+        case 'n' : if (!uint0_scan(l.arg, &nw) || !nw || nw > 64) dieusage() ; break ;
+        default : dieusage() ;
+      }
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc != 1) dieusage() ;
+  config_read(argv[0]) ;
+  if (!sock)
+  {
+    if (!usersql_socket(&path)) strerr_diefu1sys(111, "allocate memory") ;
+    sock = path.s ;
+  }
+  if (mysql_library_init(0, 0, 0)) strerr_dief1x(111, "unable to initialize the MariaDB library") ;
+  kids = calloc(nw, sizeof *kids) ;
+  if (!kids) strerr_diefu1sys(111, "allocate memory") ;
+  {
+    /* no SA_RESTART: SIGTERM must end the parent's waitpid and the workers' poll */
+    struct sigaction sa ;
+    memset(&sa, 0, sizeof sa) ;
+    sa.sa_handler = &on_term ;
+    sigemptyset(&sa.sa_mask) ;
+    sigaction(SIGTERM, &sa, 0) ;
+    sigaction(SIGINT, &sa, 0) ;
+    signal(SIGPIPE, SIG_IGN) ;
+  }
+  lfd = listen_on(sock, mode) ;
+  strerr_warni2x("listening on ", sock) ;
+  for (i = 0 ; i < nw ; i++) kids[i] = start_worker(lfd, maxc) ;
+  while (!stop)
+  {
+    int wstat ;
+    pid_t pid = waitpid(-1, &wstat, 0) ;
+    if (pid < 0) { if (errno == EINTR) continue ; break ; }
+    for (i = 0 ; i < nw ; i++)
+      if (kids[i] == pid)
+      {
+        /* a worker that died is replaced, a second later: no loop of crashes at full speed */
+        strerr_warnw1x("a worker died: starting another") ;
+        if (!stop) sleep(1) ;
+        kids[i] = stop ? 0 : start_worker(lfd, maxc) ;
+      }
+  }
+  for (i = 0 ; i < nw ; i++) if (kids[i] > 0) kill(kids[i], SIGTERM) ;
+  while (waitpid(-1, 0, 0) > 0 || errno == EINTR) ;
   close(lfd) ;
   unlink(sock) ;
-  db_close() ;
   mysql_library_end() ;
   return 0 ;
 }
