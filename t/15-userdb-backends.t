@@ -3,7 +3,7 @@
 # auth-check reads; the cdb backend (users/cdb), then MariaDB through userdb-mysqld.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mysql-lib.sh"
-NCASES=30
+NCASES=32
 plan $((2 * NCASES + 4))
 chmod 755 "$T"
 NOBODY=$(id -u nobody)
@@ -40,6 +40,8 @@ cases() {
   is_rc 0 "$n: enabled again, logs in" login "$R" 'new pw' alice@example.com
   is_rc 0 "$n: quota" MU quota alice@example.com 5M
   is_rc 0 "$n: aliasdomain" MU aliasdomain example.org example.com
+  is_rc 100 "$n: a catch-all to an unknown user of the domain is refused" MU catchall example.com ghost@example.org
+  is_rc 0 "$n: a catch-all to a user" MU catchall example.com alice@example.org
   is_rc 0 "$n: a login in the alias domain is the user of the real one" login "$R" 'new pw' alice@EXAMPLE.org
   is_rc 0 "$n: forward -k" MU forward -k alice@example.com bob@elsewhere.test
   is "$(MU show alice@example.com | grep -E '^(quota|forward|state):' | tr '\n' ' ')" \

@@ -4,7 +4,7 @@
 # parameters; who may change the database; the configuration file's errors.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mysql-lib.sh"
-plan 35
+plan 38
 chmod 755 "$T"
 NOBODY=$(id -u nobody)
 my_start
@@ -91,6 +91,13 @@ is "$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$PY" "$T/req.py" "$
 is "$(my "SELECT COUNT(*) FROM vpopmail WHERE pw_name = 'md5user'")" 1 "nothing was deleted"
 is "$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$PY" "$T/req.py" "$A/users/mysql.sock" 'U|md5user|example.com')" 1 \
   "but may look up"
+
+# --- many rows: a domain of 300 users, an address with 60 forwards
+my "INSERT INTO vpopmail (pw_name, pw_domain, pw_passwd, pw_uid, pw_gid, pw_gecos, pw_dir, pw_shell)
+  SELECT CONCAT('u', seq), 'example.com', '$MD5', 0, 0, '', CONCAT('$VD/u', seq), 'NOQUOTA' FROM seq_1_to_300"
+is "$(SLUICEDIR=$A "$B/mail-user" users example.com | wc -l)" 304 "users lists every one of 300 users and more"
+is_rc 0 "a forward to 60 addresses" env SLUICEDIR="$A" "$B/mail-user" forward many@example.com $(seq -f 'f%g@elsewhere.test' 60)
+is "$(SLUICEDIR=$A "$B/mail-user" show many@example.com | sed -n 's/^forward: //p' | tr ',' '\n' | wc -l)" 60 "all 60 are kept"
 
 # --- the configuration file
 printf 'database=sluice\nuser=sluice\nhots=localhost\n' > "$T/bad.conf"

@@ -696,8 +696,27 @@ static int cmd_catchall (int argc, char const *const *argv)
   {
     char const *f[3] = { "CA", domain.s, list.s } ;
     userdb_domain dd = USERDB_DOMAIN_ZERO ;
+    char const *p = list.s ;
     sql_domain_must(domain.s, &dd) ;
     if (strcmp(dd.name, domain.s)) strerr_dief4x(100, domain.s, " is an alias domain: give the catch-all to ", dd.name, " (it takes the mail of both)") ;
+    /* as with the cdb: an address of this domain must be one of its users */
+    while (*p)
+    {
+      size_t n = strcspn(p, ",") ;
+      char one[n + 1] ;
+      userdb_domain od = USERDB_DOMAIN_ZERO ;
+      userdb_user ou = USERDB_USER_ZERO ;
+      long ext ;
+      memcpy(one, p, n) ; one[n] = 0 ;
+      if (userdb_split(one, 0, &l, &dm) > 0 && sql_domain(dm.s, &od) && !strcmp(od.name, domain.s))
+      {
+        int r = userdb_lookup_recipient(&sqldb, l.s, domain.s, &ou, &ext) ;
+        if (r < 0) strerr_diefu1sys(111, "read the user database") ;
+        if (!r) strerr_dief3x(100, "the catch-all names a user of ", domain.s, " who does not exist (the mail would go round for ever): add the user first") ;
+      }
+      userdb_domain_free(&od) ; userdb_user_free(&ou) ;
+      p += n ; if (*p) p++ ;
+    }
     sql_do(domain.s, f, 3) ;
     return 0 ;
   }

@@ -166,6 +166,9 @@ typedef struct row_s { stralloc sa ; size_t off[NCOLS] ; int null[NCOLS] ; } row
 
 /* ---- running one statement ---- */
 
+static int listing = 0 ;        /* 1: run() puts each row's first column into the answer */
+static int listput (char const *s) ;
+
 static int gone (unsigned int e)
 {
   return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONN_HOST_ERROR
@@ -233,6 +236,13 @@ static int run (unsigned int k, char const *const *p, size_t const *plen, unsign
     while (!(r = mysql_stmt_fetch(s)))
     {
       row *w ;
+      if (listing)
+      {
+        /* L: every row's first column straight into the answer */
+        buf[0][isnull[0] ? 0 : len[0] < FIELDMAX ? len[0] : FIELDMAX - 1] = 0 ;
+        if (!listput(buf[0])) { mysql_stmt_free_result(s) ; return 0 ; }
+        continue ;
+      }
       if (!nrows || *nrows >= maxrows) continue ;
       w = rows + (*nrows)++ ;
       w->sa.len = 0 ;
@@ -269,6 +279,13 @@ static int put (char const *s)
   return stralloc_catb(&ans, "\t", 1) && stralloc_catb(&ans, s, n) ;
 }
 
+static int listput (char const *s)
+{
+  if (put(s)) return 1 ;
+  lasterr = "a value the protocol cannot carry in the database" ;
+  return 0 ;
+}
+
 /* vpopmail's pw_shell: NOQUOTA, or bytes (with S, or k/M/G), then perhaps ",NNNC" */
 static void quota_text (char const *s, char *out)
 {
@@ -285,7 +302,8 @@ static void quota_text (char const *s, char *out)
   out[uint64_fmt(out, q * mult)] = 0 ;
 }
 
-static row rows[64] ;
+#define MAXROWS 256
+static row rows[MAXROWS] ;
 
 /* D domain -> 1 real uid gid dir catchall */
 static int ask_domain (char const *domain, size_t dl, row *d)
@@ -311,7 +329,7 @@ static int ask_user (char const *const *f, size_t const *fl)
   {
     row u = rows[0] ;
     rows[0].sa = (stralloc)STRALLOC_ZERO ;
-    if (!run(S_ALIAS, p, pl, 2, rows, 64, &na)) { stralloc_free(&d.sa) ; stralloc_free(&u.sa) ; return -1 ; }
+    if (!run(S_ALIAS, p, pl, 2, rows, MAXROWS, &na)) { stralloc_free(&d.sa) ; stralloc_free(&u.sa) ; return -1 ; }
     for (i = 0 ; i < na ; i++)
     {
       char const *l = rows[i].sa.s + rows[i].off[0] ;
@@ -494,14 +512,18 @@ static int change (char const *cmd, char const *const *f, size_t const *fl, unsi
 
 /* ---- requests ---- */
 
-/* split line (len bytes, may hold NULs) at tabs; at most 16 fields */
+#define MAXFIELDS 80
+
+/* split line (len bytes, may hold NULs) at tabs: the number of fields, MAXFIELDS + 1 when
+   there are more */
 static unsigned int split (char *line, size_t len, char const **f, size_t *fl)
 {
   unsigned int n = 0 ;
   size_t i = 0, start = 0 ;
-  for (; i <= len && n < 16 ; i++)
+  for (; i <= len ; i++)
     if (i == len || line[i] == '\t')
     {
+      if (n == MAXFIELDS) return n + 1 ;
       f[n] = line + start ; fl[n++] = i - start ;
       if (i < len) line[i] = 0 ;
       start = i + 1 ;
@@ -526,9 +548,10 @@ static int writecmd (char const *s, size_t n)
 /* one request line (without its newline) -> ans (without its newline) */
 static void request (char *line, size_t len, int writer)
 {
-  char const *f[16] ;
-  size_t fl[16] ;
+  char const *f[MAXFIELDS] ;
+  size_t fl[MAXFIELDS] ;
   unsigned int nf = split(line, len, f, fl), attempt ;
+  if (nf > MAXFIELDS) { answer_fail("E", "too many fields") ; return ; }
   for (attempt = 0 ; attempt < 2 ; attempt++)
   {
     int r = -1 ;
@@ -549,15 +572,10 @@ static void request (char *line, size_t len, int writer)
     {
       char const *p[2] = { f[1], f[1] } ;
       size_t pl[2] = { fl[1], fl[1] } ;
-      unsigned int n, i ;
-      r = run(S_USERS, p, pl, 2, rows, 64, &n) ;
-      if (r)
-      {
-        r = 1 ;
-        if (!stralloc_catb(&ans, "1", 1)) r = -1 ;
-        for (i = 0 ; r > 0 && i < n ; i++) if (!put(rows[i].sa.s + rows[i].off[0])) r = -1 ;
-      }
-      else r = -1 ;
+      r = stralloc_catb(&ans, "1", 1) ? 1 : -1 ;
+      listing = 1 ;
+      if (r > 0 && !run(S_USERS, p, pl, 2, 0, 0, 0)) r = -1 ;
+      listing = 0 ;
     }
     else if (nf >= 1 && writecmd(f[0], fl[0]))
     {
