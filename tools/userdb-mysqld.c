@@ -198,6 +198,7 @@ static int run (unsigned int k, char const *const *p, size_t const *plen, unsign
 {
   MYSQL_STMT *s ;
   MYSQL_BIND in[6] ;
+  unsigned long inlen[6] ;
   unsigned int i, nc ;
   if (!db_connect()) return 0 ;
   if (!prepare(k)) return 0 ;
@@ -207,9 +208,8 @@ static int run (unsigned int k, char const *const *p, size_t const *plen, unsign
   {
     in[i].buffer_type = MYSQL_TYPE_STRING ;
     in[i].buffer = (void *)p[i] ;
-    in[i].buffer_length = plen[i] ;
-    in[i].length = (unsigned long *)&plen[i] ;
-    if (sizeof(size_t) != sizeof(unsigned long)) return 0 ;
+    in[i].buffer_length = inlen[i] = plen[i] ;
+    in[i].length = &inlen[i] ;
   }
   if ((np && mysql_stmt_bind_param(s, in)) || mysql_stmt_execute(s)) goto fail ;
   if (nrows) *nrows = 0 ;
