@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/buffer.h>
+#include <skalibs/djbunix.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
@@ -1221,7 +1222,103 @@ static void import_child (char const *dir, char const *unused)
   for (; i < import_job.n ; i++) maildir_child(dir, import_job.names[i]) ;
 }
 
-#define U_IMPORT "mail-user import domain"
+/* import -V: a vpopmail domain directory's vpasswd and .qmail-NAME alias files, turned into
+   lines of mail-users(5) appended to out. Every bad line is named (file, line); any makes
+   it die 100 with nothing imported. */
+static uint64_t vpop_quota (char const *s)
+{
+  uint64_t q = 0, mult = 1 ;
+  size_t n = uint64_scan(s, &q) ;
+  if (!n) return 0 ;   /* NOQUOTA */
+  if (s[n] == 'k' || s[n] == 'K') mult = 1024 ;
+  else if (s[n] == 'm' || s[n] == 'M') mult = 1024 * 1024 ;
+  else if (s[n] == 'g' || s[n] == 'G') mult = 1024 * 1024 * 1024 ;
+  return q > UINT64_MAX / mult ? 0 : q * mult ;
+}
+
+static void vpop_bad (unsigned int *bad, char const *file, unsigned int line, char const *why)
+{
+  char fmt[UINT_FMT] ;
+  fmt[uint_fmt(fmt, line)] = 0 ;
+  if (++*bad > 50) return ;
+  if (line) strerr_warnw5x(file, " line ", fmt, ": ", why) ;
+  else strerr_warnw3x(file, ": ", why) ;
+}
+
+static void vpop_read (char const *dir, stralloc *out)
+{
+  stralloc text = STRALLOC_ZERO, path = STRALLOC_ZERO, fwd = STRALLOC_ZERO ;
+  size_t pos = 0, start, len ;
+  unsigned int lineno = 0, bad = 0 ;
+  DIR *dh ;
+  struct dirent *de ;
+  if (!stralloc_copys(&path, dir) || !stralloc_cats(&path, "/vpasswd") || !stralloc_0(&path)) strerr_diefu1sys(111, "allocate memory") ;
+  if (!openreadfileclose(path.s, &text, 0) && errno != ENOENT) strerr_diefu2sys(111, "read ", path.s) ;
+  while (userfile_line(&text, &pos, &start, &len))
+  {
+    char *f[8] ;
+    unsigned int n = 0, gid = 0 ;
+    char *p = text.s + start ;
+    char const *why ;
+    lineno++ ;
+    p[len] = 0 ;
+    if (!len || *p == '#') continue ;
+    while (n < 8) { f[n++] = p ; p = strchr(p, ':') ; if (!p) break ; *p++ = 0 ; }
+    if (n < 7 || p) { vpop_bad(&bad, path.s, lineno, "expected name:passwd:uid:gid:gecos:dir:shell[:clear]") ; continue ; }
+    for (p = f[0] ; *p ; p++) if (*p >= 'A' && *p <= 'Z') *p += 32 ;
+    if (!userdb_local_valid(f[0], strlen(f[0]))) { vpop_bad(&bad, path.s, lineno, "bad user name") ; continue ; }
+    if (!passwd_hash_ok(f[1], &why)) { vpop_bad(&bad, path.s, lineno, why) ; continue ; }
+    if (f[3][0] && f[3][uint_scan(f[3], &gid)]) { vpop_bad(&bad, path.s, lineno, "bad pw_gid (flags)") ; continue ; }
+    {
+      userfile_user e = { .local = f[0], .hash = f[1], .flags = gid & 2 ? USERDB_DISABLED : 0, .quota = vpop_quota(f[6]), .forward = "" } ;
+      if (!userfile_format_user(out, &e)) strerr_diefu1sys(111, "allocate memory") ;
+    }
+  }
+  /* .qmail-NAME: an alias (a ':' in NAME is a '.'), forwarding to its address lines */
+  dh = opendir(dir) ;
+  if (!dh) strerr_diefu2sys(111, "open ", dir) ;
+  while ((de = readdir(dh)))
+  {
+    size_t k = 0 ;
+    char name[256] ;
+    if (strncmp(de->d_name, ".qmail-", 7) || !strcmp(de->d_name, ".qmail-default")) continue ;
+    if (strlen(de->d_name + 7) >= sizeof name) continue ;
+    for (k = 0 ; de->d_name[7 + k] ; k++) { char c = de->d_name[7 + k] ; name[k] = c == ':' ? '.' : c >= 'A' && c <= 'Z' ? c + 32 : c ; }
+    name[k] = 0 ;
+    path.len = 0 ;
+    if (!stralloc_cats(&path, dir) || !stralloc_catb(&path, "/", 1) || !stralloc_cats(&path, de->d_name) || !stralloc_0(&path)) strerr_diefu1sys(111, "allocate memory") ;
+    if (!userdb_local_valid(name, k)) { vpop_bad(&bad, path.s, 0, "not an alias name sluice can have") ; continue ; }
+    text.len = 0 ;
+    if (!openreadfileclose(path.s, &text, 0)) strerr_diefu2sys(111, "read ", path.s) ;
+    fwd.len = 0 ;
+    for (pos = 0, lineno = 0 ; userfile_line(&text, &pos, &start, &len) ; )
+    {
+      char *l = text.s + start ;
+      lineno++ ;
+      l[len] = 0 ;
+      if (!len || *l == '#') continue ;
+      if (*l == '&') l++ ;
+      if (!userfile_forward_valid(l) || strchr(l, ',')) { vpop_bad(&bad, path.s, lineno, "not a forward address (programs and files are not imported)") ; continue ; }
+      if ((fwd.len && !stralloc_catb(&fwd, ",", 1)) || !stralloc_cats(&fwd, l)) strerr_diefu1sys(111, "allocate memory") ;
+    }
+    if (!fwd.len) continue ;
+    if (!stralloc_0(&fwd)) strerr_diefu1sys(111, "allocate memory") ;
+    {
+      userfile_user e = { .local = name, .hash = "", .flags = USERDB_ALIAS, .quota = 0, .forward = fwd.s } ;
+      if (!userfile_format_user(out, &e)) strerr_diefu1sys(111, "allocate memory") ;
+    }
+  }
+  closedir(dh) ;
+  if (bad)
+  {
+    char fmt[UINT_FMT] ;
+    fmt[uint_fmt(fmt, bad)] = 0 ;
+    strerr_dief3x(100, "nothing imported: ", fmt, " bad line(s) in the vpopmail files") ;
+  }
+  stralloc_free(&text) ; stralloc_free(&path) ; stralloc_free(&fwd) ;
+}
+
+#define U_IMPORT "mail-user import [ -V vpopmail-domain-dir ] domain"
 static int cmd_import (int argc, char const *const *argv)
 {
   stralloc domain = STRALLOC_ZERO, dtmp = STRALLOC_ZERO, in = STRALLOC_ZERO, copy = STRALLOC_ZERO,
@@ -1233,10 +1330,14 @@ static int cmd_import (int argc, char const *const *argv)
   size_t nn = 0, nh = 0, cap = 0, pos, start, len, i ;
   unsigned int lineno = 0, bad = 0 ;
   char fmt[UINT_FMT] ;
-  if (argc != 2) usage1(U_IMPORT) ;
+  char seen[1] = { 0 } ;
+  char const *args[1] = { 0 } ;
+  int ai = opts(argc, argv, "V:", U_IMPORT, seen, args) ;
+  if (argc - ai != 1) usage1(U_IMPORT) ;
   cdb_only("import") ;
-  domain_arg(argv[1], &domain) ;
-  for (;;)
+  domain_arg(argv[ai], &domain) ;
+  if (seen[0]) vpop_read(args[0], &in) ;
+  else for (;;)
   {
     ssize_t r ;
     if (!stralloc_readyplus(&in, 65536)) strerr_diefu1sys(111, "allocate memory") ;
