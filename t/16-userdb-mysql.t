@@ -43,7 +43,8 @@ is_rc 0 "a SHA-512-crypt password logs in" login "$A" 'sha secret' shauser@examp
 is_rc 1 "the clear-text column is never read" login "$A" clearpw md5user@example.com
 is_rc 1 "pw_gid with NO_POP (2) is a disabled user" login "$A" 'md5 secret' nopop@example.com
 like "$(cat "$T/login.err")" "nopop@example.com disabled" "logged as disabled"
-is "$(SLUICEDIR=$A "$B/mail-user" show md5user@example.com | grep -E '^quota:')" "quota: 1048576" "pw_shell 1048576S is the quota"
+is "$(SLUICEDIR=$A "$B/mail-user" show md5user@example.com | grep -E '^(password|quota):' | tr '\n' ' ')" \
+  "password: md5crypt (legacy) quota: 1048576 " "pw_shell 1048576S is the quota; the hash is MD5-crypt"
 is "$(SLUICEDIR=$A "$B/mail-user" show shauser@example.com | grep -E '^quota:')" "quota: 5242880" "pw_shell 5M too"
 is "$(SLUICEDIR=$A "$B/mail-user" show sales@example.com | grep -E '^(type|forward):' | tr '\n' ' ')" \
   "type: alias forward: md5user@example.com,boss@elsewhere.test " "vpopmail's valias lines are a forward"

@@ -860,7 +860,8 @@ static void sql_show (void)
   if (e.flags & USERDB_ALIAS) { out("type: alias\nforward: ") ; out(e.forward) ; out("\n") ; }
   else
   {
-    out("type: mailbox\npassword: ") ; out(passwd_method(e.hash)) ;
+    /* vpopmail's MD5-crypt: read from its tables, never written */
+    out("type: mailbox\npassword: ") ; out(!strncmp(e.hash, "$1$", 3) ? "md5crypt (legacy)" : passwd_method(e.hash)) ;
     out("\nstate: ") ; out(e.flags & USERDB_DISABLED ? "disabled" : "enabled") ;
     out("\nquota: ") ;
     if (e.quota) { fmt[uint64_fmt(fmt, e.quota)] = 0 ; out(fmt) ; } else out("none") ;
