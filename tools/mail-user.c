@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/buffer.h>
+#include <skalibs/djbunix.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
@@ -23,6 +24,7 @@
 #include "passwd.h"
 #include "userdb.h"
 #include "userfile.h"
+#include "usersql.h"
 
 #define USAGE "mail-user command [ args... ]"
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -341,6 +343,20 @@ static void as_owner (uid_t uid, gid_t gid, void (*job) (char const *, char cons
 
 typedef struct owner_s { uid_t uid ; gid_t gid ; } owner ;
 
+/* the domain's directory, made (or there already) and owned by o */
+static void domain_dir (char const *dir, owner const *o)
+{
+  struct stat st ;
+  if (mkdir(dir, 0700) == 0)
+  {
+    if (lchown(dir, o->uid, o->gid) < 0) strerr_diefu2sys(111, "chown ", dir) ;
+  }
+  else if (errno != EEXIST) strerr_diefu2sys(111, "create ", dir) ;
+  else if (lstat(dir, &st) < 0) strerr_diefu2sys(111, "stat ", dir) ;
+  else if (!S_ISDIR(st.st_mode) || st.st_uid != o->uid)
+    strerr_dief3x(100, "exists and is not a directory owned by the domain's uid: ", dir, " (nothing changed)") ;
+}
+
 static int owner_scan (char const *s, owner *o)
 {
   unsigned int uid, gid ;
@@ -372,6 +388,112 @@ static void default_owner (owner *o)
   else if (!owner_scan("vpopmail", o))
     strerr_dief1x(100, "who owns the domain? give -u user, or a user name in control/mailowner") ;
   stralloc_free(&sa) ;
+}
+
+/* the domain's directory: its contents as the owner, then itself from its (root's) parent */
+static void remove_domain_dir (char *dir, uid_t uid, gid_t gid, char const *domain)
+{
+  char *slash = strrchr(dir, '/') ;
+  int fd ;
+  as_owner(uid, gid, &rm_child, dir, 0) ;
+  *slash = 0 ;
+  fd = open(slash == dir ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  if (fd < 0 || (unlinkat(fd, slash + 1, AT_REMOVEDIR) < 0 && errno != ENOENT))
+    strerr_diefu3sys(111, "remove the directory of ", domain, " (the domain is removed)") ;
+  close(fd) ;
+}
+
+/* ---- the mysql backend (sluice-mysql(5)): each change one request to userdb-mysqld, which
+   makes it one transaction; the directories are made and removed here, as for the cdb ---- */
+
+static userdb sqldb = USERDB_ZERO ;
+static int sql = 0 ;            /* 1: control/userdb names the mysql backend */
+
+static void sql_init (void)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  if (control_readline(&sa, "userdb", "cdb") < 0) strerr_diefu1sys(111, "read control/userdb") ;
+  if (!strncmp(sa.s, "mysql", 5) && (!sa.s[5] || sa.s[5] == ':'))
+  {
+    if (!userdb_open(&sqldb, sa.s)) strerr_diefu1sys(111, "open the user database") ;
+    sql = 1 ;
+  }
+  stralloc_free(&sa) ;
+}
+
+/* one change: the fields as one request. Dies 100 when the database refuses it (what: the
+   name the refusal is about), 111 when it could not be made. */
+static void sql_do (char const *what, char const *const *f, unsigned int n)
+{
+  stralloc req = STRALLOC_ZERO, ans = STRALLOC_ZERO ;
+  unsigned int i ;
+  for (i = 0 ; i < n ; i++)
+  {
+    if (f[i][strcspn(f[i], "\t\n")]) strerr_dief2x(100, "a tab or a newline is refused in ", what) ;
+    if ((i && !stralloc_catb(&req, "\t", 1)) || !stralloc_cats(&req, f[i])) strerr_diefu1sys(111, "allocate memory") ;
+  }
+  if (usersql_request(&sqldb, req.s, req.len, &ans) < 0) strerr_diefu1sys(111, "reach userdb-mysqld (nothing changed)") ;
+  if (ans.s[0] == '0') strerr_dief3x(100, ans.len > 2 ? ans.s + 2 : "refused", ": ", what) ;
+  if (ans.s[0] != '1') strerr_dief2x(111, "the change failed: ", ans.len > 2 ? ans.s + 2 : ans.s) ;
+  stralloc_free(&req) ; stralloc_free(&ans) ;
+}
+
+/* the domain (an alias resolved) into d: 1 found, 0 not; dies 111 when it cannot be read */
+static int sql_domain (char const *domain, userdb_domain *d)
+{
+  int r = userdb_lookup_domain(&sqldb, domain, d) ;
+  if (r < 0) strerr_diefu1sys(111, "read the user database") ;
+  return r ;
+}
+
+static void sql_domain_must (char const *domain, userdb_domain *d)
+{
+  if (!sql_domain(domain, d)) strerr_dief2x(100, "no such domain: ", domain) ;
+}
+
+static int sql_user (char const *local, char const *domain, userdb_user *e)
+{
+  int r = userdb_lookup_user(&sqldb, local, domain, e) ;
+  if (r < 0) strerr_diefu1sys(111, "read the user database") ;
+  return r ;
+}
+
+/* local@d's name, for messages */
+static char const *sql_addr (stralloc *sa, char const *local, char const *domain)
+{
+  sa->len = 0 ;
+  if (!stralloc_cats(sa, local) || !stralloc_catb(sa, "@", 1) || !stralloc_cats(sa, domain) || !stralloc_0(sa))
+    strerr_diefu1sys(111, "allocate memory") ;
+  return sa->s ;
+}
+
+/* vpopmail's pw_shell: NOQUOTA or bytes with S */
+static void sql_quota (char *out, uint64_t q)
+{
+  if (!q) { strcpy(out, "NOQUOTA") ; return ; }
+  out[uint64_fmt(out, q)] = 0 ;
+  strcat(out, "S") ;
+}
+
+/* a user command on an existing mailbox (mailbox 1) or any address (0): the real domain in d,
+   the user in e, the address in name */
+static void sql_target (char const *local, char const *domain, userdb_domain *d, userdb_user *e, stralloc *name, int mailbox)
+{
+  sql_domain_must(domain, d) ;
+  sql_addr(name, local, d->name) ;
+  if (!sql_user(local, d->name, e)) strerr_dief2x(100, "no such user: ", name->s) ;
+  if (mailbox && e->flags & USERDB_ALIAS) strerr_dief2x(100, name->s, " is an alias (no mailbox, no password)") ;
+}
+
+#define U_INITDB "mail-user initdb"
+static int cmd_initdb (int argc, char const *const *argv)
+{
+  char const *f[1] = { "I" } ;
+  (void)argv ;
+  if (argc != 1) usage1(U_INITDB) ;
+  if (!sql) strerr_dief1x(100, "initdb makes the tables of the mysql backend, and control/userdb does not name it") ;
+  sql_do("the tables", f, 1) ;
+  return 0 ;
 }
 
 #define U_ADDDOMAIN "mail-user adddomain [ -u owner ] [ -d dir ] domain"
@@ -407,6 +529,17 @@ static int cmd_adddomain (int argc, char const *const *argv)
   if (!stralloc_0(&dir)) strerr_diefu1sys(111, "allocate memory") ;
 
   read_setting() ;
+  if (sql)
+  {
+    userdb_domain dd = USERDB_DOMAIN_ZERO ;
+    char uid[UINT_FMT], gid[UINT_FMT] ;
+    char const *f[5] = { "AD", domain.s, uid, gid, dir.s } ;
+    if (sql_domain(domain.s, &dd)) strerr_dief2x(100, "domain exists already: ", domain.s) ;
+    uid[uint_fmt(uid, o.uid)] = 0 ; gid[uint_fmt(gid, o.gid)] = 0 ;
+    domain_dir(dir.s, &o) ;
+    sql_do(domain.s, f, 5) ;
+    return 0 ;
+  }
   db_open(&u, 1) ;
   if (domain_line(&u, domain.s, &d, &tmp, &s, &e)) strerr_dief2x(100, "domain exists already: ", domain.s) ;
   {
@@ -418,14 +551,7 @@ static int cmd_adddomain (int argc, char const *const *argv)
       strerr_dief3x(100, "domain not listed in users/domains, but its users file is there: ", p.s, " (add its line by hand and run mail-user rebuild, or remove the file)") ;
     stralloc_free(&p) ;
   }
-  if (mkdir(dir.s, 0700) == 0)
-  {
-    if (lchown(dir.s, o.uid, o.gid) < 0) strerr_diefu2sys(111, "chown ", dir.s) ;
-  }
-  else if (errno != EEXIST) strerr_diefu2sys(111, "create ", dir.s) ;
-  else if (lstat(dir.s, &st) < 0) strerr_diefu2sys(111, "stat ", dir.s) ;
-  else if (!S_ISDIR(st.st_mode) || st.st_uid != o.uid)
-    strerr_dief3x(100, "exists and is not a directory owned by the domain's uid: ", dir.s, " (nothing changed)") ;
+  domain_dir(dir.s, &o) ;
   d.name = domain.s ; d.alias = 0 ; d.uid = o.uid ; d.gid = o.gid ; d.dir = dir.s ; d.catchall = "" ;
   if (!userfile_format_domain(&line, &d) || !userfile_append(userfile_get(&u, "domains"), line.s, line.len)
    || !userfile_new(&u, domain.s))
@@ -446,6 +572,12 @@ static int cmd_aliasdomain (int argc, char const *const *argv)
   domain_arg(argv[2], &domain) ;
   if (!strcmp(alias.s, domain.s)) strerr_dief1x(100, "a domain cannot be an alias of itself") ;
   read_setting() ;
+  if (sql)
+  {
+    char const *f[3] = { "AA", alias.s, domain.s } ;
+    sql_do(alias.s, f, 3) ;
+    return 0 ;
+  }
   db_open(&u, 1) ;
   if (domain_line(&u, alias.s, &d, &tmp, &s, &e)) strerr_dief2x(100, "domain exists already: ", alias.s) ;
   real_domain(&u, domain.s, &d, &tmp) ;
@@ -474,6 +606,16 @@ static int cmd_deldomain (int argc, char const *const *argv)
   if (argc - i != 1) usage1(U_DELDOMAIN) ;
   domain_arg(argv[i], &domain) ;
   read_setting() ;
+  if (sql)
+  {
+    userdb_domain dd = USERDB_DOMAIN_ZERO ;
+    char const *f[2] = { "DD", domain.s } ;
+    sql_domain_must(domain.s, &dd) ;
+    sql_do(domain.s, f, 2) ;
+    if (seen[0] && !strcmp(dd.name, domain.s) && stralloc_copys(&dir, dd.dir) && stralloc_0(&dir))
+      remove_domain_dir(dir.s, dd.uid, dd.gid, domain.s) ;
+    return 0 ;
+  }
   db_open(&u, 1) ;
   dt = userfile_get(&u, "domains") ;
   if (!domain_line(&u, domain.s, &d, &tmp, &s, &e)) strerr_dief2x(100, "no such domain: ", domain.s) ;
@@ -508,18 +650,7 @@ static int cmd_deldomain (int argc, char const *const *argv)
     t->state = 2 ;
   }
   db_commit(&u) ;
-  if (!isalias && seen[0])
-  {
-    /* the contents as the owner, then the directory itself from its (root's) parent */
-    char *slash = strrchr(dir.s, '/') ;
-    int fd ;
-    as_owner(uid, gid, &rm_child, dir.s, 0) ;
-    *slash = 0 ;
-    fd = open(slash == dir.s ? "/" : dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-    if (fd < 0 || (unlinkat(fd, slash + 1, AT_REMOVEDIR) < 0 && errno != ENOENT))
-      strerr_diefu3sys(111, "remove the directory of ", domain.s, " (the domain is removed)") ;
-    close(fd) ;
-  }
+  if (!isalias && seen[0]) remove_domain_dir(dir.s, uid, gid, domain.s) ;
   stralloc_free(&domain) ; stralloc_free(&tmp) ; stralloc_free(&keep) ; stralloc_free(&dir) ;
   return 0 ;
 }
@@ -563,6 +694,34 @@ static int cmd_catchall (int argc, char const *const *argv)
     }
   if (!stralloc_0(&list)) strerr_diefu1sys(111, "allocate memory") ;
   read_setting() ;
+  if (sql)
+  {
+    char const *f[3] = { "CA", domain.s, list.s } ;
+    userdb_domain dd = USERDB_DOMAIN_ZERO ;
+    char const *p = list.s ;
+    sql_domain_must(domain.s, &dd) ;
+    if (strcmp(dd.name, domain.s)) strerr_dief4x(100, domain.s, " is an alias domain: give the catch-all to ", dd.name, " (it takes the mail of both)") ;
+    /* as with the cdb: an address of this domain must be one of its users */
+    while (*p)
+    {
+      size_t n = strcspn(p, ",") ;
+      char one[n + 1] ;
+      userdb_domain od = USERDB_DOMAIN_ZERO ;
+      userdb_user ou = USERDB_USER_ZERO ;
+      long ext ;
+      memcpy(one, p, n) ; one[n] = 0 ;
+      if (userdb_split(one, 0, &l, &dm) > 0 && sql_domain(dm.s, &od) && !strcmp(od.name, domain.s))
+      {
+        int r = userdb_lookup_recipient(&sqldb, l.s, domain.s, &ou, &ext) ;
+        if (r < 0) strerr_diefu1sys(111, "read the user database") ;
+        if (!r) strerr_dief3x(100, "the catch-all names a user of ", domain.s, " who does not exist (the mail would go round for ever): add the user first") ;
+      }
+      userdb_domain_free(&od) ; userdb_user_free(&ou) ;
+      p += n ; if (*p) p++ ;
+    }
+    sql_do(domain.s, f, 3) ;
+    return 0 ;
+  }
   db_open(&u, 1) ;
   if (!domain_line(&u, domain.s, &d, &tmp, &s, &e)) strerr_dief2x(100, "no such domain: ", domain.s) ;
   if (d.alias) strerr_dief4x(100, domain.s, " is an alias domain: give the catch-all to ", d.alias, " (it takes the mail of both)") ;
@@ -645,6 +804,97 @@ static void target_remove (target *x)
   if (!userfile_replace(x->t, x->start, x->end, "", 0)) strerr_diefu1sys(111, "allocate memory") ;
 }
 
+static void out (char const *s) ;
+static void out_flush (void) ;
+
+static void cdb_only (char const *cmd)
+{
+  if (sql) strerr_dief3x(100, cmd, ": only with the cdb backend (control/userdb names the mysql one)", "") ;
+}
+
+/* passwd, quota, enable, disable: one field of a mailbox (value 0: none) */
+static void sql_set (char const *cmd, char const *value)
+{
+  userdb_domain d = USERDB_DOMAIN_ZERO ;
+  userdb_user e = USERDB_USER_ZERO ;
+  char const *f[4] = { cmd, x.local.s, 0, value } ;
+  sql_target(x.local.s, x.domain.s, &d, &e, &x.addr, 1) ;
+  f[2] = d.name ;
+  sql_do(x.addr.s, f, value ? 4 : 3) ;
+}
+
+/* forward (keep 0 or 1, the addresses), or unforward (keep -1) */
+static void sql_forward (int keep, int n, char const *const *addrs)
+{
+  userdb_domain d = USERDB_DOMAIN_ZERO ;
+  userdb_user e = USERDB_USER_ZERO ;
+  char const *f[4 + 64] ;
+  int found, i ;
+  if (n > 64) strerr_dief1x(100, "at most 64 forward addresses") ;
+  sql_domain_must(x.domain.s, &d) ;
+  sql_addr(&x.addr, x.local.s, d.name) ;
+  found = sql_user(x.local.s, d.name, &e) ;
+  if (keep < 0 && !found) strerr_dief2x(100, "no such user: ", x.addr.s) ;
+  if (keep < 0 && !(e.flags & USERDB_ALIAS) && !e.forward[0]) strerr_dief2x(100, "no forward to clear: ", x.addr.s) ;
+  if (keep > 0 && (!found || e.flags & USERDB_ALIAS))
+    strerr_dief2x(100, "-k keeps a copy in the mailbox, and this address has none: ", x.addr.s) ;
+  for (i = 0 ; i < n ; i++)
+  {
+    stralloc l = STRALLOC_ZERO, dm = STRALLOC_ZERO ;
+    userdb_domain dd = USERDB_DOMAIN_ZERO ;
+    if (userdb_split(addrs[i], 0, &l, &dm) > 0 && !strcmp(l.s, x.local.s) && sql_domain(dm.s, &dd) && !strcmp(dd.name, d.name))
+      strerr_dief2x(100, "an address cannot forward to itself: ", addrs[i]) ;
+    stralloc_free(&l) ; stralloc_free(&dm) ; userdb_domain_free(&dd) ;
+  }
+  f[0] = "FW" ; f[1] = x.local.s ; f[2] = d.name ; f[3] = keep > 0 ? "1" : "0" ;
+  for (i = 0 ; i < n ; i++) f[4 + i] = addrs[i] ;
+  sql_do(x.addr.s, f, 4 + n) ;
+}
+
+static void sql_show (void)
+{
+  userdb_domain d = USERDB_DOMAIN_ZERO ;
+  userdb_user e = USERDB_USER_ZERO ;
+  char fmt[UINT64_FMT] ;
+  sql_target(x.local.s, x.domain.s, &d, &e, &x.addr, 0) ;
+  out("address: ") ; out(x.addr.s) ; out("\n") ;
+  if (e.flags & USERDB_ALIAS) { out("type: alias\nforward: ") ; out(e.forward) ; out("\n") ; }
+  else
+  {
+    /* vpopmail's MD5-crypt: read from its tables, never written */
+    out("type: mailbox\npassword: ") ; out(!strncmp(e.hash, "$1$", 3) ? "md5crypt (legacy)" : passwd_method(e.hash)) ;
+    out("\nstate: ") ; out(e.flags & USERDB_DISABLED ? "disabled" : "enabled") ;
+    out("\nquota: ") ;
+    if (e.quota) { fmt[uint64_fmt(fmt, e.quota)] = 0 ; out(fmt) ; } else out("none") ;
+    out("\nforward: ") ; out(e.forward[0] ? e.forward : "none") ;
+    if (e.flags & USERDB_KEEP) out(" (a copy kept)") ;
+    out("\nhome: ") ; out(e.home) ;
+    out("\nmaildir: ") ; out(e.home) ; out("/Maildir") ;
+    out("\nuid: ") ; fmt[uint64_fmt(fmt, e.uid)] = 0 ; out(fmt) ;
+    out("\ngid: ") ; fmt[uint64_fmt(fmt, e.gid)] = 0 ; out(fmt) ; out("\n") ;
+  }
+  out_flush() ;
+}
+
+static void sql_users (char const *domain)
+{
+  userdb_domain d = USERDB_DOMAIN_ZERO ;
+  stralloc req = STRALLOC_ZERO, ans = STRALLOC_ZERO ;
+  size_t i ;
+  sql_domain_must(domain, &d) ;
+  if (!stralloc_cats(&req, "L\t") || !stralloc_cats(&req, d.name)) strerr_diefu1sys(111, "allocate memory") ;
+  if (usersql_request(&sqldb, req.s, req.len, &ans) < 0) strerr_diefu1sys(111, "reach userdb-mysqld") ;
+  if (ans.s[0] != '1') strerr_dief2x(111, "unable to list the users: ", ans.len > 2 ? ans.s + 2 : ans.s) ;
+  for (i = 1 ; i < ans.len - 1 ; )
+  {
+    size_t n = strcspn(ans.s + i + 1, "\t") ;
+    ans.s[i + 1 + n] = 0 ;
+    out(ans.s + i + 1) ; out("@") ; out(d.name) ; out("\n") ;
+    i += n + 1 ;
+  }
+  out_flush() ;
+}
+
 #define U_ADDUSER "mail-user adduser [ -H ] [ -q quota ] address"
 static int cmd_adduser (int argc, char const *const *argv)
 {
@@ -658,6 +908,24 @@ static int cmd_adduser (int argc, char const *const *argv)
   address(argv[i], &x.local, &x.domain) ;
   read_setting() ;
   new_hash(hash, seen[0]) ;
+  if (sql)
+  {
+    userdb_domain d = USERDB_DOMAIN_ZERO ;
+    userdb_user e = USERDB_USER_ZERO ;
+    char q[UINT64_FMT + 8] ;
+    sql_domain_must(x.domain.s, &d) ;
+    sql_addr(&x.addr, x.local.s, d.name) ;
+    if (sql_user(x.local.s, d.name, &e)) strerr_dief2x(100, "user exists already: ", x.addr.s) ;
+    as_owner(d.uid, d.gid, &maildir_child, d.dir, x.local.s) ;
+    sql_quota(q, quota) ;
+    if (!stralloc_copys(&x.utmp, d.dir) || !stralloc_catb(&x.utmp, "/", 1) || !stralloc_cats(&x.utmp, x.local.s) || !stralloc_0(&x.utmp))
+      strerr_diefu1sys(111, "allocate memory") ;
+    {
+      char const *f[6] = { "AU", x.local.s, d.name, hash, q, x.utmp.s } ;
+      sql_do(x.addr.s, f, 6) ;
+    }
+    return 0 ;
+  }
   db_open(&u, 1) ;
   target_find(&u, &x) ;
   if (x.found) strerr_dief2x(100, "user exists already: ", x.addr.s) ;
@@ -680,6 +948,18 @@ static int cmd_deluser (int argc, char const *const *argv)
   if (argc - i != 1) usage1(U_DELUSER) ;
   address(argv[i], &x.local, &x.domain) ;
   read_setting() ;
+  if (sql)
+  {
+    userdb_domain d = USERDB_DOMAIN_ZERO ;
+    userdb_user e = USERDB_USER_ZERO ;
+    sql_target(x.local.s, x.domain.s, &d, &e, &x.addr, 0) ;
+    {
+      char const *f[3] = { "DU", x.local.s, d.name } ;
+      sql_do(x.addr.s, f, 3) ;
+    }
+    if (seen[0] && !(e.flags & USERDB_ALIAS)) as_owner(d.uid, d.gid, &rm_child, d.dir, x.local.s) ;
+    return 0 ;
+  }
   db_open(&u, 1) ;
   target_find(&u, &x) ;
   target_must(&x, 0) ;
@@ -708,6 +988,7 @@ static int cmd_domains (int argc, char const *const *argv)
   size_t pos = 0, start, len ;
   (void)argv ;
   if (argc != 1) usage1(U_DOMAINS) ;
+  cdb_only("domains") ;
   db_open(&u, 0) ;
   dt = userfile_get(&u, "domains") ;
   while (userfile_line(&dt->text, &pos, &start, &len))
@@ -736,6 +1017,7 @@ static int cmd_users (int argc, char const *const *argv)
   size_t pos = 0, start, len ;
   if (argc != 2) usage1(U_USERS) ;
   domain_arg(argv[1], &domain) ;
+  if (sql) { sql_users(domain.s) ; return 0 ; }
   db_open(&u, 0) ;
   real_domain(&u, domain.s, &d, &dtmp) ;
   t = users_of(&u, &d) ;
@@ -759,6 +1041,7 @@ static int cmd_show (int argc, char const *const *argv)
   char fmt[UINT64_FMT] ;
   if (argc != 2) usage1(U_SHOW) ;
   address(argv[1], &x.local, &x.domain) ;
+  if (sql) { sql_show() ; return 0 ; }
   db_open(&u, 0) ;
   target_find(&u, &x) ;
   target_must(&x, 0) ;
@@ -795,6 +1078,7 @@ static int cmd_passwd (int argc, char const *const *argv)
   address(argv[i], &x.local, &x.domain) ;
   read_setting() ;
   new_hash(hash, seen[0]) ;
+  if (sql) { sql_set("PW", hash) ; return 0 ; }
   db_open(&u, 1) ;
   target_find(&u, &x) ;
   target_must(&x, 2) ;
@@ -812,6 +1096,13 @@ static int cmd_quota (int argc, char const *const *argv)
   address(argv[1], &x.local, &x.domain) ;
   if (!quota_scan(argv[2], &q)) strerr_dief2x(100, "bad quota (bytes, with k, M or G, or none): ", argv[2]) ;
   read_setting() ;
+  if (sql)
+  {
+    char qs[UINT64_FMT + 8] ;
+    sql_quota(qs, q) ;
+    sql_set("QU", qs) ;
+    return 0 ;
+  }
   db_open(&u, 1) ;
   target_find(&u, &x) ;
   target_must(&x, 1) ;
@@ -826,6 +1117,7 @@ static int flag_cmd (int argc, char const *const *argv, char const *usage, int d
   if (argc != 2) usage1(usage) ;
   address(argv[1], &x.local, &x.domain) ;
   read_setting() ;
+  if (sql) { sql_set(disable ? "DI" : "EN", 0) ; return 0 ; }
   db_open(&u, 1) ;
   target_find(&u, &x) ;
   target_must(&x, 1) ;
@@ -846,7 +1138,7 @@ static int cmd_forward (int argc, char const *const *argv)
   stralloc list = STRALLOC_ZERO ;
   char seen[1] = { 0 } ;
   char const *args[1] ;
-  int i = opts(argc, argv, "k", U_FORWARD, seen, args) ;
+  int i = opts(argc, argv, "k", U_FORWARD, seen, args), i0 = i ;
   if (argc - i < 2) usage1(U_FORWARD) ;
   address(argv[i], &x.local, &x.domain) ;
   for (i++ ; i < argc ; i++)
@@ -856,6 +1148,7 @@ static int cmd_forward (int argc, char const *const *argv)
   }
   if (!stralloc_0(&list)) strerr_diefu1sys(111, "allocate memory") ;
   read_setting() ;
+  if (sql) { sql_forward(seen[0], argc - (i0 + 1), argv + i0 + 1) ; return 0 ; }
   db_open(&u, 1) ;
   target_find(&u, &x) ;
   {
@@ -896,6 +1189,7 @@ static int cmd_unforward (int argc, char const *const *argv)
   if (argc != 2) usage1(U_UNFORWARD) ;
   address(argv[1], &x.local, &x.domain) ;
   read_setting() ;
+  if (sql) { sql_forward(-1, 0, 0) ; return 0 ; }
   db_open(&u, 1) ;
   target_find(&u, &x) ;
   target_must(&x, 0) ;
@@ -1022,7 +1316,103 @@ static void import_child (char const *dir, char const *unused)
   for (; i < import_job.n ; i++) maildir_child(dir, import_job.names[i]) ;
 }
 
-#define U_IMPORT "mail-user import domain"
+/* import -V: a vpopmail domain directory's vpasswd and .qmail-NAME alias files, turned into
+   lines of mail-users(5) appended to out. Every bad line is named (file, line); any makes
+   it die 100 with nothing imported. */
+static uint64_t vpop_quota (char const *s)
+{
+  uint64_t q = 0, mult = 1 ;
+  size_t n = uint64_scan(s, &q) ;
+  if (!n) return 0 ;   /* NOQUOTA */
+  if (s[n] == 'k' || s[n] == 'K') mult = 1024 ;
+  else if (s[n] == 'm' || s[n] == 'M') mult = 1024 * 1024 ;
+  else if (s[n] == 'g' || s[n] == 'G') mult = 1024 * 1024 * 1024 ;
+  return q > UINT64_MAX / mult ? 0 : q * mult ;
+}
+
+static void vpop_bad (unsigned int *bad, char const *file, unsigned int line, char const *why)
+{
+  char fmt[UINT_FMT] ;
+  fmt[uint_fmt(fmt, line)] = 0 ;
+  if (++*bad > 50) return ;
+  if (line) strerr_warnw5x(file, " line ", fmt, ": ", why) ;
+  else strerr_warnw3x(file, ": ", why) ;
+}
+
+static void vpop_read (char const *dir, stralloc *out)
+{
+  stralloc text = STRALLOC_ZERO, path = STRALLOC_ZERO, fwd = STRALLOC_ZERO ;
+  size_t pos = 0, start, len ;
+  unsigned int lineno = 0, bad = 0 ;
+  DIR *dh ;
+  struct dirent *de ;
+  if (!stralloc_copys(&path, dir) || !stralloc_cats(&path, "/vpasswd") || !stralloc_0(&path)) strerr_diefu1sys(111, "allocate memory") ;
+  if (!openreadfileclose(path.s, &text, 0) && errno != ENOENT) strerr_diefu2sys(111, "read ", path.s) ;
+  while (userfile_line(&text, &pos, &start, &len))
+  {
+    char *f[8] ;
+    unsigned int n = 0, gid = 0 ;
+    char *p = text.s + start ;
+    char const *why ;
+    lineno++ ;
+    p[len] = 0 ;
+    if (!len || *p == '#') continue ;
+    while (n < 8) { f[n++] = p ; p = strchr(p, ':') ; if (!p) break ; *p++ = 0 ; }
+    if (n < 7 || p) { vpop_bad(&bad, path.s, lineno, "expected name:passwd:uid:gid:gecos:dir:shell[:clear]") ; continue ; }
+    for (p = f[0] ; *p ; p++) if (*p >= 'A' && *p <= 'Z') *p += 32 ;
+    if (!userdb_local_valid(f[0], strlen(f[0]))) { vpop_bad(&bad, path.s, lineno, "bad user name") ; continue ; }
+    if (!passwd_hash_ok(f[1], &why)) { vpop_bad(&bad, path.s, lineno, why) ; continue ; }
+    if (f[3][0] && f[3][uint_scan(f[3], &gid)]) { vpop_bad(&bad, path.s, lineno, "bad pw_gid (flags)") ; continue ; }
+    {
+      userfile_user e = { .local = f[0], .hash = f[1], .flags = gid & 2 ? USERDB_DISABLED : 0, .quota = vpop_quota(f[6]), .forward = "" } ;
+      if (!userfile_format_user(out, &e)) strerr_diefu1sys(111, "allocate memory") ;
+    }
+  }
+  /* .qmail-NAME: an alias (a ':' in NAME is a '.'), forwarding to its address lines */
+  dh = opendir(dir) ;
+  if (!dh) strerr_diefu2sys(111, "open ", dir) ;
+  while ((de = readdir(dh)))
+  {
+    size_t k = 0 ;
+    char name[256] ;
+    if (strncmp(de->d_name, ".qmail-", 7) || !strcmp(de->d_name, ".qmail-default")) continue ;
+    if (strlen(de->d_name + 7) >= sizeof name) continue ;
+    for (k = 0 ; de->d_name[7 + k] ; k++) { char c = de->d_name[7 + k] ; name[k] = c == ':' ? '.' : c >= 'A' && c <= 'Z' ? c + 32 : c ; }
+    name[k] = 0 ;
+    path.len = 0 ;
+    if (!stralloc_cats(&path, dir) || !stralloc_catb(&path, "/", 1) || !stralloc_cats(&path, de->d_name) || !stralloc_0(&path)) strerr_diefu1sys(111, "allocate memory") ;
+    if (!userdb_local_valid(name, k)) { vpop_bad(&bad, path.s, 0, "not an alias name sluice can have") ; continue ; }
+    text.len = 0 ;
+    if (!openreadfileclose(path.s, &text, 0)) strerr_diefu2sys(111, "read ", path.s) ;
+    fwd.len = 0 ;
+    for (pos = 0, lineno = 0 ; userfile_line(&text, &pos, &start, &len) ; )
+    {
+      char *l = text.s + start ;
+      lineno++ ;
+      l[len] = 0 ;
+      if (!len || *l == '#') continue ;
+      if (*l == '&') l++ ;
+      if (!userfile_forward_valid(l) || strchr(l, ',')) { vpop_bad(&bad, path.s, lineno, "not a forward address (programs and files are not imported)") ; continue ; }
+      if ((fwd.len && !stralloc_catb(&fwd, ",", 1)) || !stralloc_cats(&fwd, l)) strerr_diefu1sys(111, "allocate memory") ;
+    }
+    if (!fwd.len) continue ;
+    if (!stralloc_0(&fwd)) strerr_diefu1sys(111, "allocate memory") ;
+    {
+      userfile_user e = { .local = name, .hash = "", .flags = USERDB_ALIAS, .quota = 0, .forward = fwd.s } ;
+      if (!userfile_format_user(out, &e)) strerr_diefu1sys(111, "allocate memory") ;
+    }
+  }
+  closedir(dh) ;
+  if (bad)
+  {
+    char fmt[UINT_FMT] ;
+    fmt[uint_fmt(fmt, bad)] = 0 ;
+    strerr_dief3x(100, "nothing imported: ", fmt, " bad line(s) in the vpopmail files") ;
+  }
+  stralloc_free(&text) ; stralloc_free(&path) ; stralloc_free(&fwd) ;
+}
+
+#define U_IMPORT "mail-user import [ -V vpopmail-domain-dir ] domain"
 static int cmd_import (int argc, char const *const *argv)
 {
   stralloc domain = STRALLOC_ZERO, dtmp = STRALLOC_ZERO, in = STRALLOC_ZERO, copy = STRALLOC_ZERO,
@@ -1034,9 +1424,14 @@ static int cmd_import (int argc, char const *const *argv)
   size_t nn = 0, nh = 0, cap = 0, pos, start, len, i ;
   unsigned int lineno = 0, bad = 0 ;
   char fmt[UINT_FMT] ;
-  if (argc != 2) usage1(U_IMPORT) ;
-  domain_arg(argv[1], &domain) ;
-  for (;;)
+  char seen[1] = { 0 } ;
+  char const *args[1] = { 0 } ;
+  int ai = opts(argc, argv, "V:", U_IMPORT, seen, args) ;
+  if (argc - ai != 1) usage1(U_IMPORT) ;
+  cdb_only("import") ;
+  domain_arg(argv[ai], &domain) ;
+  if (seen[0]) vpop_read(args[0], &in) ;
+  else for (;;)
   {
     ssize_t r ;
     if (!stralloc_readyplus(&in, 65536)) strerr_diefu1sys(111, "allocate memory") ;
@@ -1108,6 +1503,7 @@ static int cmd_rebuild (int argc, char const *const *argv)
 {
   (void)argv ;
   if (argc != 1) usage1(U_REBUILD) ;
+  cdb_only("rebuild") ;
   read_setting() ;
   db_open(&u, 1) ;
   db_commit(&u) ;
@@ -1131,6 +1527,7 @@ static struct command_s
   { "enable", &cmd_enable },
   { "forward", &cmd_forward },
   { "import", &cmd_import },
+  { "initdb", &cmd_initdb },
   { "passwd", &cmd_passwd },
   { "quota", &cmd_quota },
   { "rebuild", &cmd_rebuild },
@@ -1148,6 +1545,7 @@ int main (int argc, char const *const *argv)
   if (argc < 2) dieusage() ;
   for (; c->name ; c++) if (!strcmp(argv[1], c->name)) break ;
   if (!c->name) dieusage() ;
+  sql_init() ;
   {
     int r = c->run(argc - 1, argv + 1) ;
     userfile_free(&u) ;

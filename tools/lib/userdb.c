@@ -3,10 +3,12 @@
 #include <skalibs/stralloc.h>
 #include "control.h"
 #include "userdb.h"
+#include "usersql.h"
 
 static userdb_backend const *const backends[] =
 {
   &userdb_cdb_backend,
+  &userdb_mysql_backend,
   0
 } ;
 
