@@ -67,6 +67,7 @@ static ctl const table[] =
   { "tlscafile", LINE, "/etc/ssl/certs/ca-certificates.crt", "remote-deliver queue-remote" },
   { "tlsdestinations", LINES, "none", "remote-deliver queue-remote" },
   { "userdb", LINE, "cdb", "smtpd auth-check queue-run queue-spawn queue-list mail-user" },
+  { "userdbtimeout", NUMBER, "5000 (milliseconds)", "smtpd auth-check queue-run queue-spawn queue-list mail-user (the mysql backend)" },
 } ;
 #define NCTL (sizeof table / sizeof *table)
 
