@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd-lib.sh"
 [ -x "$B/tcpsrv" ] || skip_all "no tcpsrv in $B"
-plan 63
+plan 66
 
 smtpd_setup
 # the queue stand-in, keeping also the environment smtpd had (its own is smtpd's)
@@ -322,3 +322,21 @@ is "$(cat "$T/term.out" | tr '\n' ' ')" "220 221 EOF " "... its client is served
 wait "$SPID"
 is "$?" 0 "... then tcpsrv exits 0"
 nok "... and the worker is gone" kill -0 "$w"
+
+# ---- STARTTLS: tls-wrap between tcpsrv and smtpd; no TLS in a worker, smtpd per connection
+. "$(dirname "$0")/tls-lib.sh"
+tls_certs || diag "no test certificates"
+rsrv tls -w 1 -c 2 -- "$B/tls-wrap" -s "$B/smtpd" || exit 1
+qq_clear
+"$PY" - $PORT "$C/ca.pem" > "$T/tls.out" 2>&1 <<'EOF'
+import smtplib, ssl, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20); s.ehlo()
+print("starttls" if s.has_extn("starttls") else "no starttls")
+ctx = ssl.create_default_context(cafile=sys.argv[2]); ctx.check_hostname = False
+s.starttls(context=ctx); s.ehlo()
+s.sendmail("s@remote.example", ["u@example.org"], "Subject: tls\r\n\r\nx\r\n"); s.quit(); print("sent")
+EOF
+is "$(cat "$T/tls.out" | tr '\n' ' ')" "starttls sent " "tls-wrap -s smtpd under tcpsrv -w: STARTTLS offered, the message sent inside TLS"
+like "$(sed -n 2p "$(qq_last)/msg")" '^	\(using TLS' "... its Received: line says TLS"
+like "$(cat "$T/tls.log")" 'is no resident worker' "... served by a tls-wrap and smtpd of its own: tcpsrv fell back"
+stop_pid "$SPID"
