@@ -1,6 +1,6 @@
 #!/bin/sh
 # The whole path: messages sent over SMTP until the last one is in its Maildir.
-#   sluice:  tcpsrv + smtpd -> queue-injectd -> queue-run -> queue-spawn -> queue-local ->
+#   sluice:  tcpsrv -w 2 + resident smtpd -> queue-injectd -> queue-run -> queue-spawn -> queue-local ->
 #            Maildir of virtual users made with mail-user
 #   postfix: a private instance: smtpd -> cleanup -> qmgr -> virtual -> Maildir
 # Both on one new ext4 filesystem, 100 virtual users (one uid), the same load: Postfix's
@@ -11,12 +11,13 @@
 # divided by the messages; the load's own smtp-source runs are the same for both).
 # Prints: queue msgs/s: sluice X, postfix Y, ratio Z
 # Tunables: QUEUE_BENCH_MSGS (default 5000), QUEUE_BENCH_SESSIONS (10), QUEUE_BENCH_ROUNDS (3),
-#   QUEUE_BENCH_WORKERS (default 0: one smtpd per connection; N: tcpsrv -w N, resident smtpd).
+#   QUEUE_BENCH_WORKERS (default 2, as services/smtpd: tcpsrv -w 2, resident smtpd; 0: one
+#   smtpd per connection).
 . "$(dirname "$0")/common.shlib"
 N=${QUEUE_BENCH_MSGS:-5000}
 S=${QUEUE_BENCH_SESSIONS:-10}
 ROUNDS=${QUEUE_BENCH_ROUNDS:-3}
-WORKERS=${QUEUE_BENCH_WORKERS:-0}
+WORKERS=${QUEUE_BENCH_WORKERS:-2}
 WOPT=""; [ "$WORKERS" = 0 ] || WOPT="-w $WORKERS"
 USERS=100
 SIZE=4096

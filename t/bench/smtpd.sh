@@ -1,7 +1,7 @@
 #!/bin/sh
 # smtpd benchmark: messages per second accepted over SMTP on loopback, with Postfix's
 # smtp-source as the load, against Postfix's own smtpd in a private instance, in one run.
-#   sluice:  tcpsrv + smtpd, each message handed to queue-injectd over its socket, which
+#   sluice:  tcpsrv -w 2 + resident smtpd (as the shipped service), each message handed to queue-injectd over its socket, which
 #            writes it into the queue (file and todo/ fsynced) before smtpd says 250; no
 #            queue-run, so nothing is delivered (the whole path is t/bench/queue.sh). No
 #            rblsmtpd: the shipped service leaves it out when no DNSBL is configured.
@@ -11,11 +11,12 @@
 # process starts per message of each, connections reused, and a round with one core busy.
 # Prints: smtpd msgs/s: sluice X, postfix Y, ratio Z
 # Tunables: SMTPD_BENCH_MSGS (default 500), SMTPD_BENCH_SESSIONS (default 10),
-#   SMTPD_BENCH_WORKERS (default 0: one smtpd per connection; N: tcpsrv -w N, resident smtpd).
+#   SMTPD_BENCH_WORKERS (default 2, as services/smtpd: tcpsrv -w 2, resident smtpd; 0: one
+#   smtpd per connection).
 . "$(dirname "$0")/common.shlib"
 N=${SMTPD_BENCH_MSGS:-500}
 S=${SMTPD_BENCH_SESSIONS:-10}
-WORKERS=${SMTPD_BENCH_WORKERS:-0}
+WORKERS=${SMTPD_BENCH_WORKERS:-2}
 WOPT=""; [ "$WORKERS" = 0 ] || WOPT="-w $WORKERS"
 SIZE=4096
 
