@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole path: messages sent over SMTP until the last one is in its Maildir.
-#   sluice:  tcpsrv -w 2 + resident smtpd -> queue-injectd -> queue-run -> queue-spawn -> queue-local ->
-#            Maildir of virtual users made with mail-user
+#   sluice:  tcpsrv -w 2 + resident smtpd -> queue-injectd -> queue-run -> queue-spawn ->
+#            queue-local -> Maildir of virtual users made with mail-user
 #   postfix: a private instance: smtpd -> cleanup -> qmgr -> virtual -> Maildir
 # Both on one new ext4 filesystem, 100 virtual users (one uid), the same load: Postfix's
 # smtp-source, SESSIONS at once, one 4 KB message per connection, MSGS in all. Rounds
