@@ -3,9 +3,9 @@
 # smtp-source as the load, against Postfix's own smtpd in a private instance, in one run.
 #   sluice:  tcpsrv -w 2 + resident smtpd (as the shipped service), each message handed to
 #            queue-injectd over its socket, which writes it into the queue (file and todo/
-#            fsynced) before smtpd says 250; no
-#            queue-run, so nothing is delivered (the whole path is t/bench/queue.sh). No
-#            rblsmtpd: the shipped service leaves it out when no DNSBL is configured.
+#            fsynced) before smtpd says 250; no queue-run, so nothing is delivered (the
+#            whole path is t/bench/queue.sh). No rblsmtpd: the shipped service leaves it out
+#            when no DNSBL is configured.
 #   postfix: a private instance (smtpd + cleanup, the queue file fsynced), delivering to the
 #            discard transport; it never binds port 25 and is stopped on exit
 # Both queues on one new ext4 filesystem. Also printed: one process start's cost here, the
