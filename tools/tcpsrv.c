@@ -914,7 +914,7 @@ static void worker_read (worker *w)
       worker_conn_end(w, (int)(code << 8)) ;
       P->failures = 0 ;
       w->stamp = STAMP ;
-      if (w->uses >= cf.uses || P->draining || !P->resident) { w->quit = 1 ; worker_close(w) ; }
+      if (w->uses >= cf.uses || (P->draining && !P->pqlen) || !P->resident) { w->quit = 1 ; worker_close(w) ; }
       return ;
     }
   }
@@ -989,14 +989,14 @@ static int workers_tend (void)
     else if (worker_idle(w)) idle++ ;
   }
   if (!P->resident) return 0 ;
-  if (P->draining)
+  if (P->draining && !P->pqlen)
   {
-    if (!P->pqlen)
-      for (i = 0 ; i < P->nw ; i++)
-        if (W[i].fd >= 0 && !W[i].conn && !W[i].helper) { W[i].quit = 1 ; worker_close(&W[i]) ; }
+    for (i = 0 ; i < P->nw ; i++)
+      if (W[i].fd >= 0 && !W[i].conn && !W[i].helper) { W[i].quit = 1 ; worker_close(&W[i]) ; }
     return 0 ;
   }
-  for (i = 0 ; i < P->nw && live > cf.workers ; i++)
+  /* draining, connections accepted before SIGTERM still wait: workers for them only */
+  for (i = 0 ; i < P->nw && live > cf.workers && !P->draining ; i++)
   {
     worker *w = &W[i] ;
     tain t ;
@@ -1004,7 +1004,7 @@ static int workers_tend (void)
     tain_addsec(&t, &w->stamp, IDLE_SECS) ;
     if (!tain_less(&STAMP, &t)) { w->quit = 1 ; worker_close(w) ; live-- ; }
   }
-  while (live < cf.limit && (live < cf.workers || P->pqlen > idle + starting))
+  while (live < cf.limit && ((live < cf.workers && !P->draining) || P->pqlen > idle + starting))
   {
     int r = worker_start() ;
     if (!r) break ;
