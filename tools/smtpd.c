@@ -21,6 +21,7 @@
 #include "control.h"
 #include "logtext.h"
 #include "qqueue.h"
+#include "resident.h"
 #include "date822.h"
 #include "smtpauth.h"
 #include "smtpcmd.h"
@@ -35,35 +36,80 @@
 #define MAXHOPS 100          /* Received:/Delivered-To: lines before a message is a loop */
 #define LOGMAX 256           /* longest piece of client text in a log line */
 
-/* configuration: control files and environment, read once per connection */
-static stralloc me, greeting, liphost, rcpthosts, badmailfrom ;
-static struct cdb mrh ;
-static int hasmrh = 0 ;
-static unsigned long databytes, timeoutsec, maxrcpt, maxbad, sessionsec, datarate ;
-static char const *relayclient, *remoteip, *remotehost, *remoteinfo, *localip, *rblsmtpd ;
-static int requireauth, tls ;
-/* UCSPI-TLS (tls-wrap -s): STARTTLS is offered while ctlfd >= 0; authtls: AUTH only over TLS */
-static int ctlfd = -1, sslrfd = -1, sslwfd = -1, authtls = 0 ;
-static stralloc tlsproto, tlscipher ;
-static char const *const *authprog = 0 ;
+static char const *const *authprog = 0 ;   /* the checkpassword program: for the process */
+static int resident_mode = 0 ;             /* a resident worker of tcpsrv -w */
 
-/* the session and the current transaction */
-static stralloc helo, authuser ;
-static int seenhelo = 0, esmtp = 0, authed = 0 ;
-static unsigned long badcmds = 0 ;
-static int inmail = 0, smtputf8 = 0 ;
-static unsigned long nrcpt = 0 ;
-static stralloc sender, envelope, rcptlog, addr, logsa, tmp ;
-static qqueue qq = QQUEUE_ZERO ;   /* the queue program of the message being received */
+/* Everything a session knows, in one place: the control files and the environment as read
+   for this connection, the client's state, the transaction, the buffers. A resident smtpd
+   (tcpsrv -w) wipes it whole between connections (session_wipe): nothing of one client
+   reaches the next, not even what a later change to this file forgets to reset. */
+static struct session_s
+{
+  /* every stralloc of the session, and nothing else: session_wipe frees them all */
+  struct
+  {
+    /* configuration: control files and environment, read once per connection */
+    stralloc me, greeting, liphost, rcpthosts, badmailfrom, tlsproto, tlscipher ;
+    /* the client and the transaction */
+    stralloc helo, authuser, sender, envelope, rcptlog, addr, logsa, tmp ;
+    /* AUTH: the client's answers, the login and password, the checkpassword input */
+    stralloc authresp, authlogin, authpass, authin ;
+  } sa ;
+  struct cdb mrh ;
+  int hasmrh ;
+  unsigned long databytes, timeoutsec, maxrcpt, maxbad, sessionsec, datarate ;
+  char const *relayclient, *remoteip, *remotehost, *remoteinfo, *localip, *rblsmtpd ;
+  int requireauth, tls ;
+  /* UCSPI-TLS (tls-wrap -s): STARTTLS is offered while ctlfd >= 0; authtls: AUTH only over TLS */
+  int ctlfd, sslrfd, sslwfd, authtls ;
+  int seenhelo, esmtp, authed ;
+  unsigned long badcmds ;
+  int inmail, smtputf8 ;
+  unsigned long nrcpt ;
+  qqueue qq ;           /* the queue program of the message being received */
+  /* Deadlines beyond timeoutsmtpd's, which bounds each read and write: the whole session
+     ends at sessiondeadline (control/timeoutsession); a DATA command and its text end at
+     datadeadline, timeoutsmtpd after the command plus one second per control/mindatarate
+     bytes received since, so that a client sending one byte at a time cannot hold a slot. */
+  tain sessiondeadline, datastart, datadeadline, lastread ;
+  uint64_t datain ;     /* bytes read since the DATA command */
+  int indata ;
+  /* The users database (mail-users(5)): its domains are ours, and an address there that
+     is no recipient is refused at RCPT. Opened at the first recipient, kept for the session. */
+  userdb udb ;
+  int udbopen ;         /* 0 not yet (or it failed: tried again), 1 open, 2 there is none */
+  int quit ;            /* QUIT answered: the session is over */
+  /* I/O with the client: replies are buffered and flushed before every read that would
+     block, which is what PIPELINING (RFC 2920) needs */
+  size_t inpos, inlen, outlen ;
+  smtpline line ;
+  char inbuf[16384] ;
+  char outbuf[8192] ;
+  /* the message goes to the queue in pieces of up to 64 KiB, with room to frame them */
+  char qbuf[QQUEUE_HEADROOM + 65536 + 1] ;
+} S ;
+typedef char session_sa_is_strallocs[sizeof S.sa % sizeof (stralloc) ? -1 : 1] ;
 static volatile sig_atomic_t qqkilled = 0 ;
 
-/* Deadlines beyond timeoutsmtpd's, which bounds each read and write: the whole session
-   ends at sessiondeadline (control/timeoutsession); a DATA command and its text end at
-   datadeadline, timeoutsmtpd after the command plus one second per control/mindatarate
-   bytes received since, so that a client sending one byte at a time cannot hold a slot. */
-static tain sessiondeadline, datastart, datadeadline, lastread ;
-static uint64_t datain = 0 ;       /* bytes read since the DATA command */
-static int indata = 0 ;
+/* Forget what sa held: overwritten, then freed. */
+static void sa_wipe (stralloc *sa)
+{
+  if (sa->s) explicit_bzero(sa->s, sa->a) ;
+  stralloc_free(sa) ;
+}
+
+/* A session's start: nothing known, no descriptor held. */
+static void session_init (void)
+{
+  static qqueue const qqzero = QQUEUE_ZERO ;
+  static smtpline const linezero = SMTPLINE_ZERO ;
+  static userdb const udbzero = USERDB_ZERO ;
+  S.qq = qqzero ;
+  S.line = linezero ;
+  S.udb = udbzero ;
+  S.ctlfd = S.sslrfd = S.sslwfd = -1 ;
+  qqkilled = 0 ;
+}
 
 /* qqueue_finish and qqueue_abort wait for the queue without a deadline: a program that hangs
    after reading everything, or that ignores SIGTERM, or a queue-injectd that never answers,
@@ -72,15 +118,15 @@ static int indata = 0 ;
 static void qqalarm (int sig)
 {
   (void)sig ;
-  if (qq.pid > 0) kill(qq.pid, SIGKILL) ;
+  if (S.qq.pid > 0) kill(S.qq.pid, SIGKILL) ;
   qqkilled = 1 ;
 }
 
 static void queue_abort (void)
 {
-  if (qq.pid <= 0 && qq.msgfd < 0 && qq.envfd < 0) return ;
-  alarm(timeoutsec ? (unsigned int)timeoutsec : 1) ;
-  qqueue_abort(&qq) ;
+  if (S.qq.pid <= 0 && S.qq.msgfd < 0 && S.qq.envfd < 0) return ;
+  alarm(S.timeoutsec ? (unsigned int)S.timeoutsec : 1) ;
+  qqueue_abort(&S.qq) ;
   alarm(0) ;
 }
 
@@ -89,51 +135,43 @@ static int queue_finish (void)
 {
   int code ;
   qqkilled = 0 ;
-  alarm(timeoutsec ? (unsigned int)timeoutsec : 1) ;
-  code = qqueue_finish(&qq) ;
+  alarm(S.timeoutsec ? (unsigned int)S.timeoutsec : 1) ;
+  code = qqueue_finish(&S.qq) ;
   alarm(0) ;
   return qqkilled ? 52 : code ;
 }
 
-/* I/O with the client: replies are buffered and flushed before every read that would
-   block, which is what PIPELINING (RFC 2920) needs */
-static char inbuf[16384] ;
-static size_t inpos = 0, inlen = 0 ;
-static char outbuf[8192] ;
-static size_t outlen = 0 ;
-static smtpline line = SMTPLINE_ZERO ;
-
 static void logflush (void)
 {
-  if (stralloc_catb(&logsa, "\n", 1)) allwrite(2, logsa.s, logsa.len) ;
-  logsa.len = 0 ;
+  if (stralloc_catb(&S.sa.logsa, "\n", 1)) allwrite(2, S.sa.logsa.s, S.sa.logsa.len) ;
+  S.sa.logsa.len = 0 ;
 }
 
 static void logword (char const *word)
 {
-  logsa.len = 0 ;
-  if (!stralloc_cats(&logsa, word) || !stralloc_cats(&logsa, " ip=")
-   || !logtext_cat(&logsa, remoteip, strlen(remoteip), LOGMAX, " ")) logsa.len = 0 ;
+  S.sa.logsa.len = 0 ;
+  if (!stralloc_cats(&S.sa.logsa, word) || !stralloc_cats(&S.sa.logsa, " ip=")
+   || !logtext_cat(&S.sa.logsa, S.remoteip, strlen(S.remoteip), LOGMAX, " ")) S.sa.logsa.len = 0 ;
 }
 
 /* a log line that lacks memory loses its tail, never the whole event */
 static void logtext (char const *key, char const *s, size_t len)
 {
-  if (stralloc_catb(&logsa, " ", 1) && stralloc_cats(&logsa, key))
-    logtext_cat(&logsa, s, len, LOGMAX, " ") ;
+  if (stralloc_catb(&S.sa.logsa, " ", 1) && stralloc_cats(&S.sa.logsa, key))
+    logtext_cat(&S.sa.logsa, s, len, LOGMAX, " ") ;
 }
 
 /* free text, last on the line: blanks kept */
 static void logreason (char const *s)
 {
-  if (stralloc_cats(&logsa, " reason=")) logtext_cat(&logsa, s, strlen(s), LOGMAX, "") ;
+  if (stralloc_cats(&S.sa.logsa, " reason=")) logtext_cat(&S.sa.logsa, s, strlen(s), LOGMAX, "") ;
 }
 
 static void logaddr (char const *key, char const *a)
 {
   logtext(key, "<", 1) ;
-  logtext_cat(&logsa, a, strlen(a), LOGMAX, " ") ;
-  stralloc_catb(&logsa, ">", 1) ;
+  logtext_cat(&S.sa.logsa, a, strlen(a), LOGMAX, " ") ;
+  stralloc_catb(&S.sa.logsa, ">", 1) ;
 }
 
 /* wait until fd can be read (or written) for at most timeoutsec, and for the client (fd 0
@@ -143,11 +181,11 @@ static int ready (int fd, int forwrite)
   iopause_fd x = { .fd = fd, .events = forwrite ? IOPAUSE_WRITE : IOPAUSE_READ, .revents = 0 } ;
   tain deadline ;
   tain_now_g() ;
-  tain_addsec_g(&deadline, (int)timeoutsec) ;
+  tain_addsec_g(&deadline, (int)S.timeoutsec) ;
   if (fd <= 1)
   {
-    if (tain_less(&sessiondeadline, &deadline)) deadline = sessiondeadline ;
-    if (indata && datarate && tain_less(&datadeadline, &deadline)) deadline = datadeadline ;
+    if (tain_less(&S.sessiondeadline, &deadline)) deadline = S.sessiondeadline ;
+    if (S.indata && S.datarate && tain_less(&S.datadeadline, &deadline)) deadline = S.datadeadline ;
   }
   for (;;)
   {
@@ -174,7 +212,7 @@ static int timed_write (int fd, char const *s, size_t len)
 
 static void flush (void)
 {
-  if (outlen && !timed_write(1, outbuf, outlen))
+  if (S.outlen && !timed_write(1, S.outbuf, S.outlen))
   {
     int e = errno ;
     logword("end") ; logreason("client write error") ; logflush() ;
@@ -182,18 +220,18 @@ static void flush (void)
     errno = e ;
     strerr_diefu1sys(111, "write to the client") ;
   }
-  outlen = 0 ;
+  S.outlen = 0 ;
 }
 
 static void outb (char const *s, size_t len)
 {
   while (len)
   {
-    size_t n = sizeof outbuf - outlen ;
+    size_t n = sizeof S.outbuf - S.outlen ;
     if (!n) { flush() ; continue ; }
     if (n > len) n = len ;
-    memcpy(outbuf + outlen, s, n) ;
-    outlen += n ; s += n ; len -= n ;
+    memcpy(S.outbuf + S.outlen, s, n) ;
+    S.outlen += n ; s += n ; len -= n ;
   }
 }
 
@@ -204,19 +242,19 @@ static void closing (int e) gccattr_noreturn ;
 static void closing (int e)
 {
   queue_abort() ;
-  (void)timed_write(1, outbuf, outlen) ;
+  (void)timed_write(1, S.outbuf, S.outlen) ;
   _exit(e) ;
 }
 
 /* DATA's deadline: timeoutsmtpd after the command, one more second per datarate bytes */
 static void data_deadline (void)
 {
-  uint64_t ms = datarate ? datain * 1000 / datarate : 0 ;
+  uint64_t ms = S.datarate ? S.datain * 1000 / S.datarate : 0 ;
   tain frac ;
   if (ms > (uint64_t)30 * 86400 * 1000) ms = (uint64_t)30 * 86400 * 1000 ;   /* an int of seconds */
-  tain_addsec(&datadeadline, &datastart, (int)(timeoutsec + ms / 1000)) ;
+  tain_addsec(&S.datadeadline, &S.datastart, (int)(S.timeoutsec + ms / 1000)) ;
   tain_from_millisecs(&frac, (int)(ms % 1000)) ;
-  tain_add(&datadeadline, &datadeadline, &frac) ;
+  tain_add(&S.datadeadline, &S.datadeadline, &frac) ;
 }
 
 /* 0 while the session and DATA are within their deadlines, else what passed; a client
@@ -225,9 +263,9 @@ static char const *deadline_passed (void)
 {
   tain silent ;
   tain_now_g() ;
-  if (!tain_less(&STAMP, &sessiondeadline)) return "session deadline" ;
-  tain_addsec(&silent, &lastread, (int)timeoutsec) ;
-  if (indata && datarate && !tain_less(&STAMP, &datadeadline) && tain_less(&STAMP, &silent)) return "data too slow" ;
+  if (!tain_less(&STAMP, &S.sessiondeadline)) return "session deadline" ;
+  tain_addsec(&silent, &S.lastread, (int)S.timeoutsec) ;
+  if (S.indata && S.datarate && !tain_less(&STAMP, &S.datadeadline) && tain_less(&STAMP, &silent)) return "data too slow" ;
   return 0 ;
 }
 
@@ -235,31 +273,31 @@ static void timedout (void) gccattr_noreturn ;
 static void timedout (void)
 {
   char const *why = deadline_passed() ;
-  out("421 4.4.2 ") ; out(me.s) ;
+  out("421 4.4.2 ") ; out(S.sa.me.s) ;
   out(!why ? " timeout, closing connection\r\n" : why[0] == 's'
     ? " session time limit reached, closing connection\r\n"
     : " data too slow, closing connection\r\n") ;
   logword("end") ; logreason(why ? why : "timeout") ; logflush() ;
   queue_abort() ;   /* a message cut short is never queued */
-  (void)timed_write(1, outbuf, outlen) ;   /* best effort: the client may be gone */
+  (void)timed_write(1, S.outbuf, S.outlen) ;   /* best effort: the client may be gone */
   _exit(111) ;
 }
 
 /* make input available; 0 when the client closed the connection */
 static int fill (void)
 {
-  if (inpos < inlen) return 1 ;
+  if (S.inpos < S.inlen) return 1 ;
   flush() ;
   if (deadline_passed()) timedout() ;   /* also for a client that never makes us wait */
-  inpos = inlen = 0 ;
+  S.inpos = S.inlen = 0 ;
   for (;;)
   {
-    ssize_t r = read(0, inbuf, sizeof inbuf) ;
+    ssize_t r = read(0, S.inbuf, sizeof S.inbuf) ;
     if (r > 0)
     {
-      inlen = r ;
-      lastread = STAMP ;   /* as of the check above, or of the wait that ended in this read */
-      if (indata && datarate) { datain += (uint64_t)r ; data_deadline() ; }
+      S.inlen = r ;
+      S.lastread = STAMP ;   /* as of the check above, or of the wait that ended in this read */
+      if (S.indata && S.datarate) { S.datain += (uint64_t)r ; data_deadline() ; }
       return 1 ;
     }
     if (!r) return 0 ;
@@ -271,12 +309,17 @@ static int fill (void)
   }
 }
 
+/* the client left without QUIT: not our failure */
+static void client_left (void)
+{
+  queue_abort() ;
+  if (S.inmail) { logword("end") ; logreason("client closed the connection") ; logflush() ; }
+}
+
 static void gone (void) gccattr_noreturn ;
 static void gone (void)
 {
-  /* the client left without QUIT: not our failure */
-  queue_abort() ;
-  if (inmail) { logword("end") ; logreason("client closed the connection") ; logflush() ; }
+  client_left() ;
   _exit(0) ;
 }
 
@@ -284,13 +327,13 @@ static void gone (void)
 static int getline_smtp (void)
 {
   int done = 0 ;
-  smtpline_reset(&line) ;
+  smtpline_reset(&S.line) ;
   while (!done)
   {
     if (!fill()) gone() ;
-    inpos += smtpline_feed(&line, inbuf + inpos, inlen - inpos, &done) ;
+    S.inpos += smtpline_feed(&S.line, S.inbuf + S.inpos, S.inlen - S.inpos, &done) ;
   }
-  return smtpline_finish(&line) ;
+  return smtpline_finish(&S.line) ;
 }
 
 static void die_nomem (void) gccattr_noreturn ;
@@ -304,8 +347,8 @@ static void die_nomem (void)
 
 static void transaction_reset (void)
 {
-  inmail = 0 ; smtputf8 = 0 ; nrcpt = 0 ;
-  sender.len = 0 ; envelope.len = 0 ; rcptlog.len = 0 ;
+  S.inmail = 0 ; S.smtputf8 = 0 ; S.nrcpt = 0 ;
+  S.sa.sender.len = 0 ; S.sa.envelope.len = 0 ; S.sa.rcptlog.len = 0 ;
 }
 
 /* reply with an error ("553 5.7.1 text"); R_LOG: log it as a reject; R_COUNT: count a 5xx
@@ -322,14 +365,14 @@ static void reply_error (char const *reply, char const *to, int how)
     for (k = 0 ; k < 2 && reason ; k++) { reason = strchr(reason, ' ') ; if (reason) reason++ ; }
     logword("reject") ;
     logtext("code=", reply, 3) ;
-    if (inmail) logaddr("from=", sender.s) ;
+    if (S.inmail) logaddr("from=", S.sa.sender.s) ;
     if (to) logaddr("to=", to) ;
     if (reason) logreason(reason) ;
     logflush() ;
   }
-  if ((how & R_COUNT) && reply[0] == '5' && ++badcmds >= maxbad)
+  if ((how & R_COUNT) && reply[0] == '5' && ++S.badcmds >= S.maxbad)
   {
-    out("421 4.7.0 ") ; out(me.s) ; out(" too many errors, closing connection\r\n") ;
+    out("421 4.7.0 ") ; out(S.sa.me.s) ; out(" too many errors, closing connection\r\n") ;
     logword("end") ; logreason("too many errors") ; logflush() ;
     closing(0) ;
   }
@@ -362,28 +405,28 @@ static void readnum (unsigned long *u, char const *name, unsigned long dflt, int
 static void readcontrols (void)
 {
   char const *s ;
-  if (control_readline(&me, "me", 0) < 0) die_control("/control/me") ;
-  if (!me.s[0])
+  if (control_readline(&S.sa.me, "me", 0) < 0) die_control("/control/me") ;
+  if (!S.sa.me.s[0])
   {
     char h[256] ;
     if (gethostname(h, sizeof h - 1) < 0) die_control("/control/me") ;
     h[sizeof h - 1] = 0 ;
-    if (!stralloc_copys(&me, h) || !stralloc_0(&me)) die_nomem() ;
+    if (!stralloc_copys(&S.sa.me, h) || !stralloc_0(&S.sa.me)) die_nomem() ;
   }
-  if (control_readline(&greeting, "smtpgreeting", me.s) < 0) die_control("/control/smtpgreeting") ;
-  if (control_readline(&liphost, "localiphost", me.s) < 0) die_control("/control/localiphost") ;
-  if (control_readlines(&rcpthosts, "rcpthosts") < 0) die_control("/control/rcpthosts") ;
-  if (control_readlines(&badmailfrom, "badmailfrom") < 0) die_control("/control/badmailfrom") ;
-  readnum(&databytes, "databytes", 0, 1) ;
-  readnum(&timeoutsec, "timeoutsmtpd", 1200, 0) ;
-  if (timeoutsec > 86400) timeoutsec = 86400 ;
-  readnum(&maxrcpt, "maxrcpt", 100, 0) ;
-  readnum(&maxbad, "maxbadcommands", 20, 0) ;
-  readnum(&sessionsec, "timeoutsession", 3600, 0) ;
-  if (sessionsec > 7 * 86400) sessionsec = 7 * 86400 ;
-  readnum(&datarate, "mindatarate", 500, 1) ;
+  if (control_readline(&S.sa.greeting, "smtpgreeting", S.sa.me.s) < 0) die_control("/control/smtpgreeting") ;
+  if (control_readline(&S.sa.liphost, "localiphost", S.sa.me.s) < 0) die_control("/control/localiphost") ;
+  if (control_readlines(&S.sa.rcpthosts, "rcpthosts") < 0) die_control("/control/rcpthosts") ;
+  if (control_readlines(&S.sa.badmailfrom, "badmailfrom") < 0) die_control("/control/badmailfrom") ;
+  readnum(&S.databytes, "databytes", 0, 1) ;
+  readnum(&S.timeoutsec, "timeoutsmtpd", 1200, 0) ;
+  if (S.timeoutsec > 86400) S.timeoutsec = 86400 ;
+  readnum(&S.maxrcpt, "maxrcpt", 100, 0) ;
+  readnum(&S.maxbad, "maxbadcommands", 20, 0) ;
+  readnum(&S.sessionsec, "timeoutsession", 3600, 0) ;
+  if (S.sessionsec > 7 * 86400) S.sessionsec = 7 * 86400 ;
+  readnum(&S.datarate, "mindatarate", 500, 1) ;
   s = getenv("DATABYTES") ;
-  if (s && (!*s || s[ulong_scan(s, &databytes)]))
+  if (s && (!*s || s[ulong_scan(s, &S.databytes)]))
   {
     out("421 4.3.0 unable to read the configuration, closing connection\r\n") ;
     flush() ;
@@ -398,8 +441,8 @@ static void readcontrols (void)
     if (fd < 0 && errno != ENOENT) die_control("/control/morercpthosts.cdb") ;
     if (fd >= 0)
     {
-      if (cdb_init(&mrh, fd) < 0) die_control("/control/morercpthosts.cdb") ;
-      hasmrh = 1 ;
+      if (cdb_init(&S.mrh, fd) < 0) die_control("/control/morercpthosts.cdb") ;
+      S.hasmrh = 1 ;
     }
     stralloc_free(&path) ;
   }
@@ -407,63 +450,65 @@ static void readcontrols (void)
 
 static void readenv (void)
 {
-  remoteip = getenv("TCPREMOTEIP") ;
-  if (!remoteip || !*remoteip) remoteip = "unknown" ;
-  remotehost = getenv("TCPREMOTEHOST") ;
-  remoteinfo = getenv("TCPREMOTEINFO") ;
-  localip = getenv("TCPLOCALIP") ;
-  relayclient = getenv("RELAYCLIENT") ;
-  rblsmtpd = getenv("RBLSMTPD") ;
-  if (rblsmtpd && !*rblsmtpd) rblsmtpd = 0 ;
+  S.remoteip = getenv("TCPREMOTEIP") ;
+  if (!S.remoteip || !*S.remoteip) S.remoteip = "unknown" ;
+  S.remotehost = getenv("TCPREMOTEHOST") ;
+  S.remoteinfo = getenv("TCPREMOTEINFO") ;
+  S.localip = getenv("TCPLOCALIP") ;
+  S.relayclient = getenv("RELAYCLIENT") ;
+  S.rblsmtpd = getenv("RBLSMTPD") ;
+  if (S.rblsmtpd && !*S.rblsmtpd) S.rblsmtpd = 0 ;
   {
     char const *s = getenv("REQUIREAUTH") ;
-    requireauth = s && *s ;
+    S.requireauth = s && *s ;
   }
   {
     char const *s = getenv("SSL_PROTOCOL") ;
-    tls = s && *s ;
-    if (tls && (!stralloc_copys(&tlsproto, s) || !stralloc_0(&tlsproto))) die_nomem() ;
+    S.tls = s && *s ;
+    if (S.tls && (!stralloc_copys(&S.sa.tlsproto, s) || !stralloc_0(&S.sa.tlsproto))) die_nomem() ;
     s = getenv("SSL_CIPHER") ;
-    if (tls && s && (!stralloc_copys(&tlscipher, s) || !stralloc_0(&tlscipher))) die_nomem() ;
+    if (S.tls && s && (!stralloc_copys(&S.sa.tlscipher, s) || !stralloc_0(&S.sa.tlscipher))) die_nomem() ;
   }
-  if (!tls) ucspitls_fds(&ctlfd, &sslrfd, &sslwfd) ;   /* tls-wrap -s */
+  /* tls-wrap -s; never in a resident smtpd: nothing is between tcpsrv -w and it, and the
+     descriptors a variable could name are not the connection's */
+  if (!S.tls && !resident_mode) ucspitls_fds(&S.ctlfd, &S.sslrfd, &S.sslwfd) ;
   {
     /* AUTH only over TLS: $AUTHTLS 1 or 0; by default on a submission port (REQUIREAUTH)
        where STARTTLS can be had */
     char const *s = getenv("AUTHTLS") ;
-    if (s && *s) authtls = strcmp(s, "0") != 0 ;
-    else authtls = requireauth && ctlfd >= 0 ;
+    if (s && *s) S.authtls = strcmp(s, "0") != 0 ;
+    else S.authtls = S.requireauth && S.ctlfd >= 0 ;
   }
 }
 
 /* AUTH can be used now */
 static int auth_offered (void)
 {
-  return authprog && (tls || !authtls) ;
+  return authprog && (S.tls || !S.authtls) ;
 }
 
 static void smtp_greet (void)
 {
-  out("220 ") ; out(greeting.s) ; out(" ESMTP\r\n") ;
+  out("220 ") ; out(S.sa.greeting.s) ; out(" ESMTP\r\n") ;
 }
 
 static void smtp_helo (char const *arg, size_t len, int ext)
 {
   if (!len) { refuse(ext ? "501 5.5.4 EHLO needs a domain or address literal" : "501 5.5.4 HELO needs a domain or address literal", 0) ; return ; }
-  helo.len = 0 ;
-  if (!logtext_cat(&helo, arg, len, 255, "()\\\"<>;") || !stralloc_0(&helo)) die_nomem() ;
-  seenhelo = 1 ; esmtp = ext ;
+  S.sa.helo.len = 0 ;
+  if (!logtext_cat(&S.sa.helo, arg, len, 255, "()\\\"<>;") || !stralloc_0(&S.sa.helo)) die_nomem() ;
+  S.seenhelo = 1 ; S.esmtp = ext ;
   transaction_reset() ;
-  if (!ext) { out("250 ") ; out(me.s) ; out("\r\n") ; return ; }
-  out("250-") ; out(me.s) ; out("\r\n") ;
+  if (!ext) { out("250 ") ; out(S.sa.me.s) ; out("\r\n") ; return ; }
+  out("250-") ; out(S.sa.me.s) ; out("\r\n") ;
   out("250-PIPELINING\r\n250-8BITMIME\r\n") ;
-  if (databytes)
+  if (S.databytes)
   {
     char fmt[ULONG_FMT] ;
-    out("250-SIZE ") ; outb(fmt, ulong_fmt(fmt, databytes)) ; out("\r\n") ;
+    out("250-SIZE ") ; outb(fmt, ulong_fmt(fmt, S.databytes)) ; out("\r\n") ;
   }
   else out("250-SIZE\r\n") ;
-  if (ctlfd >= 0) out("250-STARTTLS\r\n") ;
+  if (S.ctlfd >= 0) out("250-STARTTLS\r\n") ;
   if (auth_offered()) out("250-AUTH PLAIN LOGIN\r\n") ;
   out("250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n") ;
 }
@@ -474,9 +519,9 @@ static int literal_is_local (char const *lit, size_t len)
   char a[64], b[64] ;
   unsigned char x[16], y[16] ;
   int fx, fy ;
-  if (!localip || len < 2 || len - 2 >= sizeof a || strlen(localip) >= sizeof b) return 0 ;
+  if (!S.localip || len < 2 || len - 2 >= sizeof a || strlen(S.localip) >= sizeof b) return 0 ;
   memcpy(a, lit + 1, len - 2) ; a[len - 2] = 0 ;
-  strcpy(b, localip) ;
+  strcpy(b, S.localip) ;
   if (!strncasecmp(a, "ipv6:", 5)) { fx = AF_INET6 ; memmove(a, a + 5, strlen(a + 5) + 1) ; }
   else fx = AF_INET ;
   if (inet_pton(fx, a, x) != 1) return 0 ;
@@ -491,9 +536,9 @@ static int literal_is_local (char const *lit, size_t len)
 static int hostallowed (char const *domain)
 {
   int r ;
-  if (smtppolicy_hostlisted(rcpthosts.s, rcpthosts.len, domain)) return 1 ;
-  if (!hasmrh) return 0 ;
-  r = smtppolicy_hostincdb(&mrh, domain) ;
+  if (smtppolicy_hostlisted(S.sa.rcpthosts.s, S.sa.rcpthosts.len, domain)) return 1 ;
+  if (!S.hasmrh) return 0 ;
+  r = smtppolicy_hostincdb(&S.mrh, domain) ;
   if (r < 0) die_control("/control/morercpthosts.cdb") ;
   return r ;
 }
@@ -505,16 +550,16 @@ static void smtp_mail (char const *arg, size_t len)
   char const *key, *val ;
   size_t keylen, vallen ;
   int utf8 = 0 ;
-  if (!seenhelo) { refuse("503 5.5.1 send HELO or EHLO first", 0) ; return ; }
-  if (inmail) { refuse("503 5.5.1 nested MAIL command", 0) ; return ; }
-  if (requireauth && !authed) { refuse("530 5.7.0 authentication required", 0) ; return ; }
-  r = smtpcmd_path(arg, len, "from", &addr, &flags, &pos) ;
+  if (!S.seenhelo) { refuse("503 5.5.1 send HELO or EHLO first", 0) ; return ; }
+  if (S.inmail) { refuse("503 5.5.1 nested MAIL command", 0) ; return ; }
+  if (S.requireauth && !S.authed) { refuse("530 5.7.0 authentication required", 0) ; return ; }
+  r = smtpcmd_path(arg, len, "from", &S.sa.addr, &flags, &pos) ;
   if (r < 0) die_nomem() ;
   if (r == SMTPPATH_TOOLONG) { refuse("501 5.1.7 sender address too long", 0) ; return ; }
   if (r) { refuse("501 5.1.7 bad sender address syntax", 0) ; return ; }
   while ((r = smtpcmd_param(arg, len, &pos, &key, &keylen, &val, &vallen)) > 0)
   {
-    if (!esmtp) { refuse("555 5.5.4 MAIL parameters need EHLO", 0) ; return ; }
+    if (!S.esmtp) { refuse("555 5.5.4 MAIL parameters need EHLO", 0) ; return ; }
     if (smtpcmd_is(key, keylen, "size") && val)
     {
       char num[32] ;
@@ -525,7 +570,7 @@ static void smtp_mail (char const *arg, size_t len)
       for (k = 0 ; k < vallen ; k++) if (num[k] < '0' || num[k] > '9') break ;
       if (k < vallen || !vallen) { refuse("501 5.5.4 bad SIZE parameter", 0) ; return ; }
       if (num[ulong_scan(num, &size)]) size = (unsigned long)-1 ;   /* too big to count */
-      if (databytes && size > databytes) { refuse("552 5.3.4 message size exceeds the limit", 0) ; return ; }
+      if (S.databytes && size > S.databytes) { refuse("552 5.3.4 message size exceeds the limit", 0) ; return ; }
     }
     else if (smtpcmd_is(key, keylen, "body") && val)
     {
@@ -538,26 +583,21 @@ static void smtp_mail (char const *arg, size_t len)
   }
   if (r < 0) { refuse("501 5.5.4 bad MAIL parameter syntax", 0) ; return ; }
   if ((flags & SMTPPATH_UTF8) && !utf8) { refuse("553 5.6.7 non-ASCII address needs SMTPUTF8", 0) ; return ; }
-  if (addr.len && !(flags & SMTPPATH_DOMAIN)) { refuse("553 5.1.7 sender address must have a domain", 0) ; return ; }
-  if (smtppolicy_badmailfrom(badmailfrom.s, badmailfrom.len, addr.s))
+  if (S.sa.addr.len && !(flags & SMTPPATH_DOMAIN)) { refuse("553 5.1.7 sender address must have a domain", 0) ; return ; }
+  if (smtppolicy_badmailfrom(S.sa.badmailfrom.s, S.sa.badmailfrom.len, S.sa.addr.s))
   {
-    if (!stralloc_copyb(&sender, addr.s, addr.len + 1)) die_nomem() ;
-    inmail = 1 ;   /* so that the log names the sender */
+    if (!stralloc_copyb(&S.sa.sender, S.sa.addr.s, S.sa.addr.len + 1)) die_nomem() ;
+    S.inmail = 1 ;   /* so that the log names the sender */
     refuse("553 5.7.1 sender address rejected (badmailfrom)", 0) ;
     transaction_reset() ;
     return ;
   }
   transaction_reset() ;
-  if (!stralloc_copyb(&sender, addr.s, addr.len + 1)) die_nomem() ;
-  if (!qqueue_envelope_add(&envelope, 'F', addr.s)) die_nomem() ;
-  inmail = 1 ; smtputf8 = utf8 ;
+  if (!stralloc_copyb(&S.sa.sender, S.sa.addr.s, S.sa.addr.len + 1)) die_nomem() ;
+  if (!qqueue_envelope_add(&S.sa.envelope, 'F', S.sa.addr.s)) die_nomem() ;
+  S.inmail = 1 ; S.smtputf8 = utf8 ;
   out("250 2.1.0 ok\r\n") ;
 }
-
-/* The users database (mail-users(5)): its domains are ours, and an address there that is
-   no recipient is refused at RCPT. Opened at the first recipient, kept for the session. */
-static userdb udb = USERDB_ZERO ;
-static int udbopen = 0 ;   /* 0 not yet (or it failed: tried again), 1 open, 2 there is none */
 
 /* 1 when path (under the instance root) does not exist */
 static int absent (char const *path)
@@ -581,18 +621,18 @@ static int rcpt_lookup (char const *a)
   long ext ;
   int r ;
   if (!at || at == a) return USERDB_RCPT_NODOMAIN ;
-  if (!udbopen)
+  if (!S.udbopen)
   {
-    if (userdb_open(&udb, 0)) udbopen = 1 ;
-    else if (errno == ENOENT && absent("/control/userdb") && absent("/users/domains")) udbopen = 2 ;
+    if (userdb_open(&S.udb, 0)) S.udbopen = 1 ;
+    else if (errno == ENOENT && absent("/control/userdb") && absent("/users/domains")) S.udbopen = 2 ;
     else { strerr_warnwu1sys("open the user database") ; return -1 ; }
   }
-  if (udbopen == 2) return USERDB_RCPT_NODOMAIN ;
+  if (S.udbopen == 2) return USERDB_RCPT_NODOMAIN ;
   {
     size_t n = at - a ;
     char local[n + 1] ;
     memcpy(local, a, n) ; local[n] = 0 ;
-    r = userdb_recipient(&udb, local, at + 1, &d, &u, &ext) ;
+    r = userdb_recipient(&S.udb, local, at + 1, &d, &u, &ext) ;
   }
   if (r < 0) strerr_warnwu1sys("read the user database") ;
   userdb_domain_free(&d) ; userdb_user_free(&u) ;
@@ -605,76 +645,76 @@ static void smtp_rcpt (char const *arg, size_t len)
   size_t pos, keylen, vallen ;
   char const *key, *val ;
   int allowed = 0 ;
-  if (!inmail) { refuse("503 5.5.1 send MAIL first", 0) ; return ; }
-  r = smtpcmd_path(arg, len, "to", &addr, &flags, &pos) ;
+  if (!S.inmail) { refuse("503 5.5.1 send MAIL first", 0) ; return ; }
+  r = smtpcmd_path(arg, len, "to", &S.sa.addr, &flags, &pos) ;
   if (r < 0) die_nomem() ;
   if (r == SMTPPATH_TOOLONG) { refuse("501 5.1.3 recipient address too long", 0) ; return ; }
-  if (r || !addr.len) { refuse("501 5.1.3 bad recipient address syntax", 0) ; return ; }
+  if (r || !S.sa.addr.len) { refuse("501 5.1.3 bad recipient address syntax", 0) ; return ; }
   r = smtpcmd_param(arg, len, &pos, &key, &keylen, &val, &vallen) ;
-  if (r) { refuse(r < 0 ? "501 5.5.4 bad RCPT parameter syntax" : "555 5.5.4 unsupported RCPT parameter", addr.s) ; return ; }
-  if ((flags & SMTPPATH_UTF8) && !smtputf8) { refuse("553 5.6.7 non-ASCII address needs SMTPUTF8", addr.s) ; return ; }
+  if (r) { refuse(r < 0 ? "501 5.5.4 bad RCPT parameter syntax" : "555 5.5.4 unsupported RCPT parameter", S.sa.addr.s) ; return ; }
+  if ((flags & SMTPPATH_UTF8) && !S.smtputf8) { refuse("553 5.6.7 non-ASCII address needs SMTPUTF8", S.sa.addr.s) ; return ; }
   {
     /* "v@elsewhere"@here loses its quotes in the envelope: v@elsewhere@here is one split at
        the wrong @ away from relaying to elsewhere, and nobody has such a mailbox */
-    char const *at = strrchr(addr.s, '@') ;
-    if (at && memchr(addr.s, '@', at - addr.s))
-    { refuse("553 5.1.3 an @ in the local part is not accepted", addr.s) ; return ; }
+    char const *at = strrchr(S.sa.addr.s, '@') ;
+    if (at && memchr(S.sa.addr.s, '@', at - S.sa.addr.s))
+    { refuse("553 5.1.3 an @ in the local part is not accepted", S.sa.addr.s) ; return ; }
   }
-  if (rblsmtpd && !authed)
+  if (S.rblsmtpd && !S.authed)
   {
     /* as rblsmtpd would refuse: "-text" permanently, "text" temporarily; a client that
        logged in is let through (a dynamic address on a block list, sending as a user) */
-    int perm = rblsmtpd[0] == '-' ;
-    char const *t = rblsmtpd + perm ;
-    tmp.len = 0 ;
-    if (!stralloc_cats(&tmp, perm ? "553 5.7.1 " : "451 4.7.1 ")
-     || !logtext_cat(&tmp, t, strlen(t), 200, "") || !stralloc_0(&tmp)) die_nomem() ;
-    refuse(tmp.s, addr.s) ;
+    int perm = S.rblsmtpd[0] == '-' ;
+    char const *t = S.rblsmtpd + perm ;
+    S.sa.tmp.len = 0 ;
+    if (!stralloc_cats(&S.sa.tmp, perm ? "553 5.7.1 " : "451 4.7.1 ")
+     || !logtext_cat(&S.sa.tmp, t, strlen(t), 200, "") || !stralloc_0(&S.sa.tmp)) die_nomem() ;
+    refuse(S.sa.tmp.s, S.sa.addr.s) ;
     return ;
   }
   if (!(flags & SMTPPATH_DOMAIN))
   {
     /* RFC 5321 4.5.1: <postmaster> without a domain must be accepted */
-    if (!smtpcmd_is(addr.s, addr.len, "postmaster")) { refuse("553 5.1.3 recipient address must have a domain", addr.s) ; return ; }
-    if (!stralloc_cats(&addr, "@") || !stralloc_cats(&addr, me.s) || !stralloc_0(&addr)) die_nomem() ;
-    addr.len-- ;
+    if (!smtpcmd_is(S.sa.addr.s, S.sa.addr.len, "postmaster")) { refuse("553 5.1.3 recipient address must have a domain", S.sa.addr.s) ; return ; }
+    if (!stralloc_cats(&S.sa.addr, "@") || !stralloc_cats(&S.sa.addr, S.sa.me.s) || !stralloc_0(&S.sa.addr)) die_nomem() ;
+    S.sa.addr.len-- ;
     allowed = 1 ;
   }
   else if (flags & SMTPPATH_LITERAL)
   {
-    char const *d = smtppolicy_domain(addr.s) ;
+    char const *d = smtppolicy_domain(S.sa.addr.s) ;
     if (literal_is_local(d, strlen(d)))
     {
-      addr.len = d - addr.s ;
-      if (!stralloc_cats(&addr, liphost.s) || !stralloc_0(&addr)) die_nomem() ;
-      addr.len-- ;
+      S.sa.addr.len = d - S.sa.addr.s ;
+      if (!stralloc_cats(&S.sa.addr, S.sa.liphost.s) || !stralloc_0(&S.sa.addr)) die_nomem() ;
+      S.sa.addr.len-- ;
     }
   }
-  switch (rcpt_lookup(addr.s))
+  switch (rcpt_lookup(S.sa.addr.s))
   {
     case USERDB_RCPT_NODOMAIN : break ;
     case USERDB_RCPT_UNKNOWN :
-      refuse("550 5.1.1 no such user here", addr.s) ;   /* nothing to bounce later */
+      refuse("550 5.1.1 no such user here", S.sa.addr.s) ;   /* nothing to bounce later */
       return ;
     case -1 :
-      reply_error("451 4.3.0 unable to read the user database, try again later", addr.s, R_LOG) ;
+      reply_error("451 4.3.0 unable to read the user database, try again later", S.sa.addr.s, R_LOG) ;
       return ;
     default : allowed = 1 ;   /* a user, postmaster, a catch-all: our domain */
   }
-  if (relayclient)
+  if (S.relayclient)
   {
-    if (!stralloc_cats(&addr, relayclient) || !stralloc_0(&addr)) die_nomem() ;
-    addr.len-- ;
+    if (!stralloc_cats(&S.sa.addr, S.relayclient) || !stralloc_0(&S.sa.addr)) die_nomem() ;
+    S.sa.addr.len-- ;
     allowed = 1 ;
   }
-  else if (authed) allowed = 1 ;
-  else if (!allowed) allowed = hostallowed(smtppolicy_domain(addr.s)) ;
-  if (!allowed) { refuse("553 5.7.1 relaying denied: this domain is not in my list of rcpthosts", addr.s) ; return ; }
-  if (nrcpt >= maxrcpt) { refuse("452 4.5.3 too many recipients", addr.s) ; return ; }
-  if (!qqueue_envelope_add(&envelope, 'T', addr.s)) die_nomem() ;
-  if (!stralloc_cats(&rcptlog, " to=<") || !logtext_cat(&rcptlog, addr.s, addr.len, LOGMAX, " ")
-   || !stralloc_catb(&rcptlog, ">", 1)) die_nomem() ;
-  nrcpt++ ;
+  else if (S.authed) allowed = 1 ;
+  else if (!allowed) allowed = hostallowed(smtppolicy_domain(S.sa.addr.s)) ;
+  if (!allowed) { refuse("553 5.7.1 relaying denied: this domain is not in my list of rcpthosts", S.sa.addr.s) ; return ; }
+  if (S.nrcpt >= S.maxrcpt) { refuse("452 4.5.3 too many recipients", S.sa.addr.s) ; return ; }
+  if (!qqueue_envelope_add(&S.sa.envelope, 'T', S.sa.addr.s)) die_nomem() ;
+  if (!stralloc_cats(&S.sa.rcptlog, " to=<") || !logtext_cat(&S.sa.rcptlog, S.sa.addr.s, S.sa.addr.len, LOGMAX, " ")
+   || !stralloc_catb(&S.sa.rcptlog, ">", 1)) die_nomem() ;
+  S.nrcpt++ ;
   out("250 2.1.5 ok\r\n") ;
 }
 
@@ -685,36 +725,36 @@ static void received (stralloc *sa)
   char const *proto ;
   sa->len = 0 ;
   stralloc_cats(sa, "Received: from ") ;
-  logtext_cat(sa, helo.s, strlen(helo.s), 255, "") ;
+  logtext_cat(sa, S.sa.helo.s, strlen(S.sa.helo.s), 255, "") ;
   stralloc_cats(sa, " (") ;
-  if (remoteinfo && *remoteinfo) { logtext_cat(sa, remoteinfo, strlen(remoteinfo), 64, unsafe) ; stralloc_catb(sa, "@", 1) ; }
-  if (remotehost && *remotehost) logtext_cat(sa, remotehost, strlen(remotehost), 255, unsafe) ;
+  if (S.remoteinfo && *S.remoteinfo) { logtext_cat(sa, S.remoteinfo, strlen(S.remoteinfo), 64, unsafe) ; stralloc_catb(sa, "@", 1) ; }
+  if (S.remotehost && *S.remotehost) logtext_cat(sa, S.remotehost, strlen(S.remotehost), 255, unsafe) ;
   else stralloc_cats(sa, "unknown") ;
-  stralloc_cats(sa, strchr(remoteip, ':') ? " [IPv6:" : " [") ;
-  logtext_cat(sa, remoteip, strlen(remoteip), 64, unsafe) ;
+  stralloc_cats(sa, strchr(S.remoteip, ':') ? " [IPv6:" : " [") ;
+  logtext_cat(sa, S.remoteip, strlen(S.remoteip), 64, unsafe) ;
   stralloc_cats(sa, "])\n") ;
-  if (tls && tlsproto.len)
+  if (S.tls && S.sa.tlsproto.len)
   {
     stralloc_cats(sa, "\t(using ") ;
-    logtext_cat(sa, tlsproto.s, strlen(tlsproto.s), 32, unsafe) ;
-    if (tlscipher.len)
+    logtext_cat(sa, S.sa.tlsproto.s, strlen(S.sa.tlsproto.s), 32, unsafe) ;
+    if (S.sa.tlscipher.len)
     {
       stralloc_cats(sa, " with cipher ") ;
-      logtext_cat(sa, tlscipher.s, strlen(tlscipher.s), 64, unsafe) ;
+      logtext_cat(sa, S.sa.tlscipher.s, strlen(S.sa.tlscipher.s), 64, unsafe) ;
     }
     stralloc_cats(sa, ")\n") ;
   }
-  if (authed)
+  if (S.authed)
   {
     stralloc_cats(sa, "\t(authenticated user ") ;
-    logtext_cat(sa, authuser.s, authuser.len, 128, unsafe) ;
+    logtext_cat(sa, S.sa.authuser.s, S.sa.authuser.len, 128, unsafe) ;
     stralloc_cats(sa, ")\n") ;
   }
-  if (smtputf8) proto = authed ? (tls ? "UTF8SMTPSA" : "UTF8SMTPA") : (tls ? "UTF8SMTPS" : "UTF8SMTP") ;
-  else if (!esmtp) proto = "SMTP" ;
-  else proto = authed ? (tls ? "ESMTPSA" : "ESMTPA") : (tls ? "ESMTPS" : "ESMTP") ;
+  if (S.smtputf8) proto = S.authed ? (S.tls ? "UTF8SMTPSA" : "UTF8SMTPA") : (S.tls ? "UTF8SMTPS" : "UTF8SMTP") ;
+  else if (!S.esmtp) proto = "SMTP" ;
+  else proto = S.authed ? (S.tls ? "ESMTPSA" : "ESMTPA") : (S.tls ? "ESMTPS" : "ESMTP") ;
   stralloc_cats(sa, "\tby ") ;
-  stralloc_cats(sa, me.s) ;
+  stralloc_cats(sa, S.sa.me.s) ;
   stralloc_cats(sa, " (sluice smtpd) with ") ;
   stralloc_cats(sa, proto) ;
   stralloc_cats(sa, ";\n\t") ;
@@ -726,25 +766,24 @@ static void received (stralloc *sa)
 static int queue_put (char *buf, size_t len)
 {
   size_t start ;
-  size_t n = qqueue_frame(&qq, buf, QQUEUE_HEADROOM, len, &start) ;
-  return timed_write(qq.msgfd, buf + start, n) ;
+  size_t n = qqueue_frame(&S.qq, buf, QQUEUE_HEADROOM, len, &start) ;
+  return timed_write(S.qq.msgfd, buf + start, n) ;
 }
 
 static void smtp_data (size_t arglen)
 {
-  /* the message goes to the queue in pieces of up to 64 KiB, with room to frame them */
-  static char qbuf[QQUEUE_HEADROOM + 65536 + 1] ;
+  char *const qbuf = S.qbuf ;
   char *const qdata = qbuf + QQUEUE_HEADROOM ;
   size_t const qmax = 65536 ;
   size_t qlen = 0 ;
-  qqueue *q = &qq ;
+  qqueue *q = &S.qq ;
   smtpdata d = SMTPDATA_ZERO ;
   int toobig = 0, loop = 0, qfail = 0, r, code ;
   unsigned long qp ;
   if (arglen) { refuse("501 5.5.4 DATA takes no argument", 0) ; return ; }
-  if (!inmail) { refuse("503 5.5.1 send MAIL first", 0) ; return ; }
-  if (!nrcpt) { refuse("503 5.5.1 send RCPT first", 0) ; return ; }
-  if (!qqueue_start(q, envelope.s, envelope.len))
+  if (!S.inmail) { refuse("503 5.5.1 send MAIL first", 0) ; return ; }
+  if (!S.nrcpt) { refuse("503 5.5.1 send RCPT first", 0) ; return ; }
+  if (!qqueue_start(q, S.sa.envelope.s, S.sa.envelope.len))
   {
     strerr_warnwu1sys("start the queue program") ;
     refuse("451 4.3.0 unable to start the queue program", 0) ;
@@ -753,18 +792,18 @@ static void smtp_data (size_t arglen)
   qp = (unsigned long)q->pid ;
   if (ndelay_on(q->msgfd) < 0) qfail = 1 ;
   out("354 go ahead, end with <CRLF>.<CRLF>\r\n") ;
-  received(&tmp) ;
-  qlen = tmp.len < qmax / 2 ? tmp.len : qmax / 2 ;   /* a few hundred bytes */
-  memcpy(qdata, tmp.s, qlen) ;
+  received(&S.sa.tmp) ;
+  qlen = S.sa.tmp.len < qmax / 2 ? S.sa.tmp.len : qmax / 2 ;   /* a few hundred bytes */
+  memcpy(qdata, S.sa.tmp.s, qlen) ;
   for (;;)
   {
     size_t used, produced, n ;
     if (!fill()) gone() ;
-    n = inlen - inpos ;
+    n = S.inlen - S.inpos ;
     if (n > qmax - qlen) n = qmax - qlen ;
-    r = smtpdata_feed(&d, inbuf + inpos, n, qdata + qlen, &used, &produced) ;
-    inpos += used ;
-    if (databytes && d.bytes > databytes && !toobig) { toobig = 1 ; queue_abort() ; }
+    r = smtpdata_feed(&d, S.inbuf + S.inpos, n, qdata + qlen, &used, &produced) ;
+    S.inpos += used ;
+    if (S.databytes && d.bytes > S.databytes && !toobig) { toobig = 1 ; queue_abort() ; }
     if (d.hops > MAXHOPS && !loop) { loop = 1 ; queue_abort() ; }
     if (toobig || loop) qlen = 0 ;
     else qlen += produced ;
@@ -818,22 +857,22 @@ static void smtp_data (size_t arglen)
       logtext("qp=", fmt, ulong_fmt(fmt, qp)) ;
     }
     logtext("bytes=", fmt, ulong_fmt(fmt, (unsigned long)d.bytes)) ;
-    if (authed) logtext("auth=", authuser.s, authuser.len) ;
-    if (tls && tlsproto.len) logtext("tls=", tlsproto.s, strlen(tlsproto.s)) ;
-    if (tls && tlscipher.len) logtext("cipher=", tlscipher.s, strlen(tlscipher.s)) ;
-    logaddr("from=", sender.s) ;
-    stralloc_catb(&logsa, rcptlog.s, rcptlog.len) ;
+    if (S.authed) logtext("auth=", S.sa.authuser.s, S.sa.authuser.len) ;
+    if (S.tls && S.sa.tlsproto.len) logtext("tls=", S.sa.tlsproto.s, strlen(S.sa.tlsproto.s)) ;
+    if (S.tls && S.sa.tlscipher.len) logtext("cipher=", S.sa.tlscipher.s, strlen(S.sa.tlscipher.s)) ;
+    logaddr("from=", S.sa.sender.s) ;
+    stralloc_catb(&S.sa.logsa, S.sa.rcptlog.s, S.sa.rcptlog.len) ;
     logflush() ;
   }
   else
   {
     char fmt[UINT_FMT] ;
-    tmp.len = 0 ;
-    if (!stralloc_cats(&tmp, qqueue_permanent(code) ? "554 5.3.0 " : "451 4.3.0 ")
-     || !stralloc_cats(&tmp, "queue failure: ") || !stralloc_cats(&tmp, qqueue_strerror(code))
-     || !stralloc_cats(&tmp, " (#") || !stralloc_catb(&tmp, fmt, uint_fmt(fmt, code))
-     || !stralloc_cats(&tmp, ")") || !stralloc_0(&tmp)) die_nomem() ;
-    reply_error(tmp.s, 0, R_LOG) ;   /* the queue's failure is not the client's */
+    S.sa.tmp.len = 0 ;
+    if (!stralloc_cats(&S.sa.tmp, qqueue_permanent(code) ? "554 5.3.0 " : "451 4.3.0 ")
+     || !stralloc_cats(&S.sa.tmp, "queue failure: ") || !stralloc_cats(&S.sa.tmp, qqueue_strerror(code))
+     || !stralloc_cats(&S.sa.tmp, " (#") || !stralloc_catb(&S.sa.tmp, fmt, uint_fmt(fmt, code))
+     || !stralloc_cats(&S.sa.tmp, ")") || !stralloc_0(&S.sa.tmp)) die_nomem() ;
+    reply_error(S.sa.tmp.s, 0, R_LOG) ;   /* the queue's failure is not the client's */
   }
   transaction_reset() ;
 }
@@ -844,9 +883,9 @@ static int auth_response (stralloc *sa)
 {
   int r = getline_smtp() ;
   if (r != SMTPLINE_OK) { refuse("501 5.5.2 bad AUTH response line", 0) ; return 0 ; }
-  if (!strcmp(line.s, "*")) { refuse("501 5.0.0 AUTH cancelled", 0) ; return 0 ; }
-  r = smtpauth_b64decode(sa, line.s, line.len) ;
-  explicit_bzero(line.s, line.len) ;
+  if (!strcmp(S.line.s, "*")) { refuse("501 5.0.0 AUTH cancelled", 0) ; return 0 ; }
+  r = smtpauth_b64decode(sa, S.line.s, S.line.len) ;
+  explicit_bzero(S.line.s, S.line.len) ;
   if (r < 0) die_nomem() ;
   if (!r) { refuse("501 5.5.2 AUTH response is not base64", 0) ; return 0 ; }
   return 1 ;
@@ -880,7 +919,7 @@ static int checkpassword (char const *in, size_t len)
   allwrite(p[1], in, len) ;   /* at most 512 bytes: fits in the pipe */
   close(p[1]) ;
   tain_now_g() ;
-  tain_addsec_g(&deadline, (int)timeoutsec) ;
+  tain_addsec_g(&deadline, (int)S.timeoutsec) ;
   for (;;)
   {
     pid_t r = waitpid(pid, &wstat, WNOHANG) ;
@@ -929,16 +968,17 @@ static void login_normal (stralloc *sa, char const *user, size_t len)
 
 static void smtp_auth (char const *arg, size_t len)
 {
-  stralloc resp = STRALLOC_ZERO, user = STRALLOC_ZERO, pass = STRALLOC_ZERO, in = STRALLOC_ZERO ;
+  /* in the session: a resident smtpd wipes them at its end, whatever way AUTH ends */
+  stralloc *resp = &S.sa.authresp, *user = &S.sa.authlogin, *pass = &S.sa.authpass, *in = &S.sa.authin ;
   char stamp[UINT64_FMT * 2 + 300] ;
   size_t m = 0, u, ul, p, pl ;
   char const *mech ;
   int r ;
   if (!authprog) { refuse("502 5.5.1 AUTH not available", 0) ; return ; }
   if (!auth_offered()) { refuse("538 5.7.11 encryption required for AUTH: send STARTTLS first", 0) ; return ; }
-  if (!esmtp) { refuse("503 5.5.1 AUTH needs EHLO", 0) ; return ; }
-  if (authed) { refuse("503 5.5.1 already authenticated", 0) ; return ; }
-  if (inmail) { refuse("503 5.5.1 AUTH not allowed during a mail transaction", 0) ; return ; }
+  if (!S.esmtp) { refuse("503 5.5.1 AUTH needs EHLO", 0) ; return ; }
+  if (S.authed) { refuse("503 5.5.1 already authenticated", 0) ; return ; }
+  if (S.inmail) { refuse("503 5.5.1 AUTH not allowed during a mail transaction", 0) ; return ; }
   while (m < len && arg[m] != ' ') m++ ;
   mech = smtpcmd_is(arg, m, "plain") ? "PLAIN" : smtpcmd_is(arg, m, "login") ? "LOGIN" : 0 ;
   if (!mech) { refuse("504 5.5.4 unrecognized authentication mechanism", 0) ; return ; }
@@ -949,7 +989,7 @@ static void smtp_auth (char const *arg, size_t len)
     {
       if (!(len - m == 1 && arg[m] == '='))
       {
-        r = smtpauth_b64decode(&resp, arg + m, len - m) ;
+        r = smtpauth_b64decode(resp, arg + m, len - m) ;
         if (r < 0) die_nomem() ;
         if (!r) { refuse("501 5.5.2 AUTH response is not base64", 0) ; goto end ; }
       }
@@ -957,51 +997,51 @@ static void smtp_auth (char const *arg, size_t len)
     else
     {
       out("334 \r\n") ;
-      if (!auth_response(&resp)) goto end ;
+      if (!auth_response(resp)) goto end ;
     }
-    if (!smtpauth_plain(resp.s, resp.len, &u, &ul, &p, &pl))
+    if (!smtpauth_plain(resp->s, resp->len, &u, &ul, &p, &pl))
     { refuse("501 5.5.2 malformed AUTH PLAIN response", 0) ; goto end ; }
-    if (!stralloc_catb(&user, resp.s + u, ul) || !stralloc_catb(&pass, resp.s + p, pl)) die_nomem() ;
+    if (!stralloc_catb(user, resp->s + u, ul) || !stralloc_catb(pass, resp->s + p, pl)) die_nomem() ;
   }
   else
   {
     if (m < len)
     {
-      r = smtpauth_b64decode(&user, arg + m, len - m) ;
+      r = smtpauth_b64decode(user, arg + m, len - m) ;
       if (r < 0) die_nomem() ;
       if (!r) { refuse("501 5.5.2 AUTH response is not base64", 0) ; goto end ; }
     }
     else
     {
       out("334 VXNlcm5hbWU6\r\n") ;   /* "Username:" */
-      if (!auth_response(&user)) goto end ;
+      if (!auth_response(user)) goto end ;
     }
     out("334 UGFzc3dvcmQ6\r\n") ;     /* "Password:" */
-    if (!auth_response(&pass)) goto end ;
+    if (!auth_response(pass)) goto end ;
   }
   {
-    size_t n = 0, ml = strlen(me.s) ;
+    size_t n = 0, ml = strlen(S.sa.me.s) ;
     stamp[n++] = '<' ;
     n += uint64_fmt(stamp + n, (uint64_t)getpid()) ;
     stamp[n++] = '.' ;
     n += uint64_fmt(stamp + n, (uint64_t)time(0)) ;
     stamp[n++] = '@' ;
     if (ml > 255) ml = 255 ;
-    memcpy(stamp + n, me.s, ml) ; n += ml ;
+    memcpy(stamp + n, S.sa.me.s, ml) ; n += ml ;
     stamp[n++] = '>' ;
     stamp[n] = 0 ;
   }
-  r = smtpauth_cpinput(&in, user.s, user.len, pass.s, pass.len, stamp) ;
+  r = smtpauth_cpinput(in, user->s, user->len, pass->s, pass->len, stamp) ;
   if (r < 0) die_nomem() ;
   if (!r) r = 1 ;   /* unusable login: as the program would say */
   else
   {
-    r = checkpassword(in.s, in.len) ;
-    explicit_bzero(in.s, in.len) ;
+    r = checkpassword(in->s, in->len) ;
+    explicit_bzero(in->s, in->len) ;
   }
-  login_normal(&tmp, user.s, user.len) ;
+  login_normal(&S.sa.tmp, user->s, user->len) ;
   logword(r ? "auth failure" : "auth success") ;
-  logtext("user=", tmp.s, tmp.len) ;
+  logtext("user=", S.sa.tmp.s, S.sa.tmp.len) ;
   logtext("mech=", mech, strlen(mech)) ;
   if (r)
   {
@@ -1012,20 +1052,17 @@ static void smtp_auth (char const *arg, size_t len)
   logflush() ;
   if (!r)
   {
-    authed = 1 ;
-    if (!stralloc_copy(&authuser, &tmp)) die_nomem() ;
+    S.authed = 1 ;
+    if (!stralloc_copy(&S.sa.authuser, &S.sa.tmp)) die_nomem() ;
     out("235 2.7.0 authentication successful\r\n") ;
   }
   else if (r == 1 || r == 2) reply_error("535 5.7.8 authentication failed", 0, R_COUNT) ;
   else reply_error("454 4.7.0 temporary authentication failure", 0, 0) ;
  end:
   /* the credentials also sit, base64-encoded, in the line and in the consumed input */
-  explicit_bzero(line.s, sizeof line.s) ;
-  explicit_bzero(inbuf, inpos) ;
-  if (user.s) explicit_bzero(user.s, user.len) ;
-  if (pass.s) explicit_bzero(pass.s, pass.len) ;
-  if (resp.s) explicit_bzero(resp.s, resp.len) ;
-  stralloc_free(&resp) ; stralloc_free(&user) ; stralloc_free(&pass) ; stralloc_free(&in) ;
+  explicit_bzero(S.line.s, sizeof S.line.s) ;
+  explicit_bzero(S.inbuf, S.inpos) ;
+  sa_wipe(resp) ; sa_wipe(user) ; sa_wipe(pass) ; sa_wipe(in) ;
 }
 
 /* STARTTLS (RFC 3207) over UCSPI-TLS: answer 220, ask tls-wrap for the handshake ('Y'),
@@ -1037,14 +1074,14 @@ static void smtp_starttls (size_t arglen)
 {
   char buf[1024] ;
   size_t len, dropped ;
-  if (tls) { refuse("503 5.5.1 TLS already active", 0) ; return ; }
-  if (ctlfd < 0) { refuse("502 5.5.1 STARTTLS not available", 0) ; return ; }
+  if (S.tls) { refuse("503 5.5.1 TLS already active", 0) ; return ; }
+  if (S.ctlfd < 0) { refuse("502 5.5.1 STARTTLS not available", 0) ; return ; }
   if (arglen) { refuse("501 5.5.4 STARTTLS takes no argument", 0) ; return ; }
   out("220 2.0.0 ready to start TLS\r\n") ;
   flush() ;
-  dropped = inlen - inpos ;
-  explicit_bzero(inbuf, inlen) ;
-  inpos = inlen = 0 ;
+  dropped = S.inlen - S.inpos ;
+  explicit_bzero(S.inbuf, S.inlen) ;
+  S.inpos = S.inlen = 0 ;
   if (dropped)
   {
     char fmt[ULONG_FMT] ;
@@ -1053,26 +1090,26 @@ static void smtp_starttls (size_t arglen)
     logreason("input sent with STARTTLS thrown away") ;
     logflush() ;
   }
-  len = ucspitls_start(ctlfd, buf, sizeof buf, (unsigned int)timeoutsec) ;
+  len = ucspitls_start(S.ctlfd, buf, sizeof buf, (unsigned int)S.timeoutsec) ;
   if (!len) { logword("end") ; logreason("TLS handshake failed") ; logflush() ; _exit(0) ; }
   {
     char const *v = ucspitls_get(buf, len, "SSL_PROTOCOL") ;
-    if (!stralloc_copys(&tlsproto, v ? v : "TLS") || !stralloc_0(&tlsproto)) die_nomem() ;
+    if (!stralloc_copys(&S.sa.tlsproto, v ? v : "TLS") || !stralloc_0(&S.sa.tlsproto)) die_nomem() ;
     v = ucspitls_get(buf, len, "SSL_CIPHER") ;
-    tlscipher.len = 0 ;
-    if (v && (!stralloc_copys(&tlscipher, v) || !stralloc_0(&tlscipher))) die_nomem() ;
+    S.sa.tlscipher.len = 0 ;
+    if (v && (!stralloc_copys(&S.sa.tlscipher, v) || !stralloc_0(&S.sa.tlscipher))) die_nomem() ;
   }
-  if ((sslrfd != 0 && fd_copy(0, sslrfd) < 0) || (sslwfd != 1 && fd_copy(1, sslwfd) < 0)
+  if ((S.sslrfd != 0 && fd_copy(0, S.sslrfd) < 0) || (S.sslwfd != 1 && fd_copy(1, S.sslwfd) < 0)
    || ndelay_on(0) < 0 || ndelay_on(1) < 0)
     strerr_diefu1sys(111, "switch to the TLS descriptors") ;
-  close(ctlfd) ;
-  if (sslrfd > 1) close(sslrfd) ;
-  if (sslwfd > 1 && sslwfd != sslrfd) close(sslwfd) ;
-  ctlfd = sslrfd = sslwfd = -1 ;
-  tls = 1 ;
-  seenhelo = 0 ; esmtp = 0 ; helo.len = 0 ;
+  close(S.ctlfd) ;
+  if (S.sslrfd > 1) close(S.sslrfd) ;
+  if (S.sslwfd > 1 && S.sslwfd != S.sslrfd) close(S.sslwfd) ;
+  S.ctlfd = S.sslrfd = S.sslwfd = -1 ;
+  S.tls = 1 ;
+  S.seenhelo = 0 ; S.esmtp = 0 ; S.sa.helo.len = 0 ;
   transaction_reset() ;
-  authed = 0 ; authuser.len = 0 ;
+  S.authed = 0 ; S.sa.authuser.len = 0 ;
 }
 
 static void smtp_help (void)
@@ -1080,16 +1117,16 @@ static void smtp_help (void)
   out("214-2.0.0 sluice smtpd: RFC 5321 mail receiver\r\n"
       "214-2.0.0 commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP") ;
   if (auth_offered()) out(" AUTH") ;
-  if (ctlfd >= 0) out(" STARTTLS") ;
+  if (S.ctlfd >= 0) out(" STARTTLS") ;
   out("\r\n214 2.0.0 end of HELP\r\n") ;
 }
 
 static void smtp_command (void)
 {
   size_t arg ;
-  int verb = smtpcmd_verb(line.s, line.len, &arg) ;
-  char const *a = line.s + arg ;
-  size_t alen = line.len - arg ;
+  int verb = smtpcmd_verb(S.line.s, S.line.len, &arg) ;
+  char const *a = S.line.s + arg ;
+  size_t alen = S.line.len - arg ;
   switch (verb)
   {
     case SMTPVERB_HELO : smtp_helo(a, alen, 0) ; break ;
@@ -1098,12 +1135,12 @@ static void smtp_command (void)
     case SMTPVERB_RCPT : smtp_rcpt(a, alen) ; break ;
     case SMTPVERB_DATA :
       /* the text must come at mindatarate: the deadline starts with the command */
-      indata = 1 ; datain = inlen - inpos ;   /* the text that came with the command counts */
+      S.indata = 1 ; S.datain = S.inlen - S.inpos ;   /* the text that came with the command counts */
       tain_now_g() ;
-      datastart = STAMP ;
+      S.datastart = STAMP ;
       data_deadline() ;
       smtp_data(alen) ;
-      indata = 0 ;
+      S.indata = 0 ;
       break ;
     case SMTPVERB_AUTH : smtp_auth(a, alen) ; break ;
     case SMTPVERB_RSET :
@@ -1111,8 +1148,9 @@ static void smtp_command (void)
       transaction_reset() ; out("250 2.0.0 ok\r\n") ; break ;
     case SMTPVERB_NOOP : out("250 2.0.0 ok\r\n") ; break ;
     case SMTPVERB_QUIT :
-      out("221 2.0.0 ") ; out(me.s) ; out(" closing connection\r\n") ;
-      closing(0) ;
+      out("221 2.0.0 ") ; out(S.sa.me.s) ; out(" closing connection\r\n") ;
+      S.quit = 1 ;
+      break ;
     case SMTPVERB_VRFY : out("252 2.5.2 cannot VRFY the user, but will accept the message and attempt delivery\r\n") ; break ;
     case SMTPVERB_HELP : smtp_help() ; break ;
     case SMTPVERB_EXPN : refuse("502 5.5.1 EXPN not available", 0) ; break ;
@@ -1125,8 +1163,58 @@ static void smtp_command (void)
   }
 }
 
+/* Serve the client on fds 0 and 1 until it quits or leaves between two commands, and
+   return; every other end of the session exits the process. */
+static void session (void)
+{
+  session_init() ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "set the connection non-blocking") ;
+  readenv() ;
+  S.timeoutsec = 1200 ;
+  tain_now_g() ;
+  S.sessiondeadline = S.datadeadline = S.lastread = STAMP ;
+  tain_addsec_g(&S.sessiondeadline, (int)S.timeoutsec) ;   /* until the controls say */
+  if (!stralloc_copys(&S.sa.me, "smtpd") || !stralloc_0(&S.sa.me)) die_nomem() ;
+  readcontrols() ;
+  tain_addsec_g(&S.sessiondeadline, (int)S.sessionsec) ;
+  smtp_greet() ;
+  while (!S.quit)
+  {
+    int r ;
+    if (S.inpos == S.inlen && !fill()) { client_left() ; return ; }
+    r = getline_smtp() ;
+    if (r == SMTPLINE_TOOLONG) refuse("500 5.5.2 line too long", 0) ;
+    else if (r == SMTPLINE_BARECR) refuse("500 5.5.2 bare CR in command line", 0) ;
+    else if (r == SMTPLINE_NUL) refuse("500 5.5.2 NUL byte in command line", 0) ;
+    else smtp_command() ;
+  }
+  /* the last words: a client that hung up first does not make it a failure */
+  queue_abort() ;
+  (void)timed_write(1, S.outbuf, S.outlen) ;
+}
+
+/* After a session, in a resident smtpd: every stralloc overwritten and freed, the
+   databases closed, then the whole session zeroed. */
+static void session_wipe (void)
+{
+  stralloc *sa = (stralloc *)(void *)&S.sa ;
+  size_t i ;
+  queue_abort() ;
+  if (S.hasmrh)
+  {
+    int fd = cdb_fileno(&S.mrh) ;
+    cdb_free(&S.mrh) ;
+    close(fd) ;
+  }
+  if (S.udbopen == 1) userdb_close(&S.udb) ;
+  for (i = 0 ; i < sizeof S.sa / sizeof (stralloc) ; i++) sa_wipe(sa + i) ;
+  explicit_bzero(&S, sizeof S) ;
+}
+
 int main (int argc, char const *const *argv)
 {
+  resident res = RESIDENT_ZERO ;
+  int r ;
   PROG = "smtpd" ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
@@ -1147,22 +1235,23 @@ int main (int argc, char const *const *argv)
     sigemptyset(&sa.sa_mask) ;
     if (sigaction(SIGALRM, &sa, 0) < 0) strerr_diefu1sys(111, "set a signal handler") ;
   }
-  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "set the connection non-blocking") ;
-  readenv() ;
-  timeoutsec = 1200 ;
-  tain_now_g() ;
-  sessiondeadline = datadeadline = lastread = STAMP ;
-  tain_addsec_g(&sessiondeadline, (int)timeoutsec) ;   /* until the controls say */
-  if (!stralloc_copys(&me, "smtpd") || !stralloc_0(&me)) die_nomem() ;
-  readcontrols() ;
-  tain_addsec_g(&sessiondeadline, (int)sessionsec) ;
-  smtp_greet() ;
+  r = resident_init(&res) ;
+  if (r < 0 && errno == EPERM)
+    strerr_dief1x(100, "unable to serve as a resident worker: the socket in $" RESIDENT_FDVAR " is not from the parent process (a program between tcpsrv -w and smtpd forks): run smtpd right under tcpsrv, or without -w") ;
+  if (r < 0) strerr_diefu1sys(100, "use $" RESIDENT_FDVAR " to serve as a resident worker") ;
+  if (!r)
+  {
+    session() ;
+    _exit(0) ;
+  }
+  /* tcpsrv -w: one client after the other, nothing of one left for the next */
+  resident_mode = 1 ;
   for (;;)
   {
-    int r = getline_smtp() ;
-    if (r == SMTPLINE_TOOLONG) refuse("500 5.5.2 line too long", 0) ;
-    else if (r == SMTPLINE_BARECR) refuse("500 5.5.2 bare CR in command line", 0) ;
-    else if (r == SMTPLINE_NUL) refuse("500 5.5.2 NUL byte in command line", 0) ;
-    else smtp_command() ;
+    r = resident_next(&res, 0) ;
+    if (!r) _exit(0) ;
+    if (r < 0) strerr_diefu1sys(111, "wait for a connection from tcpsrv") ;
+    session() ;
+    session_wipe() ;
   }
 }

@@ -5,7 +5,12 @@
    parent's memory until its exec, so nothing is copied, and the parent does not wait for
    the exec. Otherwise, and whenever the quick way cannot finish (a denied client, an
    unreadable database, a banner that did not fit, no qspawn slot), the parent forks a
-   child that does everything that may wait or fail. */
+   child that does everything that may wait or fail.
+   With -w, prog is started as resident workers instead (tools/lib/resident.h has the
+   protocol): each connection, once the rules, the limits and its environment are known, is
+   handed to an idle worker, its socket passed over a unix socket; the worker says when it is
+   done, and until then the connection counts as running. A connection that needs a lookup,
+   or whose banner did not fit, is handed over by a forked child once that is done. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
 #include <skalibs/env.h>
 #include <skalibs/exec.h>
 #include <skalibs/iopause.h>
@@ -36,13 +42,15 @@
 #include <skalibs/types.h>
 #include "conntab.h"
 #include "dns.h"
+#include "fdpass.h"
 #include "ident.h"
 #include "logtext.h"
 #include "qspawn.h"
+#include "resident.h"
 #include "rules.h"
 #include "services.h"
 
-#define USAGE "tcpsrv [ -1dDhHoOpPqQrRUvX ] [ -c limit ] [ -C perip ] [ -M v6prefix ] [ -b backlog ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -l localname ] [ -t timeout ] host port prog..."
+#define USAGE "tcpsrv [ -1dDhHoOpPqQrRUvX ] [ -c limit ] [ -C perip ] [ -M v6prefix ] [ -w workers ] [ -n uses ] [ -b backlog ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -l localname ] [ -t timeout ] host port prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define LOGFIELD_MAX 200      /* bytes of network text kept in one log field */
@@ -80,11 +88,13 @@ static struct
   char localportstr[UINT16_FMT] ;
   uint16_t localport ;
   unsigned int pendmax ;      /* the ring's size: PENDMAX, less with few descriptors */
+  unsigned int workers ;      /* -w: resident workers kept; 0: prog runs per connection */
+  unsigned int uses ;         /* -n: connections a worker serves before it retires */
 } cf =
 {
   .verbosity = 1, .limit = 40, .perip = 0, .v6prefix = 128, .timeout = 26, .delay = 1, .killopts = 1,
   .remotehost = 0, .paranoid = 0, .remoteinfo = 0, .allownorules = 0, .rules = 0,
-  .banner = 0, .bannerlen = 0, .localname = 0, .identport = IDENT_PORT,
+  .banner = 0, .bannerlen = 0, .localname = 0, .identport = IDENT_PORT, .workers = 0, .uses = 100,
 } ;
 
 /* Connections accepted and not started yet. The parent empties the kernel's accept queue
@@ -114,6 +124,8 @@ struct conn_s
   char status[32 + 2 * UINT_FMT] ;   /* before its own lines, as 0.88 orders them */
   unsigned int nothers ;      /* other accepted connections not started yet: a forked */
   int others[PENDMAX] ;       /* child closes them at once, or their clients get no EOF */
+  int wfd ;                   /* -w: the socket of the worker a forked child hands the */
+  pid_t wpid ;                /* connection to, and its pid; -1 and 0: the child runs prog */
 } ;
 
 /* The rule found for a connection. Its buffers are reserved at start, so that a child
@@ -465,6 +477,24 @@ static void line_verdict (line *lg, int deny, char const *pidstr, char const *lh
   line_end(lg) ;
 }
 
+/* Close every descriptor above 2 but a and b. */
+static void close_except (int a, int b)
+{
+  unsigned int lo = (unsigned int)(a < b ? a : b), hi = (unsigned int)(a < b ? b : a) ;
+  if (lo > 3) close_range(3, lo - 1, 0) ;
+  if (hi > lo + 1) close_range(lo + 1, hi - 1, 0) ;
+  close_range(hi + 1, ~0U, 0) ;
+}
+
+/* Execute prog with environ changed by e. Returns only on failure (errno). */
+static void run_prog (envb const *e)
+{
+  if (cf.execpath != cf.argv[0] || !cf.pathsearch) exec_prog(cf.execpath, e) ;
+  else errno = ENOENT ;   /* not in PATH at the start */
+  if (errno == ENOENT && cf.pathsearch)   /* prog moved or installed since the start */
+    mexec_afm(cf.argv[0], cf.argv, (char const *const *)environ, env_len((char const *const *)environ), e->s, e->len) ;
+}
+
 static void child (conn const *c) gccattr_noreturn ;
 static void child (conn const *c)
 {
@@ -482,15 +512,21 @@ static void child (conn const *c)
   int deny = 0, maxset ;
   unsigned int maxconnip ;
 
+  /* a child that hands its connection to a worker runs no program that would close the
+     server's descriptors on exec: it must hold none (the listening socket, the other
+     workers' sockets), or their ends would come late */
+  if (c->wfd >= 0) close_except(c->fd, c->wfd) ;
+  else
   {
     unsigned int i ;
     for (i = 0 ; i < c->nothers ; i++) close(c->others[i]) ;
   }
   lg.len = 0 ;
   pending = &lg ;
+  if (c->wfd >= 0) pidstr[pidfmt(pidstr, c->wpid)] = 0 ;
   if (cf.verbosity >= 2)
   {
-    pidstr[pidfmt(pidstr, getpid())] = 0 ;
+    if (c->wfd < 0) pidstr[pidfmt(pidstr, getpid())] = 0 ;
     line_cat(&lg, c->status, c->statuslen) ;
     line_cats(&lg, "tcpsrv: pid ") ; line_cats(&lg, pidstr) ;
     line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_end(&lg) ;
@@ -565,6 +601,15 @@ static void child (conn const *c)
   }
   if (deny) _exit(100) ;
 
+  if (c->wfd >= 0)
+  {
+    /* "C", then the variables: the connection message of the resident protocol */
+    envb_cat(&env, "C", 1) ;
+    envb_ucspi(&env, localipstr, lhost, c, rhost, rinfo) ;
+    if (env.len > RESIDENT_MSGMAX) { errno = E2BIG ; drop("hand the connection to worker", pidstr) ; }
+    if (!fdpass_send(c->wfd, c->fd, env.s, env.len)) drop("hand the connection to worker", pidstr) ;
+    _exit(0) ;
+  }
   envb_ucspi(&env, localipstr, lhost, c, rhost, rinfo) ;
 
   /* c->fd is close-on-exec; its copies on 0 and 1 are not */
@@ -577,11 +622,31 @@ static void child (conn const *c)
     sigtimedwait(&set, 0, &zero) ;
   }
   sigprocmask(SIG_SETMASK, &cf.origmask, 0) ;
-  if (cf.execpath != cf.argv[0] || !cf.pathsearch) exec_prog(cf.execpath, &env) ;
-  else errno = ENOENT ;   /* not in PATH at the start */
-  if (errno == ENOENT && cf.pathsearch)   /* prog moved or installed since the start */
-    mexec_afm(cf.argv[0], cf.argv, (char const *const *)environ, env_len((char const *const *)environ), env.s, env.len) ;
+  run_prog(&env) ;
   drop("run", cf.argv[0]) ;
+}
+
+/* In a forked child: become a resident worker, its socket to the parent in $RESIDENTFD,
+   /dev/null as fds 0 and 1 until a connection comes. */
+static void worker_exec (int sock) gccattr_noreturn ;
+static void worker_exec (int sock)
+{
+  char envstack[64] ;
+  envb env = { .s = envstack, .len = 0, .a = sizeof envstack, .heap = 0, .soft = 0, .failed = 0 } ;
+  char fmt[UINT_FMT] ;
+  int nul = open("/dev/null", O_RDWR) ;
+  if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || fcntl(sock, F_SETFD, 0) < 0)
+  {
+    if (cf.verbosity) strerr_warnwu1sys("set up the descriptors of a resident worker") ;
+    _exit(111) ;
+  }
+  if (nul > 1) close(nul) ;
+  fmt[uint_fmt(fmt, (unsigned int)sock)] = 0 ;
+  envb_put(&env, RESIDENT_FDVAR, fmt) ;
+  sigprocmask(SIG_SETMASK, &cf.origmask, 0) ;
+  run_prog(&env) ;
+  if (cf.verbosity) strerr_warnwu3sys("run ", cf.argv[0], " as a resident worker") ;
+  _exit(111) ;
 }
 
 /* ---- the parent */
@@ -602,8 +667,38 @@ struct parent_s
   pend pq[PENDMAX] ;
   size_t loglen ;
   char log[8192] ;            /* log lines, written once per turn of the loop */
+  int resident ;              /* -w in force: connections go to workers (0 after falling back) */
+  int everready ;             /* some worker said hello */
+  int startwarned ;           /* a worker could not be started, and that was said */
+  unsigned int failures ;     /* workers in a row that ended without serving anyone */
+  unsigned int nw ;           /* workers started and not reaped: W[0..nw) */
+  char msg[RESIDENT_MSGMAX] ; /* a connection message being built */
 } ;
 static parent *P ;
+
+/* -w: a resident worker, as the parent sees it. Its connection (conn) counts in P->n and
+   in the connection table under the worker's pid until it says done or dies. */
+typedef struct worker_s worker ;
+struct worker_s
+{
+  pid_t pid ;
+  int fd ;                    /* our end of its socket; -1 once closed (it then exits) */
+  int ready ;                 /* it said hello */
+  int conn ;                  /* a connection is counted for it */
+  int quit ;                  /* we closed its socket: retired, or no longer needed */
+  int killed ;                /* it broke the protocol or never said hello: SIGKILL sent */
+  pid_t helper ;              /* the forked child that hands it its connection, or 0 */
+  unsigned int uses ;         /* connections given to it */
+  tain stamp ;                /* not ready: the deadline of its hello; idle: since when */
+} ;
+static worker *W ;            /* in pages no child inherits, as P */
+static iopause_fd *X ;        /* the loop's: the selfpipe, the listening socket, the workers */
+static unsigned int *XW ;     /* the worker of each X from the third: its index in W */
+static unsigned int wmax ;    /* room in W */
+
+#define HELLO_SECS 10         /* a worker that has not said hello by then never will */
+#define IDLE_SECS 30          /* a worker beyond -w idle that long retires */
+#define FAILMAX 5             /* workers in a row that end without serving: give up -w */
 
 static void plog_flush (void)
 {
@@ -646,6 +741,303 @@ static void plog_end (pid_t pid, int wstat)
   plog_cat(line, len) ;
 }
 
+/* ---- the parent's side of resident workers (-w) */
+
+static void plog_worker (pid_t pid, char const *what, int wstat)
+{
+  char line[48 + PID_FMT + UINT_FMT] = "tcpsrv: worker " ;
+  size_t len = 15 ;
+  len += pid_fmt(line + len, pid) ;
+  line[len++] = ' ' ;
+  memcpy(line + len, what, strlen(what)) ; len += strlen(what) ;
+  if (wstat >= 0) len += uint_fmt(line + len, (unsigned int)wstat) ;
+  line[len++] = '\n' ;
+  plog_cat(line, len) ;
+}
+
+static int worker_idle (worker const *w)
+{
+  return w->fd >= 0 && w->ready && !w->conn && !w->helper ;
+}
+
+/* w is one of the -w workers: not retired, not killed (it may be ending by itself). */
+static int worker_counts (worker const *w)
+{
+  return w->fd >= 0 || (!w->quit && !w->killed) ;
+}
+
+static worker *worker_pick (void)
+{
+  unsigned int i ;
+  for (i = 0 ; i < P->nw ; i++) if (worker_idle(&W[i])) return &W[i] ;
+  return 0 ;
+}
+
+static void worker_close (worker *w)
+{
+  if (w->fd >= 0) { close(w->fd) ; w->fd = -1 ; }
+}
+
+static void worker_kill (worker *w)
+{
+  kill(w->pid, SIGKILL) ;
+  w->killed = 1 ;
+  worker_close(w) ;
+}
+
+/* The connection counted for w has ended; wstat as a wait status. */
+static void worker_conn_end (worker *w, int wstat)
+{
+  conntab_remove(&P->tab, w->pid) ;
+  P->n-- ;
+  w->conn = 0 ;
+  if (cf.verbosity >= 2) { plog_end(w->pid, wstat) ; plog_status() ; }
+}
+
+/* prog does not serve as a worker: every connection from now on runs it once. */
+static void resident_off (char const *why)
+{
+  unsigned int i ;
+  if (cf.verbosity)
+  {
+    plog_flush() ;
+    strerr_warnw4x(cf.argv[0], " is no resident worker (", why, "): running it once per connection") ;
+  }
+  P->resident = 0 ;
+  for (i = 0 ; i < P->nw ; i++)
+  {
+    W[i].quit = 1 ;
+    if (!W[i].ready && !W[i].killed) worker_kill(&W[i]) ;
+    else worker_close(&W[i]) ;   /* a busy one ends with its connection */
+  }
+}
+
+/* One more worker that ended without serving anyone, for why. */
+static void worker_failed (char const *why)
+{
+  if (!P->resident) return ;
+  if (!P->everready) resident_off(why) ;
+  else if (++P->failures >= FAILMAX)
+    resident_off("5 workers in a row ended without serving a connection") ;
+}
+
+static int worker_start (void)
+{
+  int sv[2] ;
+  pid_t pid ;
+  worker *w ;
+  if (P->nw >= wmax) return 0 ;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1 ;
+  pid = fork() ;
+  if (pid < 0)
+  {
+    int e = errno ;
+    close(sv[0]) ; close(sv[1]) ;
+    errno = e ;
+    return -1 ;
+  }
+  if (!pid) worker_exec(sv[1]) ;
+  close(sv[1]) ;
+  if (ndelay_on(sv[0]) < 0) { close(sv[0]) ; kill(pid, SIGKILL) ; return -1 ; }
+  w = &W[P->nw++] ;
+  memset(w, 0, sizeof *w) ;
+  w->pid = pid ; w->fd = sv[0] ;
+  tain_addsec_g(&w->stamp, HELLO_SECS) ;
+  return 1 ;
+}
+
+/* 1 when the process pid runs prog with its arguments exactly as tcpsrv started it (its
+   /proc/PID/cmdline): a program between tcpsrv and the worker that did its work and then
+   executed the next one would have done it once for the worker, not once per connection. */
+static int worker_is_prog (pid_t pid)
+{
+  char path[16 + PID_FMT] ;
+  char buf[4096] ;
+  size_t i = 0, pos = 0, n = 0 ;
+  int fd, same = 1 ;
+  memcpy(path, "/proc/", 6) ;
+  path[6 + pid_fmt(path + 6, pid)] = 0 ;
+  strcat(path, "/cmdline") ;
+  fd = open(path, O_RDONLY | O_CLOEXEC) ;
+  if (fd < 0) return 0 ;
+  for (;;)
+  {
+    ssize_t r = read(fd, buf, sizeof buf) ;
+    size_t k ;
+    if (r < 0 && errno == EINTR) continue ;
+    if (r < 0) { same = 0 ; break ; }
+    if (!r) break ;
+    for (k = 0 ; k < (size_t)r && same ; k++, n++)
+    {
+      if (!cf.argv[i] || buf[k] != cf.argv[i][pos]) same = 0 ;
+      else if (!buf[k]) { i++ ; pos = 0 ; }
+      else pos++ ;
+    }
+    if (!same) break ;
+  }
+  close(fd) ;
+  return same && n && !cf.argv[i] ;
+}
+
+/* What w says: hello once, then done after each connection. Anything else, or a word out
+   of turn, and w is not trusted with another client. */
+static void worker_read (worker *w)
+{
+  char buf[64] ;
+  ssize_t r = recv(w->fd, buf, sizeof buf - 1, MSG_DONTWAIT) ;
+  if (r < 0 && (errno == EAGAIN || errno == EINTR)) return ;
+  if (r <= 0) { worker_close(w) ; return ; }   /* it is going: the rest when it is reaped */
+  buf[r] = 0 ;
+  if (!w->ready)
+  {
+    if (!strcmp(buf, RESIDENT_HELLO))
+    {
+      if (!worker_is_prog(w->pid))
+      {
+        worker_kill(w) ;
+        resident_off("the process that said hello is not prog as started, with its arguments: a program in between executed another") ;
+        return ;
+      }
+      w->ready = 1 ;
+      P->everready = 1 ;
+      w->stamp = STAMP ;
+      if (cf.verbosity >= 2) plog_worker(w->pid, "ready", -1) ;
+      return ;
+    }
+  }
+  else if (w->conn && !strncmp(buf, "done ", 5))
+  {
+    unsigned int code ;
+    size_t len = uint0_scan(buf + 5, &code) ;
+    if (len && !buf[5 + len] && code <= 255)
+    {
+      worker_conn_end(w, (int)(code << 8)) ;
+      P->failures = 0 ;
+      w->stamp = STAMP ;
+      if (w->uses >= cf.uses || (P->draining && !P->pqlen) || !P->resident) { w->quit = 1 ; worker_close(w) ; }
+      return ;
+    }
+  }
+  if (cf.verbosity)
+  {
+    char fmt[PID_FMT] ;
+    fmt[pid_fmt(fmt, w->pid)] = 0 ;
+    plog_flush() ;
+    strerr_warnw3x("killing worker ", fmt, ": it broke the resident protocol") ;
+  }
+  worker_kill(w) ;
+}
+
+/* A child has ended: if it was a worker or a worker's helper, account for it and say 1. */
+static int worker_reaped (pid_t pid, int wstat)
+{
+  unsigned int i ;
+  for (i = 0 ; i < P->nw ; i++)
+  {
+    worker *w = &W[i] ;
+    if (w->helper == pid)
+    {
+      int code = WIFEXITED(wstat) ? WEXITSTATUS(wstat) : -1 ;
+      w->helper = 0 ;
+      if (!code || !w->conn) return 1 ;   /* handed over (or already done) */
+      if (code == 100 || code == 111)     /* denied or dropped before the hand-over */
+      {
+        w->uses-- ;
+        worker_conn_end(w, wstat) ;
+      }
+      else { w->quit = 1 ; worker_close(w) ; }   /* handed over or not: it ends with the worker */
+      return 1 ;
+    }
+    if (w->pid == pid)
+    {
+      if (w->conn) worker_conn_end(w, wstat) ;
+      if (cf.verbosity >= 2) plog_worker(pid, "exit status ", wstat) ;
+      if (!w->quit && !w->killed && !w->uses)
+        worker_failed(w->ready ? "it ended before its first connection" : "it ended before saying hello") ;
+      W[i] = W[--P->nw] ;
+      return 1 ;
+    }
+  }
+  return 0 ;
+}
+
+/* A turn of the loop for the workers: hellos that did not come, the extra workers idle too
+   long, the draining, the starts (at least -w, and one for each connection waiting that no
+   idle or starting worker will take). -1: no worker could be started (the caller waits a
+   little). */
+static int workers_tend (void)
+{
+  unsigned int i, live = 0, idle = 0, starting = 0 ;
+  tain_now_g() ;
+  for (i = 0 ; i < P->nw ; i++)
+  {
+    worker *w = &W[i] ;
+    if (!w->ready && !w->killed && !tain_less(&STAMP, &w->stamp))
+    {
+      int was = w->quit ;
+      worker_kill(w) ;
+      if (!was) worker_failed("no hello within 10 seconds") ;
+    }
+  }
+  for (i = 0 ; i < P->nw ; i++)
+  {
+    worker *w = &W[i] ;
+    if (!worker_counts(w)) continue ;
+    live++ ;
+    if (w->fd < 0) continue ;   /* ending by itself: replaced once reaped */
+    if (!w->ready) starting++ ;
+    else if (worker_idle(w)) idle++ ;
+  }
+  if (!P->resident) return 0 ;
+  if (P->draining && !P->pqlen)
+  {
+    for (i = 0 ; i < P->nw ; i++)
+      if (W[i].fd >= 0 && !W[i].conn && !W[i].helper) { W[i].quit = 1 ; worker_close(&W[i]) ; }
+    return 0 ;
+  }
+  /* draining, connections accepted before SIGTERM still wait: workers for them only */
+  for (i = 0 ; i < P->nw && live > cf.workers && !P->draining ; i++)
+  {
+    worker *w = &W[i] ;
+    tain t ;
+    if (!worker_idle(w)) continue ;
+    tain_addsec(&t, &w->stamp, IDLE_SECS) ;
+    if (!tain_less(&STAMP, &t)) { w->quit = 1 ; worker_close(w) ; live-- ; }
+  }
+  while (live < cf.limit && ((live < cf.workers && !P->draining) || P->pqlen > idle + starting))
+  {
+    int r = worker_start() ;
+    if (!r) break ;
+    if (r < 0)
+    {
+      if (cf.verbosity && !P->startwarned) { plog_flush() ; strerr_warnwu1sys("start a resident worker") ; }
+      P->startwarned = 1 ;
+      return -1 ;
+    }
+    P->startwarned = 0 ;
+    live++ ; starting++ ;
+  }
+  return 0 ;
+}
+
+/* The next moment the workers need the loop: a hello's deadline, an extra worker's idle
+   time. 1 when *d was set (earlier than itself if has). */
+static int workers_deadline (tain *d, int has)
+{
+  unsigned int i, live = 0 ;
+  for (i = 0 ; i < P->nw ; i++) if (worker_counts(&W[i])) live++ ;
+  for (i = 0 ; i < P->nw ; i++)
+  {
+    worker const *w = &W[i] ;
+    tain t ;
+    if (!w->ready && !w->killed) t = w->stamp ;
+    else if (P->resident && !P->draining && live > cf.workers && worker_idle(w)) tain_addsec(&t, &w->stamp, IDLE_SECS) ;
+    else continue ;
+    if (!has || tain_less(&t, d)) { *d = t ; has = 1 ; }
+  }
+  return has ;
+}
+
 static void reap (void)
 {
   for (;;)
@@ -653,6 +1045,7 @@ static void reap (void)
     int wstat, e ;
     pid_t pid = waitpid(-1, &wstat, WNOHANG) ;
     if (pid <= 0) break ;
+    if (P->nw && worker_reaped(pid, wstat)) continue ;
     if (conntab_remove(&P->tab, pid) < 0) continue ;
     P->n-- ;
     e = qspawn_reaped(pid) ;
@@ -666,42 +1059,37 @@ static void reap (void)
   }
 }
 
-/* The quick way (see the top of the file), taken when no lookup may wait. 1: prog runs
-   as *pid, its -v lines written by its child; 0: nothing started, the connection takes the
-   slow way (a fork), which then does, logs and reports everything itself. */
-static int spawn_quick (conn *c, pid_t *pid)
+/* What the parent can decide of a connection when no lookup may wait: the local address
+   (into *local and localipstr, IP6_FMT bytes), the rule, the per-address limit; then -O and
+   the banner. 1: prog (or a worker) may have it, rr holds the rule's variables; 0: the same,
+   but the banner did not fit at once, and a child must write the rest; -1: a child must
+   look at it (the rule denies it, it is over its limit, something cannot be read). */
+static int quick_checks (conn *c, ip46 *local, char *localipstr)
 {
-  ip46 local = cf.local ;
-  char localipstr[IP6_FMT] ;
-  envb env = { .s = 0, .len = 0, .a = 0, .heap = 0, .soft = 1, .failed = 0 } ;
   unsigned int maxconnip ;
   int maxset ;
-
-  /* prog's environment goes in the slot's memory, which its child reads until the exec;
-     without a slot (or qspawn here), the slow way does it all, the lookup too */
-  env.s = qspawn_mem(&env.a) ;
-  if (!env.s) return 0 ;
+  *local = cf.local ;
   if (cf.localwild)
   {
     uint16_t dummy ;
-    if (socket_local46(c->fd, &local, &dummy) < 0) goto slow ;
-    ip46_unmap(&local) ;
-    localipstr[ipfmt(localipstr, &local)] = 0 ;
+    if (socket_local46(c->fd, local, &dummy) < 0) return -1 ;
+    ip46_unmap(local) ;
+    localipstr[ipfmt(localipstr, local)] = 0 ;
   }
-  else memcpy(localipstr, cf.localipstr, sizeof localipstr) ;
+  else memcpy(localipstr, cf.localipstr, IP6_FMT) ;
 
   if (cf.rules)
   {
     int r = rules_lookup_db(&rdb, &rr, cf.rules, c->ipstr, 0, 0) ;
     if (r < 0)
     {
-      if (errno != ENOENT || !cf.allownorules) goto slow ;
+      if (errno != ENOENT || !cf.allownorules) return -1 ;
       rr.env.len = 0 ;
     }
-    else if (r > 0 && rr.deny) goto slow ;
+    else if (r > 0 && rr.deny) return -1 ;
   }
   maxconnip = perip_limit(&maxset, 1) ;
-  if ((maxconnip || maxset) && c->num > maxconnip) goto slow ;
+  if ((maxconnip || maxset) && c->num > maxconnip) return -1 ;
 
   /* -O: a source route from the client is not followed back */
   if (cf.killopts && !c->ip.is6) setsockopt(c->fd, IPPROTO_IP, IP_OPTIONS, 0, 0) ;
@@ -711,8 +1099,25 @@ static int spawn_quick (conn *c, pid_t *pid)
        the child writes the rest, and may wait for the client to read */
     ssize_t w = send(c->fd, cf.banner, cf.bannerlen, MSG_DONTWAIT | MSG_NOSIGNAL) ;
     if (w > 0) c->bannersent = (size_t)w ;
-    if (c->bannersent < cf.bannerlen) goto slow ;
+    if (c->bannersent < cf.bannerlen) return 0 ;
   }
+  return 1 ;
+}
+
+/* The quick way (see the top of the file), taken when no lookup may wait. 1: prog runs
+   as *pid, its -v lines written by its child; 0: nothing started, the connection takes the
+   slow way (a fork), which then does, logs and reports everything itself. */
+static int spawn_quick (conn *c, pid_t *pid)
+{
+  ip46 local ;
+  char localipstr[IP6_FMT] ;
+  envb env = { .s = 0, .len = 0, .a = 0, .heap = 0, .soft = 1, .failed = 0 } ;
+
+  /* prog's environment goes in the slot's memory, which its child reads until the exec;
+     without a slot (or qspawn here), the slow way does it all, the lookup too */
+  env.s = qspawn_mem(&env.a) ;
+  if (!env.s) return 0 ;
+  if (quick_checks(c, &local, localipstr) <= 0) goto slow ;
 
   envb_ucspi(&env, localipstr, cf.localname, c, 0, 0) ;
   {
@@ -746,6 +1151,51 @@ static int spawn_quick (conn *c, pid_t *pid)
   return 0 ;
 }
 
+/* -w, no lookup: hand the connection to the idle worker w, the parent doing what a child
+   would (rules, limits, banner, environment, -v lines). 1 handed, counted under w's pid;
+   0 a child must finish it and hand it to w (the banner did not fit, the environment is too
+   large); -1 it is not for a worker (denied, over its limit, a database that cannot be
+   read, w gone): the slow way without a worker decides. */
+static int hand_quick (conn *c, worker *w, char const *key)
+{
+  ip46 local ;
+  char localipstr[IP6_FMT] ;
+  envb env = { .s = P->msg, .len = 0, .a = sizeof P->msg, .heap = 0, .soft = 1, .failed = 0 } ;
+  int r = quick_checks(c, &local, localipstr) ;
+  if (r <= 0) return r ;
+  envb_cat(&env, "C", 1) ;
+  envb_ucspi(&env, localipstr, cf.localname, c, 0, 0) ;
+  if (env.failed) return 0 ;
+  if (!fdpass_send(w->fd, c->fd, env.s, env.len))
+  {
+    if (cf.verbosity)
+    {
+      char fmt[PID_FMT] ;
+      fmt[pid_fmt(fmt, w->pid)] = 0 ;
+      plog_flush() ;
+      strerr_warnwu2sys("hand a connection to worker ", fmt) ;
+    }
+    worker_kill(w) ;
+    return -1 ;
+  }
+  w->conn = 1 ;
+  w->uses++ ;
+  conntab_add(&P->tab, key, w->pid) ;
+  if (cf.verbosity >= 2)
+  {
+    line lg ;
+    char pidstr[PID_FMT] ;
+    pidstr[pid_fmt(pidstr, w->pid)] = 0 ;
+    lg.len = 0 ;
+    line_cat(&lg, c->status, c->statuslen) ;
+    line_cats(&lg, "tcpsrv: pid ") ; line_cats(&lg, pidstr) ;
+    line_cats(&lg, " from ") ; line_cats(&lg, c->ipstr) ; line_end(&lg) ;
+    line_verdict(&lg, 0, pidstr, cf.localname, localipstr, local.is6, c, 0, 0, 0) ;
+    plog_cat(lg.s, lg.len) ;
+  }
+  return 1 ;
+}
+
 /* Accept what is waiting, as long as the ring and the limit allow. 0 when the kernel's
    queue is empty or no more may be taken; -1 out of descriptors or memory (the caller
    waits a little before trying again). */
@@ -773,7 +1223,8 @@ static int accept_waiting (int s)
   return 0 ;
 }
 
-/* Start the oldest accepted connection: prog the quick way, or a forked child. 1 done;
+/* Start the oldest accepted connection: prog the quick way, or a forked child; with -w, a
+   worker, directly or through a forked child. 1 done; 0 it waits for a worker to be idle;
    -1 no process could be made (that connection is dropped, the caller waits a little). */
 static int start_one (void)
 {
@@ -781,7 +1232,11 @@ static int start_one (void)
   conn c ;
   char key[16] ;
   pid_t pid ;
+  worker *w = 0 ;
+  int quick = !cf.remotehost && !cf.remoteinfo ;
+  if (P->resident && !(w = worker_pick())) return 0 ;
   c.fd = p->fd ; c.port = p->port ; c.ip = p->ip ;
+  c.wfd = -1 ; c.wpid = 0 ;
   P->pqhead = (P->pqhead + 1) % PENDMAX ;
   P->pqlen-- ;
   ip46_unmap(&c.ip) ;
@@ -793,7 +1248,14 @@ static int start_one (void)
   P->n++ ;
   c.statuslen = cf.verbosity >= 2 ? status_fmt(c.status) : 0 ;
   c.bannersent = 0 ;
-  if (cf.remotehost || cf.remoteinfo || !spawn_quick(&c, &pid))
+  if (w)
+  {
+    int r = quick ? hand_quick(&c, w, key) : 0 ;
+    if (r > 0) { close(c.fd) ; return 1 ; }
+    if (!r) { c.wfd = w->fd ; c.wpid = w->pid ; }
+    quick = 0 ;
+  }
+  if (!quick || !spawn_quick(&c, &pid))
   {
     unsigned int i ;
     c.nothers = P->pqlen ;
@@ -811,14 +1273,18 @@ static int start_one (void)
     if (cf.verbosity >= 2) plog_status() ;
     return -1 ;
   }
-  conntab_add(&P->tab, key, pid) ;
+  if (c.wfd >= 0)
+  {
+    w->helper = pid ; w->conn = 1 ; w->uses++ ;
+    conntab_add(&P->tab, key, w->pid) ;
+  }
+  else conntab_add(&P->tab, key, pid) ;
   return 1 ;
 }
 
 /* Accept and reap until SIGTERM; then stop accepting and wait for the children. */
 static void serve (int s)
 {
-  iopause_fd x[2] ;
   int sfd = selfpipe_init() ;
   sigset_t set ;
   if (sfd < 0) strerr_diefu1sys(111, "init the selfpipe") ;
@@ -830,24 +1296,39 @@ static void serve (int s)
   if (cf.verbosity >= 2) plog_status() ;
   for (;;)
   {
-    unsigned int n = 1 ;
-    int r = 0 ;
+    unsigned int n = 1, base, i ;
+    int r = 0, fail = 0, listening = 0, hasdl = 0 ;
+    tain deadline ;
+    if ((P->resident || P->nw) && workers_tend() < 0) fail = 1 ;
     plog_flush() ;
-    if (P->draining && !P->n && !P->pqlen) return ;
-    x[0].fd = sfd ; x[0].events = IOPAUSE_READ ; x[0].revents = 0 ;
+    if (P->draining && !P->n && !P->pqlen && !P->nw) return ;
+    X[0].fd = sfd ; X[0].events = IOPAUSE_READ ; X[0].revents = 0 ;
     if (s >= 0 && !P->paused && P->n + P->pqlen < cf.limit)
     {
-      x[1].fd = s ; x[1].events = IOPAUSE_READ ; x[1].revents = 0 ;
-      n = 2 ;
+      X[1].fd = s ; X[1].events = IOPAUSE_READ ; X[1].revents = 0 ;
+      n = 2 ; listening = 1 ;
     }
-    r = P->paused ? iopause_g(x, n, &P->resume) : iopause(x, n, 0, 0) ;
+    base = n ;
+    for (i = 0 ; i < P->nw ; i++)
+      if (W[i].fd >= 0)
+      {
+        XW[n - base] = i ;
+        X[n].fd = W[i].fd ; X[n].events = IOPAUSE_READ ; X[n].revents = 0 ;
+        n++ ;
+      }
+    if (P->paused) { deadline = P->resume ; hasdl = 1 ; }
+    if (P->nw) hasdl = workers_deadline(&deadline, hasdl) ;
+    r = hasdl ? iopause_g(X, n, &deadline) : iopause(X, n, 0, 0) ;
     if (r < 0)
     {
       if (errno == EINTR) continue ;
       strerr_diefu1sys(111, "iopause") ;
     }
     if (P->paused && !tain_less(&STAMP, &P->resume)) P->paused = 0 ;
-    if (x[0].revents & IOPAUSE_READ)
+    /* the workers' words before any reaping, which moves them in W */
+    for (i = base ; i < n ; i++)
+      if (X[i].revents && W[XW[i - base]].fd == X[i].fd) worker_read(&W[XW[i - base]]) ;
+    if (X[0].revents & IOPAUSE_READ)
       for (;;)
       {
         int sig = selfpipe_read() ;
@@ -861,13 +1342,16 @@ static void serve (int s)
           if (s >= 0) { close(s) ; s = -1 ; }
         }
       }
-    if (n == 2 && s >= 0 && x[1].revents) r = accept_waiting(s) ;
+    r = 0 ;
+    if (listening && s >= 0 && X[1].revents) r = accept_waiting(s) ;
     while (!P->paused && P->pqlen)
     {
-      if (start_one() < 0) { r = -1 ; break ; }
+      int x = start_one() ;
+      if (!x) break ;   /* waiting for a worker */
+      if (x < 0) { r = -1 ; break ; }
       if (s >= 0 && accept_waiting(s) < 0) r = -1 ;
     }
-    if (r < 0 && !P->paused)
+    if ((r < 0 || fail) && !P->paused)
     {
       tain d ;
       tain_now_g() ;
@@ -976,6 +1460,16 @@ static int listen_on (char const *host, uint16_t port, unsigned int backlog)
   return s ;
 }
 
+/* Memory of the parent alone: not inherited by forked children (MADV_DONTFORK), so the
+   parent's writes after a fork copy nothing. Zeroed, touched only where used. */
+static void *parent_mem (size_t len)
+{
+  void *p = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) ;
+  if (p == MAP_FAILED) strerr_diefu1sys(111, "allocate memory") ;
+  madvise(p, len, MADV_DONTFORK) ;
+  return p ;
+}
+
 /* Connections must never land on fds 0, 1 or 2. */
 static void fds_open (void)
 {
@@ -1006,7 +1500,7 @@ int main (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "1dDhHoOpPqQrRUvXc:C:M:b:x:B:g:u:l:t:", &l) ;
+      int opt = subgetopt_r(argc, argv, "1dDhHoOpPqQrRUvXc:C:M:w:n:b:x:B:g:u:l:t:", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
@@ -1028,6 +1522,8 @@ int main (int argc, char const *const *argv)
         case 'c' : if (!uint0_scan(l.arg, &cf.limit) || !cf.limit || cf.limit > 1000000) dieusage() ; break ;
         case 'C' : if (!uint0_scan(l.arg, &cf.perip) || !cf.perip) dieusage() ; break ;
         case 'M' : if (!uint0_scan(l.arg, &cf.v6prefix) || cf.v6prefix > 128) dieusage() ; break ;
+        case 'w' : if (!uint0_scan(l.arg, &cf.workers) || !cf.workers || cf.workers > 1000000) dieusage() ; break ;
+        case 'n' : if (!uint0_scan(l.arg, &cf.uses) || !cf.uses) dieusage() ; break ;
         case 'b' : if (!uint0_scan(l.arg, &backlog)) dieusage() ; break ;
         case 'x' : cf.rules = l.arg ; break ;
         case 'B' : cf.banner = l.arg ; cf.bannerlen = strlen(l.arg) ; break ;
@@ -1049,6 +1545,7 @@ int main (int argc, char const *const *argv)
     argc -= l.ind ; argv += l.ind ;
   }
   if (argc < 3 || !*argv[0] || !*argv[2]) dieusage() ;
+  if (cf.workers > cf.limit) strerr_dief1x(100, "-w workers must not exceed -c limit: each worker serves one connection at a time") ;
   if (!uint160_scan(argv[1], &port))
   {
     int r ;
@@ -1087,9 +1584,15 @@ int main (int argc, char const *const *argv)
     if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
       cf.pendmax = rl.rlim_cur > PENDMAX + 16 ? PENDMAX : rl.rlim_cur > 24 ? (unsigned int)rl.rlim_cur - 16 : 1 ;
   }
-  P = mmap(0, sizeof(parent), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ;
-  if (P == MAP_FAILED) strerr_diefu1sys(111, "allocate memory") ;
-  madvise(P, sizeof(parent), MADV_DONTFORK) ;
+  P = parent_mem(sizeof(parent)) ;
+  /* room for every worker -c allows, and for a few retired ones not reaped yet */
+  wmax = cf.workers ? cf.limit + 16 : 0 ;
+  W = parent_mem((wmax + 1) * sizeof(worker)) ;
+  X = parent_mem((wmax + 2) * sizeof(iopause_fd)) ;
+  XW = parent_mem((wmax + 1) * sizeof(unsigned int)) ;
+  P->resident = cf.workers > 0 ;
+  /* only workers get one, each its own */
+  unsetenv(RESIDENT_FDVAR) ;
   if (!conntab_init(&P->tab, cf.limit)) strerr_diefu1sys(111, "allocate the connection table") ;
   if (cf.rules) rules_check() ;
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole path: messages sent over SMTP until the last one is in its Maildir.
-#   sluice:  tcpsrv + smtpd -> queue-injectd -> queue-run -> queue-spawn -> queue-local ->
-#            Maildir of virtual users made with mail-user
+#   sluice:  tcpsrv -w 2 + resident smtpd -> queue-injectd -> queue-run -> queue-spawn ->
+#            queue-local -> Maildir of virtual users made with mail-user
 #   postfix: a private instance: smtpd -> cleanup -> qmgr -> virtual -> Maildir
 # Both on one new ext4 filesystem, 100 virtual users (one uid), the same load: Postfix's
 # smtp-source, SESSIONS at once, one 4 KB message per connection, MSGS in all. Rounds
@@ -10,11 +10,15 @@
 # processes started per message by each (pids handed out by the kernel during a round,
 # divided by the messages; the load's own smtp-source runs are the same for both).
 # Prints: queue msgs/s: sluice X, postfix Y, ratio Z
-# Tunables: QUEUE_BENCH_MSGS (default 5000), QUEUE_BENCH_SESSIONS (10), QUEUE_BENCH_ROUNDS (3).
+# Tunables: QUEUE_BENCH_MSGS (default 5000), QUEUE_BENCH_SESSIONS (10), QUEUE_BENCH_ROUNDS (3),
+#   QUEUE_BENCH_WORKERS (default 2, as services/smtpd: tcpsrv -w 2, resident smtpd; 0: one
+#   smtpd per connection).
 . "$(dirname "$0")/common.shlib"
 N=${QUEUE_BENCH_MSGS:-5000}
 S=${QUEUE_BENCH_SESSIONS:-10}
 ROUNDS=${QUEUE_BENCH_ROUNDS:-3}
+WORKERS=${QUEUE_BENCH_WORKERS:-2}
+WOPT=""; [ "$WORKERS" = 0 ] || WOPT="-w $WORKERS"
 USERS=100
 SIZE=4096
 OWNER=1234
@@ -44,7 +48,7 @@ i=1; while [ $i -le $USERS ]; do echo "u$i:$HASH:::"; i=$((i+1)); done > "$W/use
 SLUICEDIR=$SL mail-user import bench.example < "$W/users" >/dev/null || { echo "queue msgs/s: failed (mail-user import)"; exit 1; }
 bg env SLUICEDIR=$SL queue-injectd 2> "$W/sl-injectd.log"
 bg env SLUICEDIR=$SL queue-spawn queue-run 2> "$W/sl-queue.log"
-bg env SLUICEDIR=$SL tcpsrv -1 -c 100 -H -R -l localhost 127.0.0.1 0 smtpd > "$W/sl.port" 2> "$W/sl.log"
+bg env SLUICEDIR=$SL tcpsrv -1 -c 100 $WOPT -H -R -l localhost 127.0.0.1 0 smtpd > "$W/sl.port" 2> "$W/sl.log"
 i=0; while { [ ! -s "$W/sl.port" ] || [ ! -S "$SL/queue/inject" ]; } && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 SLPORT=$(head -1 "$W/sl.port")
 [ -n "$SLPORT" ] || { echo "queue msgs/s: failed (the sluice chain did not start)"; cat "$W/sl.log"; exit 1; }
@@ -142,7 +146,7 @@ busy_stop
 best() { echo $* | tr ' ' '\n' | sort -n | tail -1; }
 worst() { echo $* | tr ' ' '\n' | sort -n | head -1; }
 echo "queue: one process start here (static binary, posix_spawn + wait): $SPAWN ms"
-echo "queue: sluice = tcpsrv + smtpd + queue-injectd + queue-run + queue-spawn + queue-local; $USERS virtual users; process starts per message: $SLP"
+echo "queue: sluice = tcpsrv ${WOPT:+$WOPT }+ smtpd + queue-injectd + queue-run + queue-spawn + queue-local; $USERS virtual users; process starts per message: $SLP"
 echo "queue: disk: $FSNAME; $S sessions, one $SIZE-byte message per connection, $N messages per round"
 echo "queue: sluice rounds:$SLR msgs/s"
 if [ $PF_STARTED = 1 ]; then

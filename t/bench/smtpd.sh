@@ -1,19 +1,24 @@
 #!/bin/sh
 # smtpd benchmark: messages per second accepted over SMTP on loopback, with Postfix's
 # smtp-source as the load, against Postfix's own smtpd in a private instance, in one run.
-#   sluice:  tcpsrv + smtpd, each message handed to queue-injectd over its socket, which
-#            writes it into the queue (file and todo/ fsynced) before smtpd says 250; no
-#            queue-run, so nothing is delivered (the whole path is t/bench/queue.sh). No
-#            rblsmtpd: the shipped service leaves it out when no DNSBL is configured.
+#   sluice:  tcpsrv -w 2 + resident smtpd (as the shipped service), each message handed to
+#            queue-injectd over its socket, which writes it into the queue (file and todo/
+#            fsynced) before smtpd says 250; no queue-run, so nothing is delivered (the
+#            whole path is t/bench/queue.sh). No rblsmtpd: the shipped service leaves it out
+#            when no DNSBL is configured.
 #   postfix: a private instance (smtpd + cleanup, the queue file fsynced), delivering to the
 #            discard transport; it never binds port 25 and is stopped on exit
 # Both queues on one new ext4 filesystem. Also printed: one process start's cost here, the
 # process starts per message of each, connections reused, and a round with one core busy.
 # Prints: smtpd msgs/s: sluice X, postfix Y, ratio Z
-# Tunables: SMTPD_BENCH_MSGS (default 500), SMTPD_BENCH_SESSIONS (default 10).
+# Tunables: SMTPD_BENCH_MSGS (default 500), SMTPD_BENCH_SESSIONS (default 10),
+#   SMTPD_BENCH_WORKERS (default 2, as services/smtpd: tcpsrv -w 2, resident smtpd; 0: one
+#   smtpd per connection).
 . "$(dirname "$0")/common.shlib"
 N=${SMTPD_BENCH_MSGS:-500}
 S=${SMTPD_BENCH_SESSIONS:-10}
+WORKERS=${SMTPD_BENCH_WORKERS:-2}
+WOPT=""; [ "$WORKERS" = 0 ] || WOPT="-w $WORKERS"
 SIZE=4096
 
 for t in smtp-source postfix postconf cc; do
@@ -33,7 +38,7 @@ mkdir -p "$SL/control" "$SL/queue/tmp" "$SL/queue/todo"
 echo mx.bench.example > "$SL/control/me"
 echo bench.example > "$SL/control/rcpthosts"
 bg env SLUICEDIR=$SL "$B/queue-injectd" 2> "$W/injectd.log"
-bg env SLUICEDIR=$SL PATH="$B:$PATH" "$B/tcpsrv" -1 -c 100 -H -R -l localhost 127.0.0.1 0 "$B/smtpd" > "$W/sl.port" 2> "$W/sl.log"
+bg env SLUICEDIR=$SL PATH="$B:$PATH" "$B/tcpsrv" -1 -c 100 $WOPT -H -R -l localhost 127.0.0.1 0 "$B/smtpd" > "$W/sl.port" 2> "$W/sl.log"
 i=0; while { [ ! -s "$W/sl.port" ] || [ ! -S "$SL/queue/inject" ]; } && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 SLPORT=$(head -1 "$W/sl.port")
 [ -n "$SLPORT" ] || { echo "smtpd msgs/s: failed (the sluice chain did not start)"; cat "$W/sl.log"; exit 1; }
@@ -90,7 +95,7 @@ want=$((50 + 5 * N))
 
 best() { echo $* | tr ' ' '\n' | sort -n | tail -1; }
 echo "smtpd: one process start here (static binary, posix_spawn + wait): $SPAWN ms"
-echo "smtpd: sluice = tcpsrv + smtpd -> queue-injectd (socket; no process per message); $queued of $want messages in the queue; process starts per message: $SLP"
+echo "smtpd: sluice = tcpsrv ${WOPT:+$WOPT }+ smtpd -> queue-injectd (socket; no process per message); $queued of $want messages in the queue; process starts per message: $SLP"
 echo "smtpd: both queues on $FSNAME; $S parallel sessions, one $SIZE-byte message per connection, 3 rounds of $N"
 echo "smtpd: sluice rounds:$SLR msgs/s"
 if [ $PF_STARTED = 1 ]; then
