@@ -452,6 +452,8 @@ static void smtp_helo (char const *arg, size_t len, int ext)
   if (!len) { refuse(ext ? "501 5.5.4 EHLO needs a domain or address literal" : "501 5.5.4 HELO needs a domain or address literal", 0) ; return ; }
   helo.len = 0 ;
   if (!logtext_cat(&helo, arg, len, 255, "()\\\"<>;") || !stralloc_0(&helo)) die_nomem() ;
+  /* for the queue program (auth-results checks the HELO name's SPF record) */
+  if (setenv("SMTPHELO", helo.s, 1) < 0) die_nomem() ;
   seenhelo = 1 ; esmtp = ext ;
   transaction_reset() ;
   if (!ext) { out("250 ") ; out(me.s) ; out("\r\n") ; return ; }
