@@ -5,23 +5,16 @@
 # no key, no signature; a key that cannot be used queues nothing; control/dkimheaders; the
 # hand-over to the queue through queue-inject and through queue-injectd's socket.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dkim-lib.sh"
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
 plan 36
 
 S=$T/sl
 mkdir -p "$S/control"
 export SLUICEDIR=$S
-DT="$PY $TOP/t/dkimtool.py"
-cat > "$T/cap" <<'EOF2'
-#!/bin/sh
-# a qmail-queue program that keeps the message and the envelope
-cat > "$CAP.msg" && cat <&1 > "$CAP.env"
-EOF2
-chmod +x "$T/cap"
-env_of() { printf 'F%s\0' "$1"; shift; for r in "$@"; do printf 'T%s\0' "$r"; done; printf '\0'; }
 env_of joe@example.com bob@example.org > "$T/env"
 # sign FILE OUT: dkim-sign FILE, handed on to the capturing program; exit code in $RC
-sign() { rm -f "$T/$2.msg" "$T/$2.env"; CAP=$T/$2 NEXTQUEUE=$T/cap "$B/dkim-sign" < "$1" 1< "$T/env" 2> "$T/err"; RC=$?; }
+sign() { filt dkim-sign "$1" "$2"; }
 
 # --- keys ------------------------------------------------------------------------------------------
 "$B/dkim-sign" -g Example.COM r1 > "$T/r1.txt"
