@@ -10,7 +10,7 @@
 . "$(dirname "$0")/dkim-lib.sh"
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
 command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
-plan 45
+plan 49
 
 S=$T/sl
 mkdir -p "$S/control"
@@ -35,7 +35,9 @@ txt-record=sub.pass.test,"v=spf1 ip4:192.0.2.1 -all"
 txt-record=_dmarc.pass.test,"v=DMARC1; p=reject"
 txt-record=_dmarc.nonep.test,"v=DMARC1; p=none"
 txt-record=nonep.test,"v=spf1 -all"
+log-queries
 EOF2
+  echo "log-facility=$T/dnsq.log"
 } > "$T/dns.conf"
 dns_start "$T/dns.conf"
 export TCPREMOTEIP=192.0.2.1 SMTPHELO=mx.pass.test
@@ -122,6 +124,14 @@ filt auth-results "$T/forged" f1
 is "$(grep -c '^Authentication-Results: mx\.rx\.test' "$T/f1.msg")" 1 "a forged field naming this host is removed (one left: ours)"
 unlike "$(cat "$T/f1.msg")" 'smtp\.mailfrom=x@y' "its continuation line too"
 like "$(cat "$T/f1.msg")" '^Authentication-Results: other\.example; dkim=pass' "another host's field stays"
+# every library asked the server of DNSCACHEIP (libspf2, libopendkim: through the resolver
+# state auth-results points there; DMARC: sluice's resolver), never the machine's resolver
+dnsq=$(cat "$T/dnsq.log" 2>/dev/null)
+like "$dnsq" 'query\[TXT\] pass\.test from 127\.0\.0\.1' "dnsmasq was asked for the SPF record (libspf2)"
+like "$dnsq" 'query\[TXT\] r1\._domainkey\.pass\.test from 127\.0\.0\.1' "for the DKIM key (libopendkim)"
+like "$dnsq" 'query\[TXT\] _dmarc\.pass\.test from 127\.0\.0\.1' "for the DMARC record"
+filt auth-results "$T/bad.msg" t0 DNSCACHEIP='[::1]:1'
+like "$(ar t0)" 'spf=temperror.*dkim=temperror.*dmarc=temperror' "an IPv6 DNSCACHEIP: temperror everywhere, no fallback to /etc/resolv.conf"
 silent_dns
 filt auth-results "$T/bad.msg" t1 DNSCACHEIP=$SILENT
 like "$(ar t1)" 'spf=temperror smtp\.mailfrom=joe@pass\.test' "a DNS server that does not answer: spf=temperror"
