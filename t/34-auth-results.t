@@ -10,7 +10,7 @@
 . "$(dirname "$0")/dkim-lib.sh"
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
 command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
-plan 49
+plan 50
 
 S=$T/sl
 mkdir -p "$S/control"
@@ -101,6 +101,9 @@ like "$(ar m1)" 'spf=pass smtp\.mailfrom=joe@pass\.test.*dkim=none.*dmarc=pass' 
 msg "Joe <joe@sub.pass.test>" > "$T/m2"; env_of "joe@sub.pass.test" bob@rx.test > "$T/env"
 filt auth-results "$T/m2" m2
 like "$(ar m2)" 'dmarc=pass \(p=reject\) header\.from=sub\.pass\.test' "a subdomain: the organizational domain's record, relaxed alignment"
+env_of "joe@sub.pass.test" bob@rx.test > "$T/env"
+filt auth-results "$T/m" m2b
+like "$(ar m2b)" 'spf=pass smtp\.mailfrom=joe@sub\.pass\.test.*dmarc=pass \(p=reject\) header\.from=pass\.test' "relaxed alignment: SPF passes for a subdomain of the author domain"
 msg "Joe <joe@nonep.test>" > "$T/m3"; env_of "joe@nonep.test" bob@rx.test > "$T/env"
 echo reject > "$S/control/dmarcpolicy"
 filt auth-results "$T/m3" m3

@@ -39,6 +39,25 @@
 extern int opendmarc_get_tld (u_char *domain, u_char *tld, size_t tld_len) ;
 
 static stralloc ar = STRALLOC_ZERO ;    /* the Authentication-Results: field being built */
+static stralloc psl = STRALLOC_ZERO ;   /* the public suffix list, or "" */
+static int pslloaded = 0 ;
+static char const *author = 0 ;         /* the From: domain, when DMARC applies */
+static int unaligned = 0 ;              /* an SPF or DKIM domain other than the author's */
+
+/* The public suffix list finds organizational domains, for relaxed alignment and for the
+   DMARC record of a subdomain. Reading it costs more than all the rest (tens of ms): only
+   when a domain differs from the author's. */
+static void psl_load (void)
+{
+  if (pslloaded || !psl.len) return ;
+  pslloaded = 1 ;
+  if (opendmarc_tld_read_file((char *)psl.s, "//", "*.", "!") != 0) strerr_warnwu2sys("read ", psl.s) ;
+}
+
+static void note_domain (char const *d)
+{
+  if (author && strcasecmp(d, author)) unaligned = 1 ;
+}
 
 static void die_nomem (void) { strerr_warnwu1sys("allocate") ; _exit(QUEUE_NOMEM) ; }
 
@@ -213,6 +232,7 @@ static unsigned int dkim_check (DMARC_POLICY_T *dm, char const *msg, size_t len)
       bb[k] = 0 ;
       arcat(" header.b=") ; arvalue(bb) ;
     }
+    if (dom) note_domain(dom) ;
     if (dom && dm)
       opendmarc_policy_store_dkim(dm, (u_char *)dom, (u_char *)(sel ? sel : ""),
         !strcmp(name, "pass") ? DMARC_POLICY_DKIM_OUTCOME_PASS : !strcmp(name, "temperror") ? DMARC_POLICY_DKIM_OUTCOME_TMPFAIL : DMARC_POLICY_DKIM_OUTCOME_FAIL,
@@ -311,26 +331,23 @@ int main (int argc, char const *const *argv)
 
   arcat("Authentication-Results: ") ; arcat(me.s) ;
   {
-    /* the public suffix list finds organizational domains (relaxed alignment) */
     OPENDMARC_LIB_T lib ;
-    stralloc psl = STRALLOC_ZERO ;
     memset(&lib, 0, sizeof lib) ;
     r = control_readline(&psl, "publicsuffix", PSL) ;
-    if (r < 0 || psl.len >= sizeof lib.tld_source_file) { strerr_warnwu1sys("read control/publicsuffix") ; return CODE_CONFIG ; }
-    if (access(psl.s, R_OK) == 0)
+    if (r < 0) { strerr_warnwu1sys("read control/publicsuffix") ; return CODE_CONFIG ; }
+    if (access(psl.s, R_OK) < 0)
     {
-      lib.tld_type = OPENDMARC_TLD_TYPE_MOZILLA ;
-      memcpy(lib.tld_source_file, psl.s, psl.len + 1) ;
+      if (r > 0) { strerr_warnwu2sys("read ", psl.s) ; return CODE_CONFIG ; }
+      psl.len = 0 ;
     }
-    else if (r > 0) { strerr_warnwu2sys("read ", psl.s) ; return CODE_CONFIG ; }
     if (opendmarc_policy_library_init(&lib) != DMARC_PARSE_OKAY) { strerr_warnwu1x("initialise libopendmarc") ; return QUEUE_BUG ; }
-    stralloc_free(&psl) ;
   }
   if (qfilter_from_domain(msg.s, msg.len, &from, &nfrom) && nfrom == 1)
   {
     dm = opendmarc_policy_connect_init((u_char *)(ip ? ip : "127.0.0.1"), ip && strchr(ip, ':') && !strchr(ip, '.'));
     if (!dm) die_nomem() ;
     opendmarc_policy_store_from_domain(dm, (u_char *)from.s) ;
+    author = from.s ;
   }
 
   /* SPF, when the client is known (a network server's message) */
@@ -351,6 +368,7 @@ int main (int argc, char const *const *argv)
     {
       char const *at = *sender ? strrchr(sender, '@') : 0 ;
       char const *dom = at ? at + 1 : helo ;
+      if (dom) note_domain(dom) ;
       if (dom)
         opendmarc_policy_store_spf(dm, (u_char *)dom, dmarc_spf_outcome(spfmail.result),
           *sender ? DMARC_POLICY_SPF_ORIGIN_MAILFROM : DMARC_POLICY_SPF_ORIGIN_HELO, (u_char *)spfmail.name) ;
@@ -371,7 +389,8 @@ int main (int argc, char const *const *argv)
     tain_addsec_g(&deadline, DMARC_TIMEOUT) ;
     r = dmarc_lookup(&rec, from.s, &deadline) ;
     org[0] = 0 ;
-    if (!r && !opendmarc_get_tld((u_char *)from.s, (u_char *)org, sizeof org) && org[0] && strcasecmp(org, from.s))
+    if (!r || unaligned) psl_load() ;
+    if (!r && pslloaded && !opendmarc_get_tld((u_char *)from.s, (u_char *)org, sizeof org) && org[0] && strcasecmp(org, from.s))
       r = dmarc_lookup(&rec, org, &deadline) ;
     arcat(";\n\tdmarc=") ;
     if (r < 0) arcat("temperror") ;
