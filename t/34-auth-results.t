@@ -10,7 +10,7 @@
 . "$(dirname "$0")/dkim-lib.sh"
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
 command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
-plan 50
+plan 51
 
 S=$T/sl
 mkdir -p "$S/control"
@@ -32,6 +32,7 @@ txt-record=soft.test,"v=spf1 ~all"
 txt-record=neutral.test,"v=spf1 ?all"
 txt-record=perm.test,"v=spf1 ip4:192.0.2.1 bogus:x -all"
 txt-record=sub.pass.test,"v=spf1 ip4:192.0.2.1 -all"
+txt-record=spfok.test,"v=spf1 ip4:192.0.2.1 -all"
 txt-record=_dmarc.pass.test,"v=DMARC1; p=reject"
 txt-record=_dmarc.nonep.test,"v=DMARC1; p=none"
 txt-record=nonep.test,"v=spf1 -all"
@@ -104,6 +105,9 @@ like "$(ar m2)" 'dmarc=pass \(p=reject\) header\.from=sub\.pass\.test' "a subdom
 env_of "joe@sub.pass.test" bob@rx.test > "$T/env"
 filt auth-results "$T/m" m2b
 like "$(ar m2b)" 'spf=pass smtp\.mailfrom=joe@sub\.pass\.test.*dmarc=pass \(p=reject\) header\.from=pass\.test' "relaxed alignment: SPF passes for a subdomain of the author domain"
+env_of "joe@spfok.test" bob@rx.test > "$T/env"
+filt auth-results "$T/m" m2c
+like "$(ar m2c)" 'spf=pass smtp\.mailfrom=joe@spfok\.test.*dmarc=fail \(p=reject\) header\.from=pass\.test' "an SPF pass for an unrelated domain is not aligned: dmarc=fail"
 msg "Joe <joe@nonep.test>" > "$T/m3"; env_of "joe@nonep.test" bob@rx.test > "$T/env"
 echo reject > "$S/control/dmarcpolicy"
 filt auth-results "$T/m3" m3
