@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dkim-lib.sh"
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
-plan 36
+plan 41
 
 S=$T/sl
 mkdir -p "$S/control"
@@ -78,6 +78,16 @@ fi
 sed 's/Example\.com/nokey.example/' "$T/m" > "$T/m4"; sign "$T/m4" n
 is "$RC" 0 "a domain without a key: handed on"
 ok "unchanged" cmp "$T/n.msg" "$T/m4"
+printf 'From: "Joe, at home" <joe@example.com> (Joe)\nSubject: x\n\nbody\n' > "$T/m7"; sign "$T/m7" q
+is "$(grep -c '^DKIM-Signature:' "$T/q.msg")" 2 "a From: with a quoted name and a comment: signed for example.com"
+printf 'From: joe@example.com (not@evil.example)\nSubject: x\n\nbody\n' > "$T/m10"; sign "$T/m10" cm
+is "$(grep -c '^DKIM-Signature:' "$T/cm.msg")" 2 "an @ in a comment after the address is not taken for it"
+printf 'From: "x@evil.example" <joe@example.com>\nSubject: x\n\nbody\n' > "$T/m11"; sign "$T/m11" qn
+is "$(grep -c '^DKIM-Signature:' "$T/qn.msg")" 2 "nor an @ in the quoted name"
+printf 'From: joe@../dkim/example.com\nSubject: x\n\nbody\n' > "$T/m8"; sign "$T/m8" tr
+ok "a From: domain with a path in it: handed on unsigned" cmp "$T/tr.msg" "$T/m8"
+printf 'from:joe@EXAMPLE.com\n\nbody\n' > "$T/m9"; sign "$T/m9" lc
+is "$(grep -c '^DKIM-Signature:' "$T/lc.msg")" 2 "a from: field in lower case, a domain in capitals: signed"
 mkdir -p "$S/control/dkim/broken.example"
 echo garbage > "$S/control/dkim/broken.example/b.rsa"
 sed 's/Example\.com/broken.example/' "$T/m" > "$T/m5"; sign "$T/m5" b

@@ -139,13 +139,26 @@ int qfilter_from_domain (char const *msg, size_t len, stralloc *dom, unsigned in
     if (n++) continue ;
     v = memchr(msg + f, ':', pos - f) + 1 ;
     end = msg + pos ;
-    /* "Name <a@b>" or a bare a@b: the address is inside the last <...>, else the value */
-    lt = 0 ;
-    for (i = 0 ; v + i < end ; i++) if (v[i] == '<') lt = v + i ;
-    if (lt) { v = lt + 1 ; end = memchr(v, '>', end - v) ; if (!end) continue ; }
-    at = 0 ;
-    for (i = 0 ; v + i < end ; i++) if (v[i] == '@') at = v + i ;
-    if (!at) continue ;
+    /* "Name <a@b>" or a bare a@b: the address is inside the first <...> outside quotes and
+       comments, else the value; its @ is the first one outside quotes and comments */
+    lt = 0 ; at = 0 ;
+    {
+      unsigned int depth = 0 ;
+      int quoted = 0 ;
+      for (i = 0 ; v + i < end ; i++)
+      {
+        char c = v[i] ;
+        if (c == '\\' && v + i + 1 < end) { i++ ; continue ; }
+        if (quoted) { if (c == '"') quoted = 0 ; continue ; }
+        if (c == '(') { depth++ ; continue ; }
+        if (depth) { if (c == ')') depth-- ; continue ; }
+        if (c == '"') quoted = 1 ;
+        else if (c == '<' && !lt) { lt = v + i ; at = 0 ; }
+        else if (c == '>' && lt) { end = v + i ; break ; }
+        else if (c == '@' && !at) at = v + i ;
+      }
+    }
+    if (!at || (lt && at < lt)) continue ;
     at++ ;
     for (i = 0 ; at + i < end && at[i] != '>' && at[i] != ' ' && at[i] != '\t' && at[i] != '\r' && at[i] != '\n' && at[i] != '(' && at[i] != ',' && at[i] != ';' ; i++) ;
     if (i && at[i - 1] == '.') i-- ;
