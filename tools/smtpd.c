@@ -497,6 +497,9 @@ static void smtp_helo (char const *arg, size_t len, int ext)
   if (!len) { refuse(ext ? "501 5.5.4 EHLO needs a domain or address literal" : "501 5.5.4 HELO needs a domain or address literal", 0) ; return ; }
   S.sa.helo.len = 0 ;
   if (!logtext_cat(&S.sa.helo, arg, len, 255, "()\\\"<>;") || !stralloc_0(&S.sa.helo)) die_nomem() ;
+  /* for the queue program (auth-results checks the HELO name's SPF record); a resident
+     worker's environment is the start one again at the next connection */
+  if (setenv("SMTPHELO", S.sa.helo.s, 1) < 0) die_nomem() ;
   S.seenhelo = 1 ; S.esmtp = ext ;
   transaction_reset() ;
   if (!ext) { out("250 ") ; out(S.sa.me.s) ; out("\r\n") ; return ; }
