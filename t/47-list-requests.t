@@ -236,10 +236,11 @@ lm digest "$L"
 is "$(( $(last) - n ))|$(cat "$L/digestnum")" "2|7" "one more post, list-manage digest (cron): a digest of it"
 
 # ---- clean-up ----------------------------------------------------------------------------------
-touch "$L/mod/1000000000000000" "$L/mod/$(( $(date +%s) - 60 ))000000"
+recent=$(( $(date +%s) - 60 ))000000
+touch "$L/mod/1000000000000000" "$L/mod/$recent"
 touch -d '10 days ago' "$L/cookies/oldcookie"
 lm clean "$L"
-is "$(ls "$L/mod" | tr '\n' ' ')" "$(( $(date +%s) - 60 ))000000 " "clean: a held post older than five days goes, a recent one stays"
+is "$(ls "$L/mod" | tr '\n' ' ')" "$recent " "clean: a held post older than five days goes, a recent one stays"
 is "$(ls "$L/cookies" | grep -c oldcookie)" 0 "a used cookie older than its life goes"
 
 # ---- bad usage ----------------------------------------------------------------------------------
