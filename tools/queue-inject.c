@@ -60,31 +60,6 @@ static int read_message (stralloc *mem, int *spill)
   return QUEUE_OK ;
 }
 
-/* the envelope from fd 1, up to and with its terminating empty record (as qmail-queue,
-   without waiting for the end of the file) */
-static int read_envelope (stralloc *env)
-{
-  size_t rec = 0 ;   /* where the record being read starts */
-  for (;;)
-  {
-    ssize_t r ;
-    while (rec < env->len)
-    {
-      char *z ;
-      if (!env->s[rec]) { env->len = rec + 1 ; return QUEUE_OK ; }
-      z = memchr(env->s + rec, 0, env->len - rec) ;
-      if (!z) break ;
-      rec = (size_t)(z - env->s) + 1 ;
-    }
-    if (env->len > QUEUE_ENVMAX) return QUEUE_TOOLONG ;
-    if (!stralloc_readyplus(env, 4096)) return QUEUE_NOMEM ;
-    r = read(1, env->s + env->len, 4096) ;
-    if (r < 0) { if (errno == EINTR) continue ; return QUEUE_READ ; }
-    if (!r) return QUEUE_BADENV ;    /* no terminating empty record */
-    env->len += r ;
-  }
-}
-
 /* the message's pieces, from memory then from the spill file, to put(ctx, s, len) */
 static int send_message (stralloc const *mem, int spill, int (*put) (void *, char const *, size_t), void *ctx)
 {
@@ -126,7 +101,7 @@ int main (int argc, char const *const *argv)
 
   code = read_message(&mem, &spill) ;
   if (code) return code ;
-  code = read_envelope(&env) ;
+  code = queue_envelope_read(1, &env) ;
   if (code) return code ;
   {
     size_t nrcpt ;

@@ -23,6 +23,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "unixlisten.h"
 #include "fdpass.h"
 #include "qqueue.h"
 #include "queue.h"
@@ -327,26 +328,6 @@ static void reap (void)
   }
 }
 
-static int listen_socket (char const *path, unsigned int mode)
-{
-  struct sockaddr_un sun = { .sun_family = AF_UNIX } ;
-  int fd ;
-  size_t n = strlen(path) ;
-  if (n >= sizeof sun.sun_path) strerr_dief2x(100, "socket path too long: ", path) ;
-  memcpy(sun.sun_path, path, n + 1) ;
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) ;
-  if (fd < 0) strerr_diefu1sys(111, "make a socket") ;
-  if (unlink(path) < 0 && errno != ENOENT) strerr_diefu2sys(111, "remove the old socket ", path) ;
-  {
-    mode_t old = umask(0777 & ~mode) ;
-    if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) strerr_diefu2sys(111, "bind to ", path) ;
-    umask(old) ;
-  }
-  if (chmod(path, mode) < 0) strerr_diefu2sys(111, "set the mode of ", path) ;
-  if (listen(fd, 1024) < 0) strerr_diefu2sys(111, "listen on ", path) ;
-  return fd ;
-}
-
 int main (int argc, char const *const *argv)
 {
   stralloc path = STRALLOC_ZERO, sock = STRALLOC_ZERO ;
@@ -402,7 +383,7 @@ int main (int argc, char const *const *argv)
     sigaddset(&set, SIGCHLD) ; sigaddset(&set, SIGTERM) ; sigaddset(&set, SIGINT) ; sigaddset(&set, SIGHUP) ;
     if (!selfpipe_trapset(&set)) strerr_diefu1sys(111, "trap signals") ;
   }
-  lfd = listen_socket(sock.s, mode) ;
+  lfd = unix_listen_or_die(sock.s, mode) ;
   if (!spawn_worker()) strerr_dief1x(111, "unable to start a worker") ;
 
   for (;;)

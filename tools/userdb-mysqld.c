@@ -22,6 +22,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "unixlisten.h"
 #include "control.h"
 #include "usersql.h"
 
@@ -597,26 +598,6 @@ static void request (char *line, size_t len, int writer)
 
 typedef struct client_s { int fd ; int writer ; stralloc in ; } client ;
 
-static int listen_on (char const *path, unsigned int mode)
-{
-  struct sockaddr_un sun = { .sun_family = AF_UNIX } ;
-  size_t n = strlen(path) ;
-  int fd ;
-  if (n >= sizeof sun.sun_path) strerr_dief2x(100, "socket path too long: ", path) ;
-  memcpy(sun.sun_path, path, n + 1) ;
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) ;
-  if (fd < 0) strerr_diefu1sys(111, "make a socket") ;
-  if (unlink(path) < 0 && errno != ENOENT) strerr_diefu2sys(111, "remove the old socket ", path) ;
-  {
-    mode_t old = umask(0777 & ~mode) ;
-    if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) strerr_diefu2sys(111, "bind to ", path) ;
-    umask(old) ;
-  }
-  if (chmod(path, mode) < 0) strerr_diefu2sys(111, "set the mode of ", path) ;
-  if (listen(fd, 1024) < 0) strerr_diefu2sys(111, "listen on ", path) ;
-  return fd ;
-}
-
 static volatile sig_atomic_t stop = 0 ;
 static void on_term (int sig) { (void)sig ; stop = 1 ; }
 
@@ -759,7 +740,7 @@ int main (int argc, char const *const *argv)
     sigaction(SIGINT, &sa, 0) ;
     signal(SIGPIPE, SIG_IGN) ;
   }
-  lfd = listen_on(sock, mode) ;
+  lfd = unix_listen_or_die(sock, mode) ;
   strerr_warni2x("listening on ", sock) ;
   for (i = 0 ; i < nw ; i++) kids[i] = start_worker(lfd, maxc) ;
   while (!stop)

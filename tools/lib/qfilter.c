@@ -25,28 +25,12 @@ static int readall (int fd, stralloc *sa)
 
 int qfilter_read (stralloc *msg, stralloc *env)
 {
-  size_t rec = 0, nrcpt ;
+  size_t nrcpt ;
   int code = readall(0, msg) ;
   if (code) return code ;
   /* the envelope up to its empty record, without waiting for the end of the file */
-  for (;;)
-  {
-    ssize_t r ;
-    while (rec < env->len)
-    {
-      char *z ;
-      if (!env->s[rec]) { env->len = rec + 1 ; return queue_envelope_check(env->s, env->len, &nrcpt) ; }
-      z = memchr(env->s + rec, 0, env->len - rec) ;
-      if (!z) break ;
-      rec = (size_t)(z - env->s) + 1 ;
-    }
-    if (env->len > QUEUE_ENVMAX) return QUEUE_TOOLONG ;
-    if (!stralloc_readyplus(env, 4096)) return QUEUE_NOMEM ;
-    r = read(1, env->s + env->len, 4096) ;
-    if (r < 0) { if (errno == EINTR) continue ; return QUEUE_READ ; }
-    if (!r) return QUEUE_BADENV ;
-    env->len += r ;
-  }
+  code = queue_envelope_read(1, env) ;
+  return code ? code : queue_envelope_check(env->s, env->len, &nrcpt) ;
 }
 
 char const *qfilter_sender (stralloc const *env)

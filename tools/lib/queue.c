@@ -559,3 +559,26 @@ int queue_line_warned (stralloc *sa, uint64_t when)
 {
   return catnum(sa, "W ", when) && stralloc_catb(sa, "\n", 1) ;
 }
+
+int queue_envelope_read (int fd, stralloc *env)
+{
+  size_t rec = 0 ;   /* where the record being read starts */
+  for (;;)
+  {
+    ssize_t r ;
+    while (rec < env->len)
+    {
+      char *z ;
+      if (!env->s[rec]) { env->len = rec + 1 ; return QUEUE_OK ; }
+      z = memchr(env->s + rec, 0, env->len - rec) ;
+      if (!z) break ;
+      rec = (size_t)(z - env->s) + 1 ;
+    }
+    if (env->len > QUEUE_ENVMAX) return QUEUE_TOOLONG ;
+    if (!stralloc_readyplus(env, 4096)) return QUEUE_NOMEM ;
+    r = read(fd, env->s + env->len, 4096) ;
+    if (r < 0) { if (errno == EINTR) continue ; return QUEUE_READ ; }
+    if (!r) return QUEUE_BADENV ;    /* no terminating empty record */
+    env->len += r ;
+  }
+}

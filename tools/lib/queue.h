@@ -47,6 +47,12 @@ extern uint64_t queue_id_time (char const *id) ;
    most QUEUE_ENVMAX. QUEUE_OK (*nrcpt set), QUEUE_TOOLONG or QUEUE_BADENV. */
 extern int queue_envelope_check (char const *env, size_t len, size_t *nrcpt) ;
 
+/* Read an envelope from fd into env (appended), up to and with its terminating empty record,
+   without waiting for the end of the file (as qmail-queue). QUEUE_OK, QUEUE_TOOLONG (past
+   QUEUE_ENVMAX), QUEUE_NOMEM, QUEUE_READ or QUEUE_BADENV (the end came first); the records'
+   contents are not checked (queue_envelope_check does). */
+extern int queue_envelope_read (int fd, stralloc *env) ;
+
 /* ---- writing a message (queue-inject, queue-injectd) ---------------------------------------
    begin creates tmp/NAME and writes the header and the envelope; data appends message bytes;
    commit fsyncs the file, renames it to todo/ID, fsyncs todo/ and wakes queue-run; abort
