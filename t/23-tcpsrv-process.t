@@ -6,10 +6,13 @@
 . "$(dirname "$0")/tcpsrv-lib.sh"
 plan 47
 
-cat > "$T/slow" <<'EOF'
+# the slow child runs until the test creates $T/release (at most 60 s), however slow the
+# machine: the checks made while it runs cannot race its end
+cat > "$T/slow" <<EOF
 #!/bin/sh
 echo started
-sleep 5   # long enough for the checks below on a loaded machine
+i=0
+while [ ! -e "$T/release" ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
 echo finished
 EOF
 chmod +x "$T/slow"
@@ -25,6 +28,7 @@ wait_for 10 sh -c "! ss -ltnH 'sport = :$PORT' | grep -q ."
 is "$(ss -ltnH "sport = :$PORT")" "" "SIGTERM: the listening socket is closed at once"
 like "$(get "$PORT")" '^ERROR' "SIGTERM: new connections are refused"
 ok "SIGTERM: tcpsrv waits for its child" kill -0 "$SPID"
+touch "$T/release"
 wait $gpid
 is "$(cat "$T/slowout")" "started
 finished" "SIGTERM: the child was not interrupted, its client got everything"
@@ -33,7 +37,7 @@ is "$rc" "0" "SIGTERM: tcpsrv exits 0 once the child has ended"
 like "$(tail -2 "$T/log")" 'end [0-9]+ status 0' "the end of that child is logged"
 
 # a second SIGTERM: exit at once, the children go on alone
-: > "$T/log"
+: > "$T/log"; rm -f "$T/release"
 srv -v 127.0.0.1 0 "$T/slow" || exit 1
 get "$PORT" > "$T/slowout" &
 gpid=$!
@@ -43,6 +47,7 @@ kill -TERM "$SPID"; sleep 0.3; kill -TERM "$SPID"
 wait_for 10 sh -c "! kill -0 $SPID"
 nok "a second SIGTERM: tcpsrv exits without waiting" kill -0 "$SPID"
 ok "... and its child still runs" kill -0 "$kid"
+touch "$T/release"
 wait $gpid
 is "$(cat "$T/slowout")" "started
 finished" "... to its end"
