@@ -182,16 +182,16 @@ is "$(out)" "220 rblsmtpd.local^M
 451 Listed in bl.test: 127.0.0.2^M
 221 rblsmtpd.local^M" "a 2000-byte line is one refused command"
 mkfifo "$T/fifo"
-(sleep 4 >"$T/fifo") &
+sleep 20 >"$T/fifo" &   # the client stays silent, its end 20 s away
 sleeper=$!
 t0=$(now_ms)
 TCPREMOTEIP=127.0.0.2 "$B/rblsmtpd" -t 1 -r bl.test echo ran <"$T/fifo" >"$T/o" 2>"$T/e"
 rc=$?; el=$(( $(now_ms) - t0 ))
 kill "$sleeper" 2>/dev/null
 is "$(out) $rc" "220 rblsmtpd.local^M 0" "-t 1: a silent client is dropped, exit 0"
-ok "... after a second ($el ms)" test "$el" -ge 900 -a "$el" -lt 3000
+ok "... after a second ($el ms; a loaded machine may add seconds, the silent client ends only at 20)" test "$el" -ge 900 -a "$el" -lt 10000
 # the same with SIGALRM blocked by whoever ran rblsmtpd (the mask survives exec)
-(sleep 4 >"$T/fifo") &
+sleep 20 >"$T/fifo" &   # the client stays silent, its end 20 s away
 sleeper=$!
 t0=$(now_ms)
 TCPREMOTEIP=127.0.0.2 "$PY" -c 'import os, signal, sys
@@ -199,7 +199,7 @@ signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
 os.execv(sys.argv[1], sys.argv[1:])' "$B/rblsmtpd" -t 1 -r bl.test echo ran <"$T/fifo" >"$T/o" 2>"$T/e"
 el=$(( $(now_ms) - t0 ))
 kill "$sleeper" 2>/dev/null
-ok "-t 1 holds even when SIGALRM comes blocked ($el ms)" test "$el" -lt 3000
+ok "-t 1 holds even when SIGALRM comes blocked ($el ms)" test "$el" -lt 10000
 
 # ---- a real SMTP client over TCP (Debian's tcpserver hosts rblsmtpd; it sets TCPREMOTEIP)
 if command -v tcpserver >/dev/null; then
