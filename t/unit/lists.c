@@ -121,7 +121,7 @@ static int addr (char const *v, char const *want, char const *wantname)
 {
   stralloc a = STRALLOC_ZERO, n = STRALLOC_ZERO ;
   int r = listmsg_addr(v, strlen(v), &a, &n) ;
-  int ok = want ? r == 1 && !strcmp(a.s, want) && n.len == strlen(wantname) && !memcmp(n.s, wantname, n.len) : r == 0 ;
+  int ok = want ? r == 1 && !strcmp(a.s, want) && n.len == strlen(wantname) && (!n.len || !memcmp(n.s, wantname, n.len)) : r == 0 ;
   stralloc_free(&a) ; stralloc_free(&n) ;
   return ok ;
 }

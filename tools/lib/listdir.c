@@ -27,7 +27,7 @@ int list_readline (stralloc *sa, char const *name)
     r = 0 ;
   }
   {
-    char *nl = memchr(sa->s, '\n', sa->len) ;
+    char *nl = sa->len ? memchr(sa->s, '\n', sa->len) : 0 ;
     sa->len = trimmed(sa->s, nl ? (size_t)(nl - sa->s) : sa->len) ;
   }
   return stralloc_0(sa) ? r : -1 ;
