@@ -871,7 +871,7 @@ static void add_dir (char const *dir)
   }
   closedir(d) ;
   if (!n && !current) strerr_dief3x(100, "no log files in ", dir, ": neither current nor @*.s") ;
-  qsort(names, n, sizeof *names, cmpstr) ;
+  if (n) qsort(names, n, sizeof *names, cmpstr) ;
   s = stream_new(dir, label_of(dir)) ;
   for (size_t i = 0 ; i < n ; i++) { stream_addfile(s, pathjoin(dir, names[i])) ; free(names[i]) ; }
   if (current) stream_addfile(s, pathjoin(dir, "current")) ;
@@ -1055,7 +1055,7 @@ static void run (void)
   for (size_t i = 0 ; i < nstreams ; i++)
   {
     stream *s = streams + i ;
-    qsort(s->files, s->nfiles, sizeof *s->files, cmpfile) ;
+    if (s->nfiles) qsort(s->files, s->nfiles, sizeof *s->files, cmpfile) ;
     s->buf = malloc(BUFSIZE + 16) ;   /* word() may read 15 bytes past a line */
     if (!s->buf) dienomem() ;
     stream_next(s) ;

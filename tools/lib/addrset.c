@@ -200,7 +200,7 @@ static int bucket_change (char const *dir, unsigned int b, int add, char const *
   {
     char const **rm = (char const **)new ;
     qsort(v, n, sizeof *v, &entry_cmp) ;
-    qsort(rm, k, sizeof *rm, &str_cmp) ;
+    if (k) qsort(rm, k, sizeof *rm, &str_cmp) ;
     for (size_t i = 0 ; i < n ; i++)
     {
       if (i && !strcmp(v[i].s, v[i-1].s)) continue ;
