@@ -94,6 +94,10 @@ printf 'Subject: to nobody\n\nno such user\n' | inject sender@example.com nosuch
 is "$?" 0 "one for a user who does not exist, through queue-inject"
 is "$(files_in "$Q/todo")" 4 "four messages in todo/"
 
+# a second link to every queued file: when queue-run removes a delivered message, no space
+# comes back, and the bounce below meets a full disk whatever the order of the deliveries
+mkdir "$Q/.hold"; n=0
+for f in $(find "$Q" -type f ! -path "$Q/.hold/*"); do n=$((n + 1)); ln "$f" "$Q/.hold/$n"; done
 ok "then the queue's disk is full" fill "$Q"
 mkmsg "$T/m2" second 1000
 like "$(send "$T/m2" a@example.com)" '^451 4\.3\.0 queue failure: write error \(disk full\?\) \(#53\)$' "smtpd: 451 (#53) when the queue's disk is full"
@@ -117,6 +121,7 @@ wait_log 30 'unable to queue its bounce: queue-inject exit 53'
 like "$(grep 'bounce' "$T/queue.log" | tail -1)" 'warning: msg [0-9.]+: unable to queue its bounce: queue-inject exit 53' "the bounce for the unknown user cannot be queued: logged"
 is "$(files_in "$Q/mess")" 1 "the failed message stays in the queue for its bounce"
 ok "queue-run keeps running" alive "$RUNPID"
+rm -rf "$Q/.hold"
 
 # some space back, not enough for a big message
 truncate -s -100k "$Q/filler"
@@ -161,6 +166,7 @@ is "$(files_in "$MD/new" "$MD/tmp" "$MD/cur")" 0 "nothing in c's Maildir, not ev
 is "$(files_in "$Q/mess")" 1 "the message waits in the queue"
 like "$(cat "$Q/info/"* 2>/dev/null)" '^Z 0 [0-9]+ [0-9]+ 1 0 ' "its log says deferred, one try"
 ok "queue-run keeps running" alive "$RUNPID"
+rm -rf "$Q/.hold"
 rm -f "$MD/filler"
 kill -ALRM "$RUNPID"
 wait_eq 30 1 copies c "$T/m4"
