@@ -43,36 +43,11 @@ one|<ann@a.example>|bob@b.example|body of one
 three|-|-|body of three
 two|-|-|body of two" "python mailbox.Maildir reads every message and its headers"
 
-# mutt, on a pseudo-terminal of its own (python's pty: nothing is typed but what -e push
-# gives): tag all, copy them to an mbox, quit. It reads a copy: mutt moves new/ to cur/.
-# folder is set, or mutt would first ask whether to create ~/Mail.
+# mutt (t/mutt-copy.py): tag all, copy them to an mbox, quit. It reads a copy: mutt moves
+# new/ to cur/.
 cp -r M Mcopy
 if command -v mutt >/dev/null; then
-  HOME=$T python3 - "$T/Mcopy" "$T/mutt.mbox" </dev/null >/dev/null 2>&1 <<'EOF'
-import os, pty, select, sys, time
-box, out = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ["TERM"] = "vt100"
-    os.execvp("mutt", ["mutt", "-n", "-F", "/dev/null", "-f", box,
-        "-e", "set folder=" + os.path.dirname(box) + " mbox_type=mbox confirmcreate=no confirmappend=no delete=no quit=yes move=no auto_tag=yes",
-        "-e", 'push "T~A<enter>C%s<enter>q"' % out])
-end = time.time() + 30
-while time.time() < end:
-    r, _, _ = select.select([fd], [], [], 0.2)
-    if r:
-        try:
-            if not os.read(fd, 65536): break
-        except OSError:
-            break
-    elif os.waitpid(pid, os.WNOHANG)[0]:
-        sys.exit(0)
-try:
-    os.kill(pid, 9)
-except OSError:
-    pass
-os.waitpid(pid, 0)
-EOF
+  HOME=$T python3 "$TOP/t/mutt-copy.py" "$T/Mcopy" "$T/mutt.mbox" </dev/null >/dev/null 2>&1
   is "$(grep -c '^Subject:' "$T/mutt.mbox" 2>/dev/null)" 4 "mutt opens the Maildir and copies out all four messages"
   is "$(grep '^Subject:' "$T/mutt.mbox" | sort | tr '\n' ' ')" "Subject: four Subject: one Subject: three Subject: two " "mutt sees every subject"
   like "$(grep -A1 '^Return-Path:' "$T/mutt.mbox")" 'Delivered-To: bob@b.example' "mutt sees the Delivered-To line we wrote"

@@ -40,31 +40,7 @@ cp mbox good.mbox
 
 # mutt reads the mbox: tags every message and copies them to another mbox
 if command -v mutt >/dev/null; then
-  HOME=$T "$PY" - "$T/mbox" "$T/mutt.mbox" </dev/null >/dev/null 2>&1 <<'EOF'
-import os, pty, select, sys, time
-box, out = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ["TERM"] = "vt100"
-    os.execvp("mutt", ["mutt", "-n", "-F", "/dev/null", "-R", "-f", box,
-        "-e", "set folder=" + os.path.dirname(box) + " mbox_type=mbox confirmcreate=no confirmappend=no delete=no quit=yes move=no auto_tag=yes",
-        "-e", 'push "T~A<enter>C%s<enter>q"' % out])
-end = time.time() + 30
-while time.time() < end:
-    r, _, _ = select.select([fd], [], [], 0.2)
-    if r:
-        try:
-            if not os.read(fd, 65536): break
-        except OSError:
-            break
-    elif os.waitpid(pid, os.WNOHANG)[0]:
-        sys.exit(0)
-try:
-    os.kill(pid, 9)
-except OSError:
-    pass
-os.waitpid(pid, 0)
-EOF
+  HOME=$T "$PY" "$TOP/t/mutt-copy.py" "$T/mbox" "$T/mutt.mbox" -R </dev/null >/dev/null 2>&1
   is "$(grep '^Subject:' mutt.mbox 2>/dev/null | tr '\n' ' ')" "Subject: old Subject: one Subject: two Subject: three Subject: four " "mutt opens the mbox and sees the five messages in order"
   is "$(grep -c '^From ' mutt.mbox 2>/dev/null)" 5 "and no quoted From line split a message"
 else
