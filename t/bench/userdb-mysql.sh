@@ -23,7 +23,7 @@ MB=$(command -v mariadbd || echo /usr/sbin/mariadbd)
 [ -x "$MB" ] || { echo "userdb-mysql: no MariaDB server (Debian mariadb-server): not measured"; exit 0; }
 
 # a private MariaDB: its own datadir, a unix socket, no TCP
-mariadb-install-db --no-defaults --datadir="$W/db" --user=root --auth-root-authentication-method=normal --skip-test-db >"$W/install.log" 2>&1
+mariadb-install-db --no-defaults --force --datadir="$W/db" --user=root --auth-root-authentication-method=normal --skip-test-db >"$W/install.log" 2>&1
 "$MB" --no-defaults --datadir="$W/db" --socket="$W/my.sock" --skip-networking --user=root \
   --pid-file="$W/my.pid" --log-error="$W/my.err" --innodb-buffer-pool-size=64M --skip-log-bin 2>/dev/null &
 MYPID=$!
