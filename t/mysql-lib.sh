@@ -23,12 +23,15 @@ my_start() {
   if [ ! -d "$T/mydb" ]; then
     # --force: no host-name lookup (resolveip would ask the machine's resolver, and a CI
     # container whose name is not in /etc/hosts made the script give up)
-    mariadb-install-db --no-defaults --force --datadir="$T/mydb" --user=root --auth-root-authentication-method=normal \
-      --skip-test-db >"$T/my-install.log" 2>&1 || { diag "mariadb-install-db failed:" "$(tail -20 "$T/my-install.log")"; exit 1; }
+    # --tmpdir: a server cleans stale #sql files out of its tmpdir when it starts; with
+    # /tmp shared, one test's server removed another's temporary tables mid-install
+    mkdir -p "$T/mytmp"
+    mariadb-install-db --no-defaults --force --datadir="$T/mydb" --tmpdir="$T/mytmp" --user=root --auth-root-authentication-method=normal \
+      --skip-test-db >"$T/my-install.log" 2>&1 || { diag "mariadb-install-db failed:" "$(grep -i -m 10 error "$T/my-install.log")"; exit 1; }
     _fresh=1
   else _fresh=
   fi
-  start_bg "$_mb" --no-defaults --datadir="$T/mydb" --socket="$MYSOCK" --skip-networking --user=root \
+  start_bg "$_mb" --no-defaults --datadir="$T/mydb" --tmpdir="$T/mytmp" --socket="$MYSOCK" --skip-networking --user=root \
     --pid-file="$T/my.pid" --log-error="$T/my.err" --innodb-buffer-pool-size=16M --skip-log-bin \
     --skip-name-resolve --innodb-use-native-aio=0 --general-log=1 --general-log-file="$T/my-general.log" 2>>"$T/my.stderr"
   MYPID=$BGPID

@@ -23,8 +23,9 @@ MB=$(command -v mariadbd || echo /usr/sbin/mariadbd)
 [ -x "$MB" ] || { echo "userdb-mysql: no MariaDB server (Debian mariadb-server): not measured"; exit 0; }
 
 # a private MariaDB: its own datadir, a unix socket, no TCP
-mariadb-install-db --no-defaults --force --datadir="$W/db" --user=root --auth-root-authentication-method=normal --skip-test-db >"$W/install.log" 2>&1
-"$MB" --no-defaults --datadir="$W/db" --socket="$W/my.sock" --skip-networking --user=root \
+mkdir -p "$W/tmp"
+mariadb-install-db --no-defaults --force --datadir="$W/db" --tmpdir="$W/tmp" --user=root --auth-root-authentication-method=normal --skip-test-db >"$W/install.log" 2>&1
+"$MB" --no-defaults --datadir="$W/db" --tmpdir="$W/tmp" --socket="$W/my.sock" --skip-networking --user=root \
   --pid-file="$W/my.pid" --log-error="$W/my.err" --innodb-buffer-pool-size=64M --skip-log-bin 2>/dev/null &
 MYPID=$!
 i=0; until mariadb --no-defaults -S "$W/my.sock" -u root -e 'SELECT 1' >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 0.1; done
