@@ -38,6 +38,7 @@
 
 static char const *const *authprog = 0 ;   /* the checkpassword program: for the process */
 static int resident_mode = 0 ;             /* a resident worker of tcpsrv -w */
+static int resident_fds = 0 ;              /* descriptors this connection brought on 3... */
 
 /* Everything a session knows, in one place: the control files and the environment as read
    for this connection, the client's state, the transaction, the buffers. A resident smtpd
@@ -469,9 +470,10 @@ static void readenv (void)
     s = getenv("SSL_CIPHER") ;
     if (S.tls && s && (!stralloc_copys(&S.sa.tlscipher, s) || !stralloc_0(&S.sa.tlscipher))) die_nomem() ;
   }
-  /* tls-wrap -s; never in a resident smtpd: nothing is between tcpsrv -w and it, and the
-     descriptors a variable could name are not the connection's */
-  if (!S.tls && !resident_mode) ucspitls_fds(&S.ctlfd, &S.sslrfd, &S.sslwfd) ;
+  /* tls-wrap -s; in a resident smtpd only when the connection brought the descriptors (a
+     resident tls-wrap -s hands them over with it): otherwise the ones a variable could name
+     are not the connection's */
+  if (!S.tls && (!resident_mode || resident_fds >= 2)) ucspitls_fds(&S.ctlfd, &S.sslrfd, &S.sslwfd) ;
   {
     /* AUTH only over TLS: $AUTHTLS 1 or 0; by default on a submission port (REQUIREAUTH)
        where STARTTLS can be had */
@@ -1254,6 +1256,7 @@ int main (int argc, char const *const *argv)
     r = resident_next(&res, 0) ;
     if (!r) _exit(0) ;
     if (r < 0) strerr_diefu1sys(111, "wait for a connection from tcpsrv") ;
+    resident_fds = (int)res.nfds ;
     session() ;
     session_wipe() ;
   }

@@ -846,39 +846,6 @@ static int worker_start (void)
   return 1 ;
 }
 
-/* 1 when the process pid runs prog with its arguments exactly as tcpsrv started it (its
-   /proc/PID/cmdline): a program between tcpsrv and the worker that did its work and then
-   executed the next one would have done it once for the worker, not once per connection. */
-static int worker_is_prog (pid_t pid)
-{
-  char path[16 + PID_FMT] ;
-  char buf[4096] ;
-  size_t i = 0, pos = 0, n = 0 ;
-  int fd, same = 1 ;
-  memcpy(path, "/proc/", 6) ;
-  path[6 + pid_fmt(path + 6, pid)] = 0 ;
-  strcat(path, "/cmdline") ;
-  fd = open(path, O_RDONLY | O_CLOEXEC) ;
-  if (fd < 0) return 0 ;
-  for (;;)
-  {
-    ssize_t r = read(fd, buf, sizeof buf) ;
-    size_t k ;
-    if (r < 0 && errno == EINTR) continue ;
-    if (r < 0) { same = 0 ; break ; }
-    if (!r) break ;
-    for (k = 0 ; k < (size_t)r && same ; k++, n++)
-    {
-      if (!cf.argv[i] || buf[k] != cf.argv[i][pos]) same = 0 ;
-      else if (!buf[k]) { i++ ; pos = 0 ; }
-      else pos++ ;
-    }
-    if (!same) break ;
-  }
-  close(fd) ;
-  return same && n && !cf.argv[i] ;
-}
-
 /* What w says: hello once, then done after each connection. Anything else, or a word out
    of turn, and w is not trusted with another client. */
 static void worker_read (worker *w)
@@ -892,7 +859,7 @@ static void worker_read (worker *w)
   {
     if (!strcmp(buf, RESIDENT_HELLO))
     {
-      if (!worker_is_prog(w->pid))
+      if (!resident_is_prog((int)w->pid, cf.argv))
       {
         worker_kill(w) ;
         resident_off("the process that said hello is not prog as started, with its arguments: a program in between executed another") ;

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -31,7 +32,9 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
+#include "fdpass.h"
 #include "logtext.h"
+#include "resident.h"
 
 #define USAGE "tls-wrap [ -sv ] [ -t secs ] [ -u uid ] [ -g gid ] [ -U ] prog... tls-wrap -c [ -V ] [ -t secs ] [ -n servername ] [ -m name ] [ -A cafile ]"
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -49,6 +52,8 @@
 
 static unsigned int timeout = 60 ;
 static int verbose = 0 ;
+static resident res = RESIDENT_ZERO ;
+static int resident_on = 0 ;   /* a resident worker of tcpsrv -w */
 static char const *remoteip ;
 
 /* the network side: read and write descriptors, and the bytes of the ClientHello read
@@ -140,52 +145,42 @@ static void deadline_in (tain *d, unsigned int secs)
 
 /* ---- certificates (server) */
 
-typedef struct keypair_s keypair ;
-struct keypair_s { stralloc cert, key ; } ;
-#define KEYPAIR_ZERO { .cert = STRALLOC_ZERO, .key = STRALLOC_ZERO }
-
-static void keypair_wipe (keypair *kp)
+/* the files of the certificate for name ("": $CERTFILE and $KEYFILE; else those of
+   $CERTDIR/name/, name lowercased, checked to be a host name: no '/', no leading '.');
+   0 when name is no host name */
+static int cert_paths (char const *name, char *cert, char *key, size_t max)
 {
-  if (kp->key.s) explicit_bzero(kp->key.s, kp->key.len) ;
-  stralloc_free(&kp->key) ;
-  stralloc_free(&kp->cert) ;
-}
-
-static int file_read (stralloc *sa, char const *file, int optional)
-{
-  sa->len = 0 ;
-  if (openslurpclose(sa, file)) return 1 ;
-  if (optional && errno == ENOENT) return 0 ;
-  strerr_diefu2sys(111, "read ", file) ;
-}
-
-/* read the cert and key files into kp; 1, or 0 when an optional cert does not exist */
-static int keypair_read (keypair *kp, char const *cert, char const *key, int optional)
-{
-  return file_read(&kp->cert, cert, optional) && file_read(&kp->key, key, 0) ;
-}
-
-/* the certificate of $CERTDIR/name/ when there is one for the server name the client asked
-   for; name is checked to be a host name (no '/', no leading '.') */
-static int keypair_for_name (keypair *kp, char const *dir, char const *name)
-{
-  size_t n = strlen(name), dl = strlen(dir), i ;
-  if (!n || n > 253 || name[0] == '.') return 0 ;
+  size_t n = strlen(name), i, dl ;
+  char const *dir = getenv("CERTDIR") ;
+  if (!n)
+  {
+    char const *c = getenv("CERTFILE"), *k = getenv("KEYFILE") ;
+    if (strlen(c) >= max || strlen(k) >= max) return 0 ;
+    strcpy(cert, c) ; strcpy(key, k) ;
+    return 1 ;
+  }
+  if (!dir || !*dir || n > 253 || name[0] == '.') return 0 ;
+  dl = strlen(dir) ;
+  if (dl + n + 16 > max) return 0 ;
   for (i = 0 ; i < n ; i++)
   {
     char c = name[i] ;
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
       return 0 ;
   }
-  {
-    char cert[dl + n + 16], key[dl + n + 16] ;
-    memcpy(cert, dir, dl) ; cert[dl] = '/' ;
-    for (i = 0 ; i < n ; i++) cert[dl + 1 + i] = (name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i] ;
-    memcpy(key, cert, dl + 1 + n) ;
-    memcpy(cert + dl + 1 + n, "/fullchain.pem", 15) ;
-    memcpy(key + dl + 1 + n, "/privkey.pem", 13) ;
-    return keypair_read(kp, cert, key, 1) ;
-  }
+  memcpy(cert, dir, dl) ; cert[dl] = '/' ;
+  for (i = 0 ; i < n ; i++) cert[dl + 1 + i] = (name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i] ;
+  memcpy(key, cert, dl + 1 + n) ;
+  memcpy(cert + dl + 1 + n, "/fullchain.pem", 15) ;
+  memcpy(key + dl + 1 + n, "/privkey.pem", 13) ;
+  return 1 ;
+}
+
+/* a file's identity: a renewed certificate is a new file, or a rewritten one */
+static int same_file (struct stat const *a, struct stat const *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+    && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec ;
 }
 
 /* ---- privileges */
@@ -251,12 +246,14 @@ static int handshake (int client, char *why, size_t len)
   }
 }
 
+static char hellobuf[HELLOMAX] ;
+
 /* The first record of the client, to see which name it asks for (SNI) before a certificate
    is chosen; it stays for the handshake. 1 with name set (empty when none), 0 when the
    client failed to send it in time (why set). */
 static int hello_name (char *name, size_t namemax, char *why, size_t whylen)
 {
-  static char buf[HELLOMAX] ;
+  char *buf = hellobuf ;
   size_t need = 5 ;
   tain deadline ;
   deadline_in(&deadline, timeout) ;
@@ -272,7 +269,7 @@ static int hello_name (char *name, size_t namemax, char *why, size_t whylen)
       {
         if ((unsigned char)buf[0] != 22) return 1 ;   /* not a handshake: the library says no */
         need = 5 + ((size_t)(unsigned char)buf[3] << 8 | (unsigned char)buf[4]) ;
-        if (need > sizeof buf) return 1 ;
+        if (need > sizeof hellobuf) return 1 ;
       }
       continue ;
     }
@@ -290,47 +287,188 @@ static int hello_name (char *name, size_t namemax, char *why, size_t whylen)
   return 1 ;
 }
 
-/* the server's context: the certificate for sni ($CERTDIR) or $CERTFILE/$KEYFILE; then
-   privileges are dropped. 1, or 0 with why set. */
-static int server_context (char const *sni, char *why, size_t len)
+/* a server context for the certificate and key in cert[0..certlen), key[0..keylen); 0 when
+   they are unusable (why set) */
+static WOLFSSL_CTX *ctx_build (char const *cert, size_t certlen, char const *key, size_t keylen, char *why, size_t len)
 {
-  keypair kp = KEYPAIR_ZERO ;
-  char const *certdir = getenv("CERTDIR") ;
   char const *ciphers = getenv("CIPHERS") ;
   char const *cafile = getenv("CAFILE") ;
-  int found = 0 ;
-  if (certdir && *certdir && sni && *sni) found = keypair_for_name(&kp, certdir, sni) ;
-  if (!found)
-  {
-    char const *cert = getenv("CERTFILE"), *key = getenv("KEYFILE") ;
-    if (!cert || !*cert || !key || !*key) strerr_dief1x(100, "$CERTFILE and $KEYFILE must name the certificate and its key") ;
-    keypair_read(&kp, cert, key, 0) ;
-  }
-  ctx = wolfSSL_CTX_new(wolfSSLv23_server_method()) ;
-  if (!ctx) strerr_diefu1x(111, "create a TLS context") ;
-  if (wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) strerr_diefu1x(111, "set the TLS versions") ;
-  if (wolfSSL_CTX_set_cipher_list(ctx, ciphers && *ciphers ? ciphers : SERVER_CIPHERS) != WOLFSSL_SUCCESS)
+  WOLFSSL_CTX *c = wolfSSL_CTX_new(wolfSSLv23_server_method()) ;
+  if (!c) strerr_diefu1x(111, "create a TLS context") ;
+  if (wolfSSL_CTX_SetMinVersion(c, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) strerr_diefu1x(111, "set the TLS versions") ;
+  if (wolfSSL_CTX_set_cipher_list(c, ciphers && *ciphers ? ciphers : SERVER_CIPHERS) != WOLFSSL_SUCCESS)
     strerr_dief2x(100, "no usable cipher in ", ciphers && *ciphers ? "$CIPHERS" : "the default list") ;
-  if (wolfSSL_CTX_use_certificate_chain_buffer(ctx, (unsigned char const *)kp.cert.s, (long)kp.cert.len) != WOLFSSL_SUCCESS
-   || wolfSSL_CTX_use_PrivateKey_buffer(ctx, (unsigned char const *)kp.key.s, (long)kp.key.len, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
+  if (wolfSSL_CTX_use_certificate_chain_buffer(c, (unsigned char const *)cert, (long)certlen) != WOLFSSL_SUCCESS
+   || wolfSSL_CTX_use_PrivateKey_buffer(c, (unsigned char const *)key, (long)keylen, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
   {
-    keypair_wipe(&kp) ;
-    strncpy(why, found ? "unusable certificate or key in $CERTDIR" : "unusable certificate or key in $CERTFILE/$KEYFILE", len - 1) ;
+    wolfSSL_CTX_free(c) ;
+    strncpy(why, "unusable certificate or key", len - 1) ;
     why[len - 1] = 0 ;
     return 0 ;
   }
-  keypair_wipe(&kp) ;
   if (cafile && *cafile)
   {
-    if (wolfSSL_CTX_load_verify_locations(ctx, cafile, 0) != WOLFSSL_SUCCESS) strerr_diefu2x(111, "load the certificates of $CAFILE ", cafile) ;
-    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, &client_verify) ;
+    if (wolfSSL_CTX_load_verify_locations(c, cafile, 0) != WOLFSSL_SUCCESS) strerr_diefu2x(111, "load the certificates of $CAFILE ", cafile) ;
+    wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER, &client_verify) ;
   }
-  else wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, 0) ;
+  else wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_NONE, 0) ;
+  wolfSSL_CTX_SetIORecv(c, &io_recv) ;
+  wolfSSL_CTX_SetIOSend(c, &io_send) ;
+  return c ;
+}
+
+/* A certificate as loaded: its name ("" for $CERTFILE), context, and files as they were. */
+typedef struct certent_s certent ;
+struct certent_s
+{
+  char name[254] ;
+  WOLFSSL_CTX *ctx ;
+  struct stat cst, kst ;
+} ;
+
+/* Load the certificate of name into e. 1; 0: there is none (no certificate file, or name no
+   host name); -1: a file cannot be read (errno, *bad names it); -2: unusable (why set). */
+static int cert_load (certent *e, char const *name, char const **bad, char *why, size_t len)
+{
+  static char cert[4096], key[4096] ;
+  stralloc c = STRALLOC_ZERO, k = STRALLOC_ZERO ;
+  struct stat cst, kst ;
+  int ok = -1 ;
+  *bad = 0 ;
+  if (!cert_paths(name, cert, key, sizeof cert)) return 0 ;
+  if (stat(cert, &cst) < 0 || !openslurpclose(&c, cert)) { *bad = cert ; if (errno == ENOENT) ok = 0 ; goto end ; }
+  if (stat(key, &kst) < 0 || !openslurpclose(&k, key)) { *bad = key ; goto end ; }
+  e->ctx = ctx_build(c.s, c.len, k.s, k.len, why, len) ;
+  if (!e->ctx) { ok = -2 ; goto end ; }
+  strcpy(e->name, name) ;
+  e->cst = cst ; e->kst = kst ;
+  ok = 1 ;
+ end:
+  {
+    int err = errno ;
+    if (k.s) explicit_bzero(k.s, k.len) ;
+    stralloc_free(&k) ; stralloc_free(&c) ;
+    errno = err ;
+  }
+  return ok ;
+}
+
+/* 1 when the files of e are still those it was loaded from */
+static int cert_current (certent const *e)
+{
+  static char cert[4096], key[4096] ;
+  struct stat st ;
+  return cert_paths(e->name, cert, key, sizeof cert)
+    && !stat(cert, &st) && same_file(&st, &e->cst)
+    && !stat(key, &st) && same_file(&st, &e->kst) ;
+}
+
+/* A resident tls-wrap keeps its certificates (certs[0]: $CERTFILE), read as root at its
+   start, and before each handshake checks that their files are unchanged (two stat calls).
+   A changed one is read again; one that cannot be (the privileges are dropped) stays in use
+   for this connection, and the worker ends after it: the next one starts as root. */
+#define CERTMAX 64
+static certent certs[CERTMAX] ;
+static unsigned int ncerts = 0 ;
+static int stale = 0 ;
+
+static void cert_stale (char const *bad, char const *why)
+{
+  strerr_warnw5x("certificate ", bad, " changed and cannot be read again (", why, "): this worker ends after the connection") ;
+  stale = 1 ;
+}
+
+/* the context for sni in a resident tls-wrap */
+static WOLFSSL_CTX *ctx_resident (char const *sni)
+{
+  char why[256] ;
+  char const *bad ;
+  certent t ;
+  unsigned int i ;
+  char const *certdir = getenv("CERTDIR") ;
+  int r ;
+  if (certdir && *certdir && *sni)
+  {
+    certent *e = 0 ;
+    for (i = 1 ; i < ncerts ; i++) if (!strcasecmp(certs[i].name, sni)) { e = certs + i ; break ; }
+    if (e && cert_current(e)) return e->ctx ;
+    r = cert_load(&t, sni, &bad, why, sizeof why) ;
+    if (r > 0)
+    {
+      if (!e && ncerts < CERTMAX) e = certs + ncerts++ ;
+      if (e) { wolfSSL_CTX_free(e->ctx) ; *e = t ; return e->ctx ; }
+      cert_stale(t.name, "too many certificates") ;   /* kept until the end of this worker */
+      return t.ctx ;
+    }
+    if (r < 0)
+    {
+      cert_stale(bad ? bad : sni, r == -2 ? why : strerror(errno)) ;
+      if (e) return e->ctx ;
+    }
+    else if (e)   /* the name has no certificate any more */
+    {
+      wolfSSL_CTX_free(e->ctx) ;
+      *e = certs[--ncerts] ;
+    }
+  }
+  if (cert_current(certs)) return certs[0].ctx ;
+  r = cert_load(&t, "", &bad, why, sizeof why) ;
+  if (r > 0)
+  {
+    wolfSSL_CTX_free(certs[0].ctx) ;
+    certs[0] = t ;
+  }
+  else cert_stale(bad ? bad : "$CERTFILE", r == -2 ? why : strerror(r ? errno : ENOENT)) ;
+  return certs[0].ctx ;
+}
+
+/* A resident tls-wrap's start, as root: $CERTFILE, then every name of $CERTDIR. */
+static void certs_preload (void)
+{
+  char why[256] ;
+  char const *bad ;
+  char const *certdir = getenv("CERTDIR") ;
+  int r = cert_load(certs, "", &bad, why, sizeof why) ;
+  if (r == -2) strerr_dief2x(100, why, " in $CERTFILE/$KEYFILE") ;
+  if (r <= 0) strerr_diefu2sys(111, "read ", bad ? bad : "$CERTFILE") ;
+  ncerts = 1 ;
+  if (certdir && *certdir)
+  {
+    DIR *d = opendir(certdir) ;
+    struct dirent *de ;
+    if (!d) { if (errno != ENOENT) strerr_diefu2sys(111, "read the directory ", certdir) ; return ; }
+    while (ncerts < CERTMAX && (de = readdir(d)))
+      if (de->d_name[0] != '.' && cert_load(certs + ncerts, de->d_name, &bad, why, sizeof why) > 0) ncerts++ ;
+    closedir(d) ;
+  }
+}
+
+/* the server's context for sni: a resident tls-wrap's, or read now from the files ($CERTDIR
+   for sni, else $CERTFILE/$KEYFILE), then privileges are dropped. 1, or 0 with why set. */
+static int server_context (char const *sni, char *why, size_t len)
+{
+  certent e ;
+  char const *bad ;
+  int r = 0 ;
+  if (resident_on) { ctx = ctx_resident(sni) ; return 1 ; }
+  if (*sni)
+  {
+    r = cert_load(&e, sni, &bad, why, len) ;
+    if (r == -1) strerr_diefu2sys(111, "read ", bad) ;
+    if (r == -2)
+    {
+      strncpy(why, "unusable certificate or key in $CERTDIR", len - 1) ; why[len - 1] = 0 ;
+      return 0 ;
+    }
+  }
+  if (!r && (r = cert_load(&e, "", &bad, why, len)) <= 0)
+  {
+    if (r > -2) strerr_diefu2sys(111, "read ", bad ? bad : "$CERTFILE") ;
+    strncpy(why, "unusable certificate or key in $CERTFILE/$KEYFILE", len - 1) ; why[len - 1] = 0 ;
+    return 0 ;
+  }
+  ctx = e.ctx ;
   drop() ;
-  wolfSSL_CTX_SetIORecv(ctx, &io_recv) ;
-  wolfSSL_CTX_SetIOSend(ctx, &io_send) ;
-  ssl = wolfSSL_new(ctx) ;
-  if (!ssl) strerr_diefu1x(111, "create a TLS session") ;
   return 1 ;
 }
 
@@ -426,9 +564,11 @@ static void net_finish (int sendclose)
   }
 }
 
+static char relaydown[BUFSIZE], relayup[BUFSIZE] ;
+
 static void relay (void)
 {
-  static char down[BUFSIZE], up[BUFSIZE] ;
+  char *down = relaydown, *up = relayup ;
   size_t dpos = 0, dlen = 0, upos = 0, ulen = 0 ;
   int netdone = 0, appdone = 0, broken = 0 ;
   if (ndelay_on(app_r) < 0 || ndelay_on(app_w) < 0 || ndelay_on(net.r) < 0 || ndelay_on(net.w) < 0)
@@ -445,7 +585,7 @@ static void relay (void)
       /* network to app: what the TLS library holds is read before any wait */
       if (!netdone && !dlen)
       {
-        int r = wolfSSL_read(ssl, down, sizeof down) ;
+        int r = wolfSSL_read(ssl, down, BUFSIZE) ;
         if (r > 0) { dpos = 0 ; dlen = (size_t)r ; progress = 1 ; }
         else
         {
@@ -471,7 +611,7 @@ static void relay (void)
       /* app to network */
       if (!appdone && !ulen && !broken)
       {
-        ssize_t r = read(app_r, up, sizeof up) ;
+        ssize_t r = read(app_r, up, BUFSIZE) ;
         if (r > 0) { upos = 0 ; ulen = (size_t)r ; progress = 1 ; }
         else if (!r || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) { appdone = 1 ; progress = 1 ; }
       }
@@ -624,58 +764,169 @@ static int client (char const *servername, int verify, char const *const *match,
 
 /* ---- server mode */
 
+/* prog runs once per connection (child), or, in a resident tls-wrap whose prog is a resident
+   worker too, is started once and handed each connection over its socket (kid) */
 static pid_t child = 0 ;
-
-/* run prog with fds 0 and 1 on app (or, with app < 0, on the connection), as the user it
-   is to be */
+static int kid = -1 ;
 static int piped = 0 ;   /* the self-pipe is set up */
 
-static void spawn (char const *const *argv, int app)
+/* what prog must not take from anyone but tls-wrap */
+static char const unsets[] = "SSLCTLFD\0SSLREADFD\0SSLWRITEFD\0SSL_PROTOCOL\0SSL_CIPHER\0SSL_TLS_SNI\0SSL_CLIENT_VERIFY\0SSL_CLIENT_S_DN\0" ;
+
+static void unset_ucspitls (void)
 {
-  child = fork() ;
-  if (child < 0) strerr_diefu1sys(111, "fork") ;
-  if (!child)
-  {
-    if (app >= 0 && (fd_copy(0, app) < 0 || fd_copy(1, app) < 0)) _exit(111) ;
-    if (app >= 0) close(app) ;
-    if (piped) selfpipe_finish() ;
-    signal(SIGPIPE, SIG_DFL) ;
-    drop() ;
-    execvp(argv[0], (char *const *)argv) ;
-    strerr_warnwu2sys("run ", argv[0]) ;
-    _exit(errno == ENOENT ? 127 : 126) ;
-  }
+  char const *s ;
+  for (s = unsets ; *s ; s += strlen(s) + 1) unsetenv(s) ;
 }
 
-/* wait for prog, exit as it did */
-static void finish (void) gccattr_noreturn ;
-static void finish (void)
-{
-  int wstat ;
-  if (app_r >= 0) close(app_r) ;
-  if (app_w >= 0 && app_w != app_r) close(app_w) ;
-  close(net.r) ; if (net.w != net.r) close(net.w) ;
-  while (waitpid(child, &wstat, 0) < 0)
-    if (errno != EINTR) strerr_diefu1sys(111, "wait for prog") ;
-  _exit(WIFEXITED(wstat) ? WEXITSTATUS(wstat) : 111) ;
-}
-
-static void set_facts_env (stralloc const *facts)
+/* mods[0..len): "VAR=value\0"... */
+static void set_env (char const *mods, size_t len)
 {
   size_t i = 0 ;
-  while (i < facts->len && facts->s[i])
+  while (i < len && mods[i])
   {
-    char const *s = facts->s + i ;
+    char const *s = mods + i ;
     char const *eq = strchr(s, '=') ;
-    size_t len = strlen(s) ;
     if (eq)
     {
       char var[eq - s + 1] ;
       memcpy(var, s, eq - s) ; var[eq - s] = 0 ;
       if (setenv(var, eq + 1, 1) < 0) strerr_diefu1sys(111, "set the environment") ;
     }
-    i += len + 1 ;
+    i += strlen(s) + 1 ;
   }
+}
+
+/* in a child: become prog, with fds 0 and 1 on app (with app < 0, as they are), the TLS
+   variables those of mods[0..len), as the user it is to be */
+static void become (char const *const *argv, int app, char const *mods, size_t len) gccattr_noreturn ;
+static void become (char const *const *argv, int app, char const *mods, size_t len)
+{
+  if (app >= 0 && (fd_copy(0, app) < 0 || fd_copy(1, app) < 0)) _exit(111) ;
+  if (app > 1) close(app) ;
+  if (piped) selfpipe_finish() ;
+  signal(SIGPIPE, SIG_DFL) ;
+  unset_ucspitls() ;
+  set_env(mods, len) ;
+  drop() ;
+  execvp(argv[0], (char *const *)argv) ;
+  strerr_warnwu2sys("run ", argv[0]) ;
+  _exit(errno == ENOENT ? 127 : 126) ;
+}
+
+static void spawn (char const *const *argv, int app, char const *mods, size_t len)
+{
+  child = fork() ;
+  if (child < 0) strerr_diefu1sys(111, "fork") ;
+  if (!child) become(argv, app, mods, len) ;
+}
+
+static unsigned int wstatus (int wstat)
+{
+  return WIFEXITED(wstat) ? (unsigned int)WEXITSTATUS(wstat) : 111 ;
+}
+
+static unsigned int reap (void)
+{
+  int wstat ;
+  while (waitpid(child, &wstat, 0) < 0)
+    if (errno != EINTR) strerr_diefu1sys(111, "wait for prog") ;
+  child = 0 ;
+  return wstatus(wstat) ;
+}
+
+/* A resident tls-wrap starts prog once, as a resident worker of its own (its socket in
+   $RESIDENTFD, the protocol tcpsrv speaks). 1 when prog said hello and is prog as started;
+   0 when it is no resident worker (it ended, or a program in between executed another):
+   then prog runs once for each connection. */
+static int kid_start (char const *const *argv)
+{
+  int sv[2] ;
+  char buf[64] ;
+  ssize_t r = -1 ;
+  tain deadline ;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) strerr_diefu1sys(111, "create a socket pair") ;
+  child = fork() ;
+  if (child < 0) strerr_diefu1sys(111, "fork") ;
+  if (!child)
+  {
+    char fmt[UINT_FMT] ;
+    if (fcntl(sv[1], F_SETFD, 0) < 0) _exit(111) ;
+    fmt[uint_fmt(fmt, (unsigned int)sv[1])] = 0 ;
+    if (setenv(RESIDENT_FDVAR, fmt, 1) < 0) _exit(111) ;
+    become(argv, -1, "", 0) ;
+  }
+  close(sv[1]) ;
+  deadline_in(&deadline, timeout) ;
+  if (wait_fd(sv[0], IOPAUSE_READ, &deadline))
+    do r = recv(sv[0], buf, sizeof buf - 1, 0) ; while (r < 0 && errno == EINTR) ;
+  if (r > 0)
+  {
+    buf[r] = 0 ;
+    if (!strcmp(buf, RESIDENT_HELLO) && resident_is_prog((int)child, argv)) { kid = sv[0] ; return 1 ; }
+  }
+  close(sv[0]) ;
+  kill(child, SIGKILL) ;
+  reap() ;
+  strerr_warnw3x(argv[0], " is no resident worker", ": running it once per connection") ;
+  return 0 ;
+}
+
+/* hand the connection to the resident prog: tcpsrv's variables for it, the TLS ones, and
+   fds[0..n) (the first one its fds 0 and 1, the others its 3, 4) */
+static void kid_hand (char const *mods, size_t len, int const *fds, unsigned int n)
+{
+  static stralloc m = STRALLOC_ZERO ;
+  m.len = 0 ;
+  if (!stralloc_catb(&m, res.msg, res.msglen) || !stralloc_catb(&m, unsets, sizeof unsets - 1) || !stralloc_catb(&m, mods, len))
+    strerr_diefu1sys(111, "allocate memory") ;
+  if (m.len > RESIDENT_MSGMAX) strerr_dief1x(111, "unable to hand the connection to prog: too many variables") ;
+  if (!fdpass_sendv(kid, fds, n, m.s, m.len)) strerr_diefu1sys(111, "hand the connection to prog") ;
+  explicit_bzero(m.s, m.len) ;
+}
+
+/* the resident prog's "done N": the connection's status */
+static unsigned int kid_done (void)
+{
+  char buf[64] ;
+  unsigned int code ;
+  size_t len ;
+  ssize_t r ;
+  do r = recv(kid, buf, sizeof buf - 1, 0) ; while (r < 0 && errno == EINTR) ;
+  if (r < 0) strerr_diefu1sys(111, "read from the resident prog") ;
+  if (!r) strerr_dief1x(111, "the resident prog ended during a connection") ;
+  buf[r] = 0 ;
+  if (strncmp(buf, "done ", 5) || !(len = uint0_scan(buf + 5, &code)) || buf[5 + len] || code > 255)
+    strerr_dief1x(111, "the resident prog broke the resident protocol") ;
+  return code ;
+}
+
+/* the TLS session of the connection, freed; in a resident tls-wrap, nothing of the client
+   left in the buffers */
+static void ssl_end (void)
+{
+  if (ssl) wolfSSL_free(ssl) ;
+  ssl = 0 ;
+  if (resident_on)
+  {
+    explicit_bzero(hellobuf, sizeof hellobuf) ;
+    explicit_bzero(relaydown, sizeof relaydown) ;
+    explicit_bzero(relayup, sizeof relayup) ;
+    net.pre = 0 ; net.prepos = net.prelen = 0 ;
+  }
+}
+
+/* the connection's end: prog's status, once its side is closed */
+static unsigned int conn_end (void)
+{
+  if (app_r >= 0) close(app_r) ;
+  if (app_w >= 0 && app_w != app_r) close(app_w) ;
+  app_r = app_w = -1 ;
+  ssl_end() ;
+  if (kid >= 0) return kid_done() ;
+  /* a resident tls-wrap's fds 0 and 1 are ended by resident_next */
+  if (!resident_on) { close(net.r) ; if (net.w != net.r) close(net.w) ; }
+  return reap() ;
 }
 
 /* the handshake of a server; 1, or 0 (logged) */
@@ -684,9 +935,12 @@ static int server_handshake (stralloc *facts, char *sni, size_t snimax)
   char why[256] ;
   if (ndelay_on(net.r) < 0 || ndelay_on(net.w) < 0) strerr_diefu1sys(111, "set the connection non-blocking") ;
   sni[0] = 0 ;
+  clientfailed = 0 ;
   if (!hello_name(sni, snimax, why, sizeof why)) { drop() ; logfail(why) ; return 0 ; }
-  if (wolfSSL_Init() != WOLFSSL_SUCCESS) strerr_diefu1x(111, "initialize the TLS library") ;
+  if (!resident_on && wolfSSL_Init() != WOLFSSL_SUCCESS) strerr_diefu1x(111, "initialize the TLS library") ;
   if (!server_context(sni, why, sizeof why)) { drop() ; logfail(why) ; return 0 ; }
+  ssl = wolfSSL_new(ctx) ;
+  if (!ssl) strerr_diefu1x(111, "create a TLS session") ;
   if (!handshake(0, why, sizeof why))
   {
     /* Whether the key is the certificate's is asked only now, to say why: the library's
@@ -699,6 +953,7 @@ static int server_handshake (stralloc *facts, char *sni, size_t snimax)
       why[sizeof why - 1] = 0 ;
     }
     logfail(why) ;
+    ssl_end() ;
     return 0 ;
   }
   tls_facts(facts, sni, 0) ;
@@ -707,64 +962,76 @@ static int server_handshake (stralloc *facts, char *sni, size_t snimax)
   return 1 ;
 }
 
-static void unset_ucspitls (void)
-{
-  unsetenv("SSLCTLFD") ; unsetenv("SSLREADFD") ; unsetenv("SSLWRITEFD") ;
-  unsetenv("SSL_PROTOCOL") ; unsetenv("SSL_CIPHER") ; unsetenv("SSL_TLS_SNI") ;
-  unsetenv("SSL_CLIENT_VERIFY") ; unsetenv("SSL_CLIENT_S_DN") ;
-}
-
-static void implicit (char const *const *argv) gccattr_noreturn ;
-static void implicit (char const *const *argv)
+/* implicit TLS: the handshake, then prog on a socket of cleartext; prog's status */
+static unsigned int serve_implicit (char const *const *argv)
 {
   stralloc facts = STRALLOC_ZERO ;
   char sni[256] ;
   int sp[2] ;
-  if (!server_handshake(&facts, sni, sizeof sni)) _exit(111) ;
-  unset_ucspitls() ;
-  set_facts_env(&facts) ;
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0) strerr_diefu1sys(111, "create a socket pair") ;
-  if (fcntl(sp[0], F_SETFD, FD_CLOEXEC) < 0) strerr_diefu1sys(111, "set close-on-exec") ;
-  spawn(argv, sp[1]) ;
+  unsigned int status ;
+  if (!server_handshake(&facts, sni, sizeof sni)) return 111 ;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) strerr_diefu1sys(111, "create a socket pair") ;
+  if (kid >= 0) kid_hand(facts.s, facts.len - 1, sp + 1, 1) ;
+  else spawn(argv, sp[1], facts.s, facts.len - 1) ;
   close(sp[1]) ;
+  explicit_bzero(facts.s, facts.len) ;
+  stralloc_free(&facts) ;
   app_r = app_w = sp[0] ;
   relay() ;
-  finish() ;
+  status = conn_end() ;
+  return status ;
 }
 
-static void starttls (char const *const *argv) gccattr_noreturn ;
-static void starttls (char const *const *argv)
+/* STARTTLS: prog at once, on the connection, with the UCSPI-TLS descriptors; the handshake
+   when it asks; prog's status */
+static unsigned int serve_starttls (char const *const *argv)
 {
   stralloc facts = STRALLOC_ZERO ;
   char sni[256] ;
-  char fmt[UINT_FMT] ;
-  int ctl[2], data[2], sfd ;
+  int ctl[2], data[2], sfd = -1 ;
+  unsigned int status ;
   char c = 0 ;
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, ctl) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, data) < 0)
     strerr_diefu1sys(111, "create a socket pair") ;
   if (fcntl(ctl[0], F_SETFD, FD_CLOEXEC) < 0 || fcntl(data[0], F_SETFD, FD_CLOEXEC) < 0)
     strerr_diefu1sys(111, "set close-on-exec") ;
-  unset_ucspitls() ;
-  fmt[uint_fmt(fmt, (unsigned int)ctl[1])] = 0 ;
-  if (setenv("SSLCTLFD", fmt, 1) < 0) strerr_diefu1sys(111, "set the environment") ;
-  fmt[uint_fmt(fmt, (unsigned int)data[1])] = 0 ;
-  if (setenv("SSLREADFD", fmt, 1) < 0 || setenv("SSLWRITEFD", fmt, 1) < 0) strerr_diefu1sys(111, "set the environment") ;
-  sfd = selfpipe_init() ;
-  if (sfd < 0 || selfpipe_trap(SIGCHLD) < 0) strerr_diefu1sys(111, "trap SIGCHLD") ;
-  piped = 1 ;
-  spawn(argv, -1) ;
+  if (kid >= 0)
+  {
+    static char const fdvars[] = "SSLCTLFD=3\0SSLREADFD=4\0SSLWRITEFD=4" ;
+    int fds[3] = { 0, ctl[1], data[1] } ;
+    kid_hand(fdvars, sizeof fdvars, fds, 3) ;
+  }
+  else
+  {
+    char mods[3 * (12 + UINT_FMT)] ;
+    size_t len = 0 ;
+    memcpy(mods, "SSLCTLFD=", 9) ; len = 9 ;
+    len += uint_fmt(mods + len, (unsigned int)ctl[1]) ; mods[len++] = 0 ;
+    memcpy(mods + len, "SSLREADFD=", 10) ; len += 10 ;
+    len += uint_fmt(mods + len, (unsigned int)data[1]) ; mods[len++] = 0 ;
+    memcpy(mods + len, "SSLWRITEFD=", 11) ; len += 11 ;
+    len += uint_fmt(mods + len, (unsigned int)data[1]) ; mods[len++] = 0 ;
+    sfd = selfpipe_init() ;
+    if (sfd < 0 || selfpipe_trap(SIGCHLD) < 0) strerr_diefu1sys(111, "trap SIGCHLD") ;
+    piped = 1 ;
+    spawn(argv, -1, mods, len) ;
+  }
   close(ctl[1]) ; close(data[1]) ;
-  /* until prog asks for TLS or exits */
+  /* until prog asks for TLS or is done */
   for (;;)
   {
-    iopause_fd x[2] = { { .fd = sfd, .events = IOPAUSE_READ, .revents = 0 }, { .fd = ctl[0], .events = IOPAUSE_READ, .revents = 0 } } ;
+    iopause_fd x[2] = { { .fd = kid >= 0 ? kid : sfd, .events = IOPAUSE_READ, .revents = 0 }, { .fd = ctl[0], .events = IOPAUSE_READ, .revents = 0 } } ;
     int r = iopause_g(x, ctl[0] >= 0 ? 2 : 1, 0) ;
     if (r < 0) { if (errno == EINTR) continue ; strerr_diefu1sys(111, "iopause") ; }
     if (x[0].revents)
     {
-      int wstat ;
-      while (selfpipe_read() > 0) ;
-      if (waitpid(child, &wstat, WNOHANG) == child) _exit(WIFEXITED(wstat) ? WEXITSTATUS(wstat) : 111) ;
+      if (kid >= 0) { status = kid_done() ; goto notls ; }
+      else
+      {
+        int wstat ;
+        while (selfpipe_read() > 0) ;
+        if (waitpid(child, &wstat, WNOHANG) == child) { child = 0 ; status = wstatus(wstat) ; goto notls ; }
+      }
     }
     if (ctl[0] >= 0 && x[1].revents)
     {
@@ -774,19 +1041,24 @@ static void starttls (char const *const *argv)
       if (n <= 0) { close(ctl[0]) ; ctl[0] = -1 ; }   /* prog will not ask: wait for its end */
     }
   }
-  selfpipe_finish() ;
-  piped = 0 ;
+  if (piped) { selfpipe_finish() ; piped = 0 ; }
   if (!server_handshake(&facts, sni, sizeof sni))
   {
     close(ctl[0]) ; close(data[0]) ;
-    app_r = app_w = -1 ;
-    finish() ;
+    return conn_end() ;
   }
   if (c == 'Y') allwrite(ctl[0], facts.s, facts.len) ;
   close(ctl[0]) ;
+  explicit_bzero(facts.s, facts.len) ;
+  stralloc_free(&facts) ;
   app_r = app_w = data[0] ;
   relay() ;
-  finish() ;
+  return conn_end() ;
+ notls:
+  if (piped) { selfpipe_finish() ; piped = 0 ; }
+  if (ctl[0] >= 0) close(ctl[0]) ;
+  close(data[0]) ;
+  return status ;
 }
 
 int main (int argc, char const *const *argv)
@@ -795,6 +1067,8 @@ int main (int argc, char const *const *argv)
   unsigned int nmatch = 0 ;
   char const *servername = 0, *cafile = 0 ;
   int mode = 0, verify = 0 ;   /* mode: 0 implicit, 's' STARTTLS, 'c' client */
+  unsigned int status = 0 ;
+  int r ;
   PROG = "tls-wrap" ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
@@ -841,6 +1115,30 @@ int main (int argc, char const *const *argv)
     char const *cert = getenv("CERTFILE"), *key = getenv("KEYFILE") ;
     if (!cert || !*cert || !key || !*key) strerr_dief1x(100, "$CERTFILE and $KEYFILE must name the certificate and its key") ;
   }
-  if (mode == 's') starttls(argv) ;
-  implicit(argv) ;
+  r = resident_init(&res) ;
+  if (r < 0 && errno == EPERM)
+    strerr_dief1x(100, "unable to serve as a resident worker: the socket in $" RESIDENT_FDVAR " is not from the parent process (a program between tcpsrv -w and tls-wrap forks)") ;
+  if (r < 0) strerr_diefu1sys(100, "use $" RESIDENT_FDVAR " to serve as a resident worker") ;
+  if (!r) _exit(mode == 's' ? serve_starttls(argv) : serve_implicit(argv)) ;
+
+  /* tcpsrv -w: the certificates read once (as root), prog started once when it can serve as
+     a resident worker too, then one client after the other */
+  resident_on = 1 ;
+  unset_ucspitls() ;
+  if (wolfSSL_Init() != WOLFSSL_SUCCESS) strerr_diefu1x(111, "initialize the TLS library") ;
+  certs_preload() ;
+  kid_start(argv) ;
+  drop() ;
+  for (;;)
+  {
+    r = resident_next(&res, status) ;
+    if (!r) break ;
+    if (r < 0) strerr_diefu1sys(111, "wait for a connection from tcpsrv") ;
+    remoteip = getenv("TCPREMOTEIP") ;
+    if (!remoteip || !*remoteip) remoteip = "unknown" ;
+    status = mode == 's' ? serve_starttls(argv) : serve_implicit(argv) ;
+    if (stale) _exit(status) ;
+  }
+  if (kid >= 0) { close(kid) ; reap() ; }
+  _exit(0) ;
 }

@@ -89,7 +89,14 @@ int resident_init (resident *r)
      would hand tcpsrv's connections straight to its child */
   if (getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) return -1 ;
   if (cred.pid != getppid()) { errno = EPERM ; return -1 ; }
-  if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) return -1 ;
+  if ((int)fd < RESIDENT_FDLOW)
+  {
+    int nfd = fcntl((int)fd, F_DUPFD_CLOEXEC, RESIDENT_FDLOW) ;
+    if (nfd < 0) return -1 ;
+    close((int)fd) ;
+    fd = (unsigned int)nfd ;
+  }
+  else if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) return -1 ;
   for (i = 0 ; environ[i] ; i++) n++ ;
   r->base = malloc((n + 1) * sizeof (char const *)) ;
   r->msg = malloc(RESIDENT_MSGMAX + 1) ;
@@ -101,7 +108,7 @@ int resident_init (resident *r)
   environ = (char **)r->base ;
   r->fd = (int)fd ;
   r->hello = r->active = 0 ;
-  r->envp = 0 ; r->envmax = 0 ; r->msglen = 0 ;
+  r->envp = 0 ; r->envmax = 0 ; r->msglen = 0 ; r->nfds = 0 ;
   return 1 ;
 }
 
@@ -127,6 +134,7 @@ static int end_connection (resident *r)
   environ = (char **)r->base ;
   explicit_bzero(r->msg, r->msglen) ;
   r->msglen = 0 ;
+  r->nfds = 0 ;
   if (r->envp) explicit_bzero(r->envp, r->envmax * sizeof (char const *)) ;
   r->active = 0 ;
   return 1 ;
@@ -139,13 +147,40 @@ static int say (int fd, char const *s, size_t len)
   return w == (ssize_t)len ;
 }
 
+static void closeall (int const *fds, unsigned int n)
+{
+  unsigned int i ;
+  for (i = 0 ; i < n ; i++) close(fds[i]) ;
+}
+
+/* The descriptors after the socket to 3, 4, ...: first each one in the way moved above them. */
+static int place (int const *fds, unsigned int n)
+{
+  int tmp[RESIDENT_FDMAX] ;
+  unsigned int i ;
+  for (i = 0 ; i < n ; i++) tmp[i] = fds[i] ;
+  for (i = 0 ; i < n ; i++)
+    if (tmp[i] < 3 + RESIDENT_FDMAX)
+    {
+      int fd = fcntl(tmp[i], F_DUPFD_CLOEXEC, 3 + RESIDENT_FDMAX) ;
+      if (fd < 0) { closeall(tmp, n) ; return 0 ; }
+      close(tmp[i]) ;
+      tmp[i] = fd ;
+    }
+  for (i = 0 ; i < n ; i++)
+    if (dup2(tmp[i], 3 + (int)i) < 0) { closeall(tmp, n) ; return 0 ; }
+  closeall(tmp, n) ;
+  return 1 ;
+}
+
 int resident_next (resident *r, unsigned int status)
 {
   char out[8 + UINT_FMT] ;
   size_t outlen ;
   ssize_t len ;
   size_t n ;
-  int fd ;
+  int fds[1 + RESIDENT_FDMAX], fd ;
+  unsigned int nfds ;
   if (r->active && !end_connection(r)) return -1 ;
   closefds(r->fd) ;
   if (!r->hello)
@@ -160,35 +195,71 @@ int resident_next (resident *r, unsigned int status)
   }
   if (!say(r->fd, out, outlen)) return -1 ;
   r->hello = 1 ;
-  len = fdpass_recv(r->fd, r->msg, RESIDENT_MSGMAX + 1, &fd) ;
+  len = fdpass_recvv(r->fd, r->msg, RESIDENT_MSGMAX + 1, fds, 1 + RESIDENT_FDMAX, &nfds) ;
   if (len < 0) return -1 ;
-  if (!len) { if (fd >= 0) close(fd) ; return 0 ; }
+  if (!len) { closeall(fds, nfds) ; return 0 ; }
   r->msglen = (size_t)len ;
-  if (fd < 0 || r->msglen > RESIDENT_MSGMAX || r->msg[0] != 'C' || !resident_mods_valid(r->msg + 1, r->msglen - 1))
+  if (!nfds || r->msglen > RESIDENT_MSGMAX || r->msg[0] != 'C' || !resident_mods_valid(r->msg + 1, r->msglen - 1))
   {
-    if (fd >= 0) close(fd) ;
+    closeall(fds, nfds) ;
     explicit_bzero(r->msg, r->msglen) ;
     r->msglen = 0 ;
     errno = EPROTO ;
     return -1 ;
   }
+  fd = fds[0] ;
   n = resident_envp_size(r->base, r->msg + 1, r->msglen - 1) ;
   if (n > r->envmax)
   {
     char const **p = realloc(r->envp, n * sizeof (char const *)) ;
-    if (!p) { close(fd) ; explicit_bzero(r->msg, r->msglen) ; r->msglen = 0 ; return -1 ; }
+    if (!p) { closeall(fds, nfds) ; explicit_bzero(r->msg, r->msglen) ; r->msglen = 0 ; return -1 ; }
     r->envp = p ; r->envmax = n ;
   }
   resident_envp(r->envp, r->base, r->msg + 1, r->msglen - 1) ;
+  r->active = 1 ;
   if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
   {
-    close(fd) ;
-    r->active = 1 ;
+    closeall(fds, nfds) ;
     end_connection(r) ;
     return -1 ;
   }
   close(fd) ;
+  if (!place(fds + 1, nfds - 1))
+  {
+    end_connection(r) ;
+    return -1 ;
+  }
+  r->nfds = nfds - 1 ;
   environ = (char **)r->envp ;
-  r->active = 1 ;
   return 1 ;
+}
+
+int resident_is_prog (int pid, char const *const *argv)
+{
+  char path[16 + PID_FMT] ;
+  char buf[4096] ;
+  size_t i = 0, pos = 0, n = 0 ;
+  int fd, same = 1 ;
+  memcpy(path, "/proc/", 6) ;
+  path[6 + pid_fmt(path + 6, (pid_t)pid)] = 0 ;
+  strcat(path, "/cmdline") ;
+  fd = open(path, O_RDONLY | O_CLOEXEC) ;
+  if (fd < 0) return 0 ;
+  for (;;)
+  {
+    ssize_t r = read(fd, buf, sizeof buf) ;
+    size_t k ;
+    if (r < 0 && errno == EINTR) continue ;
+    if (r < 0) { same = 0 ; break ; }
+    if (!r) break ;
+    for (k = 0 ; k < (size_t)r && same ; k++, n++)
+    {
+      if (!argv[i] || buf[k] != argv[i][pos]) same = 0 ;
+      else if (!buf[k]) { i++ ; pos = 0 ; }
+      else pos++ ;
+    }
+    if (!same) break ;
+  }
+  close(fd) ;
+  return same && n && !argv[i] ;
 }

@@ -8,7 +8,11 @@
      tcpsrv -> worker   "C" mods    a connection, its socket attached (SCM_RIGHTS); mods are
                                     the changes to the worker's start environment, as
                                     env_addmodif writes them: "NAME=value\0" sets, "NAME\0"
-                                    unsets, the last one of a name wins
+                                    unsets, the last one of a name wins. Up to RESIDENT_FDMAX
+                                    more descriptors may follow the socket: the worker gets
+                                    them on 3, 4, ... in order (tls-wrap -s as the parent of a
+                                    resident server passes SSLCTLFD=3, SSLREADFD=SSLWRITEFD=4
+                                    so); tcpsrv passes none
      worker -> tcpsrv   "done N"    the connection is closed and nothing of it is left; N
                                     (0 to 255) is the exit code it would have had; ready again
      end of file                    from tcpsrv: no more connections, the worker exits 0
@@ -21,6 +25,8 @@
 #define RESIDENT_FDVAR "RESIDENTFD"
 #define RESIDENT_HELLO "hello 1"
 #define RESIDENT_MSGMAX 65536     /* bytes of a connection message, its "C" included */
+#define RESIDENT_FDMAX 4          /* descriptors of a connection after its socket */
+#define RESIDENT_FDLOW 16         /* the worker's socket is moved to this number or above */
 
 typedef struct resident_s resident ;
 struct resident_s
@@ -33,15 +39,17 @@ struct resident_s
   size_t envmax ;           /* entries envp has room for */
   char *msg ;               /* the connection's message: its variables point into it */
   size_t msglen ;
+  unsigned int nfds ;       /* descriptors the connection brought after its socket, on 3... */
 } ;
-#define RESIDENT_ZERO { .fd = -1, .hello = 0, .active = 0, .base = 0, .envp = 0, .envmax = 0, .msg = 0, .msglen = 0 }
+#define RESIDENT_ZERO { .fd = -1, .hello = 0, .active = 0, .base = 0, .envp = 0, .envmax = 0, .msg = 0, .msglen = 0, .nfds = 0 }
 
 /* Is this process a resident worker? 1: yes, r is set up and environ is the start
    environment without RESIDENTFD; 0: no RESIDENTFD, serve fds 0 and 1 once, as usual;
    -1 (errno): RESIDENTFD is set but cannot be used: EINVAL (not a descriptor number, not a
    SOCK_SEQPACKET unix socket), EPERM (the other end of the socket is not this process's
    parent: a program between tcpsrv and this one forked, and tcpsrv's connections must not
-   skip what that program does for each of them), ENOMEM. */
+   skip what that program does for each of them), ENOMEM. The socket is moved to
+   RESIDENT_FDLOW or above, out of the way of the descriptors a connection brings. */
 extern int resident_init (resident *r) ;
 
 /* End the connection being served, if any, and wait for the next. Ending it: fds 0 and 1
@@ -49,8 +57,9 @@ extern int resident_init (resident *r) ;
    variables are wiped and environ is the start environment again; then, always, every
    descriptor above 2 is closed except r's socket, so that none is carried from one
    connection to the next. Then "hello 1" the first time, "done status" after. Returns 1: the
-   next connection is on fds 0 and 1 (blocking, as tcpsrv accepted it) and environ is the
-   start environment changed by its variables; 0: tcpsrv has no more connections (exit 0);
+   next connection is on fds 0 and 1 (blocking, as tcpsrv accepted it), the r->nfds
+   descriptors that came with it on 3, 4, ... (not close-on-exec), and environ is the start
+   environment changed by its variables; 0: tcpsrv has no more connections (exit 0);
    -1 (errno): a failed call, or EPROTO for a message that breaks the protocol. */
 extern int resident_next (resident *r, unsigned int status) ;
 
@@ -66,5 +75,9 @@ extern size_t resident_envp_size (char const *const *base, char const *mods, siz
    of base no change names, in order, then each variable mods sets and no later change of
    its name unsets or sets again. The strings are base's and mods', not copied. */
 extern void resident_envp (char const **envp, char const *const *base, char const *mods, size_t len) ;
+
+/* 1 when the process pid runs argv (its /proc/pid/cmdline): a worker that said hello is the
+   program started, not one that a program in between executed after doing its own part. */
+extern int resident_is_prog (int pid, char const *const *argv) ;
 
 #endif
