@@ -323,7 +323,8 @@ wait "$SPID"
 is "$?" 0 "... then tcpsrv exits 0"
 nok "... and the worker is gone" kill -0 "$w"
 
-# ---- STARTTLS: tls-wrap between tcpsrv and smtpd; no TLS in a worker, smtpd per connection
+# ---- STARTTLS: tls-wrap between tcpsrv and smtpd: tls-wrap is the resident worker, smtpd its own
+#      resident worker (t/67-tls-resident.t has the rest)
 . "$(dirname "$0")/tls-lib.sh"
 tls_certs || diag "no test certificates"
 rsrv tls -w 1 -c 2 -- "$B/tls-wrap" -s "$B/smtpd" || exit 1
@@ -338,5 +339,5 @@ s.sendmail("s@remote.example", ["u@example.org"], "Subject: tls\r\n\r\nx\r\n"); 
 EOF
 is "$(cat "$T/tls.out" | tr '\n' ' ')" "starttls sent " "tls-wrap -s smtpd under tcpsrv -w: STARTTLS offered, the message sent inside TLS"
 like "$(sed -n 2p "$(qq_last)/msg")" '^	\(using TLS' "... its Received: line says TLS"
-like "$(cat "$T/tls.log")" 'is no resident worker' "... served by a tls-wrap and smtpd of its own: tcpsrv fell back"
+unlike "$(cat "$T/tls.log")" 'is no resident worker' "... served by resident workers: tls-wrap, and smtpd behind it"
 stop_pid "$SPID"

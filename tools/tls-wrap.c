@@ -863,7 +863,12 @@ static int kid_start (char const *const *argv)
   if (r > 0)
   {
     buf[r] = 0 ;
-    if (!strcmp(buf, RESIDENT_HELLO) && resident_is_prog((int)child, argv)) { kid = sv[0] ; return 1 ; }
+    if (!strcmp(buf, RESIDENT_HELLO) && resident_is_prog((int)child, argv))
+    {
+      kid = sv[0] ;
+      res.keep = kid ;   /* not closed between connections */
+      return 1 ;
+    }
   }
   close(sv[0]) ;
   kill(child, SIGKILL) ;

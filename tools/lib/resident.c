@@ -112,15 +112,21 @@ int resident_init (resident *r)
   return 1 ;
 }
 
-/* Close every descriptor above 2 but keep. */
-static void closefds (int keep)
+/* Close every descriptor above 2 but a and b (b may be -1). */
+static void closefds (int a, int b)
 {
-  if ((keep > 3 && close_range(3, (unsigned int)keep - 1, 0) < 0) || close_range((unsigned int)keep + 1, ~0U, 0) < 0)
+  int lo = a < b ? a : b, hi = a < b ? b : a ;
+  int ok = 1 ;
+  if (lo < 3) lo = hi ;   /* one descriptor to keep */
+  if (lo > 3 && close_range(3, (unsigned int)lo - 1, 0) < 0) ok = 0 ;
+  if (ok && hi > lo + 1 && close_range((unsigned int)lo + 1, (unsigned int)hi - 1, 0) < 0) ok = 0 ;
+  if (ok && close_range((unsigned int)hi + 1, ~0U, 0) < 0) ok = 0 ;
+  if (!ok)
   {
     struct rlimit rl ;
     int max = 65536, fd ;
     if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < (rlim_t)max) max = (int)rl.rlim_cur ;
-    for (fd = 3 ; fd < max ; fd++) if (fd != keep) close(fd) ;
+    for (fd = 3 ; fd < max ; fd++) if (fd != a && fd != b) close(fd) ;
   }
 }
 
@@ -182,7 +188,7 @@ int resident_next (resident *r, unsigned int status)
   int fds[1 + RESIDENT_FDMAX], fd ;
   unsigned int nfds ;
   if (r->active && !end_connection(r)) return -1 ;
-  closefds(r->fd) ;
+  closefds(r->fd, r->keep) ;
   if (!r->hello)
   {
     outlen = sizeof RESIDENT_HELLO - 1 ;

@@ -40,8 +40,10 @@ struct resident_s
   char *msg ;               /* the connection's message: its variables point into it */
   size_t msglen ;
   unsigned int nfds ;       /* descriptors the connection brought after its socket, on 3... */
+  int keep ;                /* a descriptor of the worker's own that resident_next keeps open
+                               (tls-wrap's socket to its own resident worker), or -1 */
 } ;
-#define RESIDENT_ZERO { .fd = -1, .hello = 0, .active = 0, .base = 0, .envp = 0, .envmax = 0, .msg = 0, .msglen = 0, .nfds = 0 }
+#define RESIDENT_ZERO { .fd = -1, .hello = 0, .active = 0, .base = 0, .envp = 0, .envmax = 0, .msg = 0, .msglen = 0, .nfds = 0, .keep = -1 }
 
 /* Is this process a resident worker? 1: yes, r is set up and environ is the start
    environment without RESIDENTFD; 0: no RESIDENTFD, serve fds 0 and 1 once, as usual;
@@ -55,7 +57,7 @@ extern int resident_init (resident *r) ;
 /* End the connection being served, if any, and wait for the next. Ending it: fds 0 and 1
    become /dev/null (the client sees the end when no other copy is left), the connection's
    variables are wiped and environ is the start environment again; then, always, every
-   descriptor above 2 is closed except r's socket, so that none is carried from one
+   descriptor above 2 is closed except r's socket and r->keep, so that none is carried from one
    connection to the next. Then "hello 1" the first time, "done status" after. Returns 1: the
    next connection is on fds 0 and 1 (blocking, as tcpsrv accepted it), the r->nfds
    descriptors that came with it on 3, 4, ... (not close-on-exec), and environ is the start
