@@ -59,15 +59,24 @@ static void worker (void)
   if (x != 1) _exit(10) ;
   for (;;)
   {
-    char buf[1024], fds[256] ;
+    char buf[1024], fds[256], extra[64] = "" ;
     char const *a, *b ;
+    unsigned int i ;
     x = resident_next(&r, k) ;
     if (!x) _exit(0) ;
     if (x < 0) _exit(errno == EPROTO ? 20 : 21) ;
     k++ ;
     a = getenv("X") ; b = getenv("BASE") ;
     openfds(fds) ;
-    snprintf(buf, sizeof buf, "X=%s BASE=%s RESIDENTFD=%s fds=%s", a ? a : "-", b ? b : "-", getenv(RESIDENT_FDVAR) ? "set" : "-", fds) ;
+    /* the descriptors after the socket: on 3, 4, ...; each one's first byte read */
+    for (i = 0 ; i < r.nfds ; i++)
+    {
+      char c = '?' ;
+      if (read(3 + (int)i, &c, 1) != 1) c = '!' ;
+      extra[i] = c ;
+    }
+    extra[i] = 0 ;
+    snprintf(buf, sizeof buf, "X=%s BASE=%s RESIDENTFD=%s extra=%s fds=%s", a ? a : "-", b ? b : "-", getenv(RESIDENT_FDVAR) ? "set" : "-", extra, fds) ;
     if (write(1, buf, strlen(buf)) < 0) _exit(22) ;
     if (open("/dev/null", O_RDONLY) < 0) _exit(23) ;   /* left open: must not reach the next */
   }
@@ -184,14 +193,14 @@ int main (void)
   pid = start_worker(&sock) ;
   expect(sock, RESIDENT_HELLO) ;
   CHECK(conn(sock, "CX=one\0", 7, ans, sizeof ans)) ;
-  if (strncmp(ans, "X=one BASE=b RESIDENTFD=- fds=", 30)) fprintf(stderr, "first: %s\n", ans) ;
-  CHECK(!strncmp(ans, "X=one BASE=b RESIDENTFD=- fds=", 30)) ;
+  if (strncmp(ans, "X=one BASE=b RESIDENTFD=- extra= fds=", 37)) fprintf(stderr, "first: %s\n", ans) ;
+  CHECK(!strncmp(ans, "X=one BASE=b RESIDENTFD=- extra= fds=", 37)) ;
   expect(sock, "done 1") ;
   CHECK(conn(sock, "C", 1, ans, sizeof ans)) ;
   /* the start value of X again, and no descriptor left by the first connection but the socket */
   {
     char want[128] ;
-    snprintf(want, sizeof want, "X=base-x BASE=b RESIDENTFD=- fds=") ;
+    snprintf(want, sizeof want, "X=base-x BASE=b RESIDENTFD=- extra= fds=") ;
     if (strncmp(ans, want, strlen(want))) fprintf(stderr, "second: %s\n", ans) ;
     CHECK(!strncmp(ans, want, strlen(want))) ;
     CHECK(strchr(ans + strlen(want), ',') == strrchr(ans, ',')) ;   /* one descriptor: the socket */
@@ -200,6 +209,45 @@ int main (void)
   CHECK(conn(sock, "CX\0BASE=c\0", 10, ans, sizeof ans)) ;
   CHECK(!strncmp(ans, "X=- BASE=c ", 11)) ;
   expect(sock, "done 3") ;
+  /* descriptors after the socket: on 3 and 4, in order, gone at the next connection */
+  {
+    int p1[2], p2[2], fds[3], sp[2] ;
+    CHECK(pipe(p1) == 0 && pipe(p2) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0) ;
+    CHECK(write(p1[1], "a", 1) == 1 && write(p2[1], "b", 1) == 1) ;
+    fds[0] = sp[1] ; fds[1] = p1[0] ; fds[2] = p2[0] ;
+    CHECK(fdpass_sendv(sock, fds, 3, "CX=fds\0", 7)) ;
+    close(sp[1]) ; close(p1[0]) ; close(p2[0]) ;
+    {
+      ssize_t r = read(sp[0], ans, sizeof ans - 1) ;
+      ans[r > 0 ? r : 0] = 0 ;
+    }
+    if (strncmp(ans, "X=fds BASE=b RESIDENTFD=- extra=ab fds=", 39)) fprintf(stderr, "fds: %s\n", ans) ;
+    CHECK(!strncmp(ans, "X=fds BASE=b RESIDENTFD=- extra=ab fds=3,4,", 43) || !strncmp(ans, "X=fds BASE=b RESIDENTFD=- extra=ab fds=4,3,", 43)) ;
+    close(sp[0]) ;
+    expect(sock, "done 4") ;
+    close(p1[1]) ; close(p2[1]) ;
+    CHECK(conn(sock, "C", 1, ans, sizeof ans)) ;
+    CHECK(strstr(ans, "extra= ") != 0) ;
+    CHECK(strchr(strstr(ans, "fds="), ',') == strrchr(ans, ',')) ;   /* the socket only */
+    expect(sock, "done 5") ;
+  }
+  /* too many descriptors: the rest are closed, the first RESIDENT_FDMAX kept */
+  {
+    int p[2], fds[1 + RESIDENT_FDMAX + 1], sp[2], i ;
+    CHECK(pipe(p) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0) ;
+    CHECK(write(p[1], "zzzzzz", 6) == 6) ;
+    fds[0] = sp[1] ;
+    for (i = 1 ; i < 2 + RESIDENT_FDMAX ; i++) fds[i] = p[0] ;
+    CHECK(fdpass_sendv(sock, fds, 2 + RESIDENT_FDMAX, "C", 1)) ;
+    close(sp[1]) ; close(p[0]) ; close(p[1]) ;
+    {
+      ssize_t r = read(sp[0], ans, sizeof ans - 1) ;
+      ans[r > 0 ? r : 0] = 0 ;
+    }
+    CHECK(strstr(ans, "extra=zzzz ") != 0) ;
+    close(sp[0]) ;
+    expect(sock, "done 6") ;
+  }
   close(sock) ;   /* no more connections: the worker exits 0 */
   CHECK(waitcode(pid) == 0) ;
 
