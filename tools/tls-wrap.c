@@ -326,6 +326,101 @@ struct certent_s
   struct stat cst, kst ;
 } ;
 
+/* ---- a resident tls-wrap's key reader: with -u, -g or -U the worker drops its privileges
+   after its start, and a key only root may read could not be read again when it is renewed.
+   So a process forked before the drop keeps them, for one job: on "n" name, it opens the
+   certificate and key files of name (cert_paths: from its own environment, a name checked to
+   be a host name, never a path it is sent) and passes both descriptors back ("o"); or it
+   says "x" (no such certificate) or "c" or "k" and the errno of the cert or key file. It ends
+   when the worker does. */
+
+static int reader = -1 ;
+
+static void reader_reply (int s, char const *what, int err)
+{
+  char buf[2 + UINT_FMT] ;
+  size_t n = strlen(what) ;
+  memcpy(buf, what, n) ;
+  if (err) n += uint_fmt(buf + n, (unsigned int)err) ;
+  (void)send(s, buf, n, MSG_NOSIGNAL) ;
+}
+
+static void reader_serve (int s) gccattr_noreturn ;
+static void reader_serve (int s)
+{
+  static char cert[4096], key[4096] ;
+  for (;;)
+  {
+    char name[256] ;
+    int fds[2] ;
+    ssize_t r ;
+    do r = recv(s, name, sizeof name - 1, 0) ; while (r < 0 && errno == EINTR) ;
+    if (r <= 0) _exit(0) ;
+    name[r] = 0 ;
+    if (name[0] != 'n' || !cert_paths(name + 1, cert, key, sizeof cert)) { reader_reply(s, "x", 0) ; continue ; }
+    fds[0] = open(cert, O_RDONLY | O_CLOEXEC) ;
+    if (fds[0] < 0) { reader_reply(s, errno == ENOENT ? "x" : "c", errno == ENOENT ? 0 : errno) ; continue ; }
+    fds[1] = open(key, O_RDONLY | O_CLOEXEC) ;
+    if (fds[1] < 0) reader_reply(s, "k", errno) ;
+    else { (void)fdpass_sendv(s, fds, 2, "o", 1) ; close(fds[1]) ; }
+    close(fds[0]) ;
+  }
+}
+
+/* with privileges to drop: the reader, its socket kept by resident_next */
+static void reader_start (void)
+{
+  int sv[2] ;
+  pid_t pid ;
+  if (!douid && !dogid) return ;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) strerr_diefu1sys(111, "create a socket pair") ;
+  pid = fork() ;
+  if (pid < 0) strerr_diefu1sys(111, "fork") ;
+  if (!pid)
+  {
+    /* nothing but its socket: not tcpsrv's, not the connections' */
+    if ((sv[1] > 3 && close_range(3, (unsigned int)sv[1] - 1, 0) < 0) || close_range((unsigned int)sv[1] + 1, ~0U, 0) < 0) _exit(111) ;
+    reader_serve(sv[1]) ;
+  }
+  close(sv[1]) ;
+  reader = sv[0] ;
+  res.keep[1] = reader ;
+}
+
+/* the files of name's certificate opened, by the reader when there is one: 1; 0 when there
+   is none; -1 (errno) when one cannot be, *bad naming it */
+static int cert_open (char const *name, char const *cert, char const *key, int *cfd, int *kfd, char const **bad)
+{
+  char buf[2 + UINT_FMT] ;
+  int fds[2] ;
+  unsigned int n, err ;
+  ssize_t r ;
+  if (reader < 0)
+  {
+    *cfd = open(cert, O_RDONLY | O_CLOEXEC) ;
+    if (*cfd < 0) { *bad = cert ; return errno == ENOENT ? 0 : -1 ; }
+    *kfd = open(key, O_RDONLY | O_CLOEXEC) ;
+    if (*kfd < 0) { int e = errno ; close(*cfd) ; *bad = key ; errno = e ; return -1 ; }
+    return 1 ;
+  }
+  {
+    size_t l = strlen(name) ;
+    char q[1 + l] ;
+    q[0] = 'n' ; memcpy(q + 1, name, l) ;
+    if (send(reader, q, 1 + l, MSG_NOSIGNAL) < 0) strerr_diefu1sys(111, "ask the key reader") ;
+  }
+  r = fdpass_recvv(reader, buf, sizeof buf - 1, fds, 2, &n) ;
+  if (r <= 0) strerr_diefu1x(111, "read the certificate files: the key reader is gone") ;
+  buf[r] = 0 ;
+  if (buf[0] == 'o' && n == 2) { *cfd = fds[0] ; *kfd = fds[1] ; return 1 ; }
+  while (n) close(fds[--n]) ;
+  if (buf[0] == 'x') return 0 ;
+  if ((buf[0] != 'c' && buf[0] != 'k') || !uint0_scan(buf + 1, &err)) strerr_dief1x(111, "the key reader said nonsense") ;
+  *bad = buf[0] == 'c' ? cert : key ;
+  errno = (int)err ;
+  return -1 ;
+}
+
 /* Load the certificate of name into e. 1; 0: there is none (no certificate file, or name no
    host name); -1: a file cannot be read (errno, *bad names it); -2: unusable (why set). */
 static int cert_load (certent *e, char const *name, char const **bad, char *why, size_t len)
@@ -333,11 +428,14 @@ static int cert_load (certent *e, char const *name, char const **bad, char *why,
   static char cert[4096], key[4096] ;
   stralloc c = STRALLOC_ZERO, k = STRALLOC_ZERO ;
   struct stat cst, kst ;
-  int ok = -1 ;
+  int ok, cfd, kfd ;
   *bad = 0 ;
   if (!cert_paths(name, cert, key, sizeof cert)) return 0 ;
-  if (stat(cert, &cst) < 0 || !openslurpclose(&c, cert)) { *bad = cert ; if (errno == ENOENT) ok = 0 ; goto end ; }
-  if (stat(key, &kst) < 0 || !openslurpclose(&k, key)) { *bad = key ; goto end ; }
+  ok = cert_open(name, cert, key, &cfd, &kfd, bad) ;
+  if (ok <= 0) return ok ;
+  ok = -1 ;
+  if (fstat(cfd, &cst) < 0 || !slurp(&c, cfd)) { *bad = cert ; goto end ; }
+  if (fstat(kfd, &kst) < 0 || !slurp(&k, kfd)) { *bad = key ; goto end ; }
   e->ctx = ctx_build(c.s, c.len, k.s, k.len, why, len) ;
   if (!e->ctx) { ok = -2 ; goto end ; }
   strcpy(e->name, name) ;
@@ -346,6 +444,7 @@ static int cert_load (certent *e, char const *name, char const **bad, char *why,
  end:
   {
     int err = errno ;
+    close(cfd) ; close(kfd) ;
     if (k.s) explicit_bzero(k.s, k.len) ;
     stralloc_free(&k) ; stralloc_free(&c) ;
     errno = err ;
@@ -866,7 +965,7 @@ static int kid_start (char const *const *argv)
     if (!strcmp(buf, RESIDENT_HELLO) && resident_is_prog((int)child, argv))
     {
       kid = sv[0] ;
-      res.keep = kid ;   /* not closed between connections */
+      res.keep[0] = kid ;   /* not closed between connections */
       return 1 ;
     }
   }
@@ -1131,6 +1230,7 @@ int main (int argc, char const *const *argv)
   resident_on = 1 ;
   unset_ucspitls() ;
   if (wolfSSL_Init() != WOLFSSL_SUCCESS) strerr_diefu1x(111, "initialize the TLS library") ;
+  reader_start() ;
   certs_preload() ;
   kid_start(argv) ;
   drop() ;

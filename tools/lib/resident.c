@@ -112,21 +112,34 @@ int resident_init (resident *r)
   return 1 ;
 }
 
-/* Close every descriptor above 2 but a and b (b may be -1). */
-static void closefds (int a, int b)
+/* Close every descriptor above 2 but those of keep[0..n) (-1: none). */
+static void closefds (int const *keep, unsigned int n)
 {
-  int lo = a < b ? a : b, hi = a < b ? b : a ;
-  int ok = 1 ;
-  if (lo < 3) lo = hi ;   /* one descriptor to keep */
-  if (lo > 3 && close_range(3, (unsigned int)lo - 1, 0) < 0) ok = 0 ;
-  if (ok && hi > lo + 1 && close_range((unsigned int)lo + 1, (unsigned int)hi - 1, 0) < 0) ok = 0 ;
-  if (ok && close_range((unsigned int)hi + 1, ~0U, 0) < 0) ok = 0 ;
+  int k[3] ;
+  unsigned int m = 0, i, j ;
+  int from = 3, ok = 1 ;
+  for (i = 0 ; i < n && m < 3 ; i++)
+    if (keep[i] >= 3)
+    {
+      for (j = m++ ; j && k[j - 1] > keep[i] ; j--) k[j] = k[j - 1] ;
+      k[j] = keep[i] ;
+    }
+  for (i = 0 ; i < m && ok ; i++)
+  {
+    if (k[i] > from && close_range((unsigned int)from, (unsigned int)k[i] - 1, 0) < 0) ok = 0 ;
+    if (k[i] + 1 > from) from = k[i] + 1 ;
+  }
+  if (ok && close_range((unsigned int)from, ~0U, 0) < 0) ok = 0 ;
   if (!ok)
   {
     struct rlimit rl ;
     int max = 65536, fd ;
     if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < (rlim_t)max) max = (int)rl.rlim_cur ;
-    for (fd = 3 ; fd < max ; fd++) if (fd != a && fd != b) close(fd) ;
+    for (fd = 3 ; fd < max ; fd++)
+    {
+      for (i = 0 ; i < m && k[i] != fd ; i++) ;
+      if (i == m) close(fd) ;
+    }
   }
 }
 
@@ -188,7 +201,10 @@ int resident_next (resident *r, unsigned int status)
   int fds[1 + RESIDENT_FDMAX], fd ;
   unsigned int nfds ;
   if (r->active && !end_connection(r)) return -1 ;
-  closefds(r->fd, r->keep) ;
+  {
+    int keep[3] = { r->fd, r->keep[0], r->keep[1] } ;
+    closefds(keep, 3) ;
+  }
   if (!r->hello)
   {
     outlen = sizeof RESIDENT_HELLO - 1 ;

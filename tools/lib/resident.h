@@ -40,10 +40,10 @@ struct resident_s
   char *msg ;               /* the connection's message: its variables point into it */
   size_t msglen ;
   unsigned int nfds ;       /* descriptors the connection brought after its socket, on 3... */
-  int keep ;                /* a descriptor of the worker's own that resident_next keeps open
-                               (tls-wrap's socket to its own resident worker), or -1 */
+  int keep[2] ;             /* descriptors of the worker's own that resident_next keeps open
+                               (tls-wrap's sockets to its resident prog and key reader), or -1 */
 } ;
-#define RESIDENT_ZERO { .fd = -1, .hello = 0, .active = 0, .base = 0, .envp = 0, .envmax = 0, .msg = 0, .msglen = 0, .nfds = 0, .keep = -1 }
+#define RESIDENT_ZERO { .fd = -1, .hello = 0, .active = 0, .base = 0, .envp = 0, .envmax = 0, .msg = 0, .msglen = 0, .nfds = 0, .keep = { -1, -1 } }
 
 /* Is this process a resident worker? 1: yes, r is set up and environ is the start
    environment without RESIDENTFD; 0: no RESIDENTFD, serve fds 0 and 1 once, as usual;
