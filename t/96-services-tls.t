@@ -7,13 +7,14 @@
 # pop3s://); who runs as whom (tcpsrv keeps root, tls-wrap becomes the service's user, which
 # cannot read the key); a renewed certificate used without a restart; certificates of a CA
 # with -C and -K, and by server name (SNI) with -L; a half setting refused by the run
-# scripts; TLS taken away by hand: the chains as they were.
+# scripts; TLS taken away by hand: the chains as they were; resident tls-wrap workers (tcpsrv -w)
+# with their resident smtpd and their key reader.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/services-lib.sh"
 . "$(dirname "$0")/tls-lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks curl s6-svscan openssl setpriv; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-plan 58
+plan 61
 CTL=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -133,6 +134,10 @@ creds() {         # PID: its effective uid, gid and groups, as setpriv's options
 nok "with the uid, gid and groups of that smtpd, the key cannot be read" setpriv $(creds "$smtpd") cat "$S/tls/key.pem"
 # shellcheck disable=SC2046
 ok "the certificate can (so the check above can fail)" setpriv $(creds "$smtpd") cat "$CA"
+like "$(cmdline submission)" " -w 2 .* tls-wrap -s " "submission: WORKERS resident tls-wrap processes (tcpsrv -w)"
+is "$(pgrep -P "$wrap" -x smtpd | wc -l) $(ps -o stat= -p "$smtpd" | cut -c1)" "1 S" "each with one resident smtpd, its child"
+reader=$(pgrep -P "$wrap" -x tls-wrap)
+is "$(echo $reader | wc -w) $(owner_of "$reader")" "1 0" "... and its key reader, which alone keeps root"
 stop_pid $held
 
 # ---- a renewed certificate, no restart ----------------------------------------------------------
