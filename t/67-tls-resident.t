@@ -8,7 +8,7 @@
 . "$(dirname "$0")/smtpd-lib.sh"
 . "$(dirname "$0")/tls-lib.sh"
 command -v openssl >/dev/null || skip_all "no openssl"
-plan 52
+plan 56
 
 smtpd_setup
 tls_certs || { diag "openssl could not make the certificates"; exit 1; }
