@@ -1073,7 +1073,7 @@ static unsigned int serve_implicit (char const *const *argv)
   char sni[256] ;
   int sp[2] ;
   unsigned int status ;
-  if (!server_handshake(&facts, sni, sizeof sni)) return 111 ;
+  if (!server_handshake(&facts, sni, sizeof sni)) { ssl_end() ; return 111 ; }
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) strerr_diefu1sys(111, "create a socket pair") ;
   if (kid >= 0) kid_hand(facts.s, facts.len - 1, sp + 1, 1) ;
   else spawn(argv, sp[1], facts.s, facts.len - 1) ;
