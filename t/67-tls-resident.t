@@ -48,7 +48,7 @@ ctx = ssl.create_default_context(cafile=cdir + "/ca.pem"); ctx.check_hostname = 
 if cert != "-":
     ctx.load_cert_chain(cdir + "/" + cert + ".pem", cdir + "/" + cert + ".key")
 t = ctx.wrap_socket(s, server_hostname=None if sni == "-" else sni)
-print("serial %X" % int(t.getpeercert()["serialNumber"], 16))
+print("serial %X" % int(t.getpeercert()["serialNumber"], 16))  # no leading zero: the test strips openssl's
 data = b""
 while True:
     b = t.recv(4096)
@@ -70,13 +70,13 @@ unset CERTDIR CAFILE
 tlsc $PORT implicit other.example.org mx > "$T/c1.out" 2>&1
 tlsc $PORT implicit - - > "$T/c2.out" 2>&1
 c1=$(cat "$T/c1.out"); c2=$(cat "$T/c2.out")
-like "$c1" "serial $(tls_serial "$C/other.pem")" "first client (SNI other.example.org): the certificate of \$CERTDIR/other.example.org"
+like "$c1" "serial $(tls_serial "$C/other.pem" | sed "s/^0*//")" "first client (SNI other.example.org): the certificate of \$CERTDIR/other.example.org"
 like "$c1" 'SSL_TLS_SNI=other\.example\.org' "... the program sees the name it asked for"
 like "$c1" 'SSL_CLIENT_VERIFY=SUCCESS' "... and its client certificate, verified"
 like "$c1" 'SSL_CLIENT_S_DN=.*mx\.example\.org' "... with its subject"
 like "$c1" 'SSL_PROTOCOL=TLSv1\.[23]' "... and the protocol"
 like "$c1" 'extra=0' "implicit TLS: no descriptor but the cleartext socket"
-like "$c2" "serial $(tls_serial "$C/mx.pem")" "second client (no SNI): the default certificate"
+like "$c2" "serial $(tls_serial "$C/mx.pem" | sed "s/^0*//")" "second client (no SNI): the default certificate"
 unlike "$c2" 'SSL_TLS_SNI' "... no SSL_TLS_SNI left from the first client"
 like "$c2" 'SSL_CLIENT_VERIFY=NONE' "... no client certificate: NONE"
 unlike "$c2" 'SSL_CLIENT_S_DN' "... and no subject left from the first client"
