@@ -3,6 +3,7 @@
    only; the one program linked with MariaDB Connector/C. One request per line, the answer on
    one line (sluice-mysql(5)); the sets of addresses of the mailing lists kept in SQL too. */
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 #include "control.h"
 #include "usersql.h"
 
-#define USAGE "userdb-mysqld [ -n workers ] [ -c maxclients ] [ -m mode ] [ -s socket ] config"
+#define USAGE "userdb-mysqld [ -n workers ] [ -c maxclients ] [ -m mode ] [ -s socket ] [ -u uid -g gid ] config"
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define LINEMAX 65536           /* a longer request is refused and its client dropped */
@@ -776,7 +777,8 @@ static pid_t start_worker (int lfd, unsigned int maxc)
 int main (int argc, char const *const *argv)
 {
   stralloc path = STRALLOC_ZERO ;
-  unsigned int mode = 0666, maxc = 256, nw = 4, i ;
+  unsigned int mode = 0666, maxc = 256, nw = 4, i, uid = 0, gid = 0 ;
+  int setid = 0 ;
   char const *sock = 0 ;
   pid_t *kids ;
   int lfd ;
@@ -785,7 +787,7 @@ int main (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "m:c:s:n:", &l) ;
+      int opt = subgetopt_r(argc, argv, "m:c:s:n:u:g:", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
@@ -793,12 +795,14 @@ int main (int argc, char const *const *argv)
         case 'c' : if (!uint0_scan(l.arg, &maxc) || !maxc || maxc > 100000) dieusage() ; break ;
         case 's' : sock = l.arg ; break ;
         case 'n' : if (!uint0_scan(l.arg, &nw) || !nw || nw > 64) dieusage() ; break ;
+        case 'u' : if (!uint0_scan(l.arg, &uid) || !uid) dieusage() ; setid |= 1 ; break ;
+        case 'g' : if (!uint0_scan(l.arg, &gid) || !gid) dieusage() ; setid |= 2 ; break ;
         default : dieusage() ;
       }
     }
     argc -= l.ind ; argv += l.ind ;
   }
-  if (argc != 1) dieusage() ;
+  if (argc != 1 || (setid && setid != 3)) dieusage() ;
   config_read(argv[0]) ;
   if (!sock)
   {
@@ -819,6 +823,9 @@ int main (int argc, char const *const *argv)
     signal(SIGPIPE, SIG_IGN) ;
   }
   lfd = unix_listen_or_die(sock, mode) ;
+  /* the configuration file read and the socket bound as root (both may be root's alone):
+     the rest runs as uid:gid */
+  if (setid && (setgroups(0, 0) < 0 || setgid(gid) < 0 || setuid(uid) < 0)) strerr_diefu1sys(111, "drop privileges") ;
   strerr_warni2x("listening on ", sock) ;
   for (i = 0 ; i < nw ; i++) kids[i] = start_worker(lfd, maxc) ;
   while (!stop)
