@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mysql-lib.sh"
 . "$(dirname "$0")/list-lib.sh"
-plan 47
+plan 49
 my_start
 echo "listwriters=$OWNER" >> "$MYCONF"
 A=$T/a
@@ -45,6 +45,12 @@ is "$(cat "$L/sql")" "$SOCK" "the socket in the file sql"
 is "$(my "SHOW TABLES LIKE 'sluice_list_members'")" sluice_list_members "the table made by make -S"
 is_rc 0 "make -e keeps the setting" lm make -e -q "$H/.qmail-team" -u "$L" team@example.com
 ok "sql still there" test -s "$L/sql"
+cp "$L/sql" "$T/sql.good"
+echo 'relative.sock' > "$L/sql"
+lm list "$L" 2>"$T/e"; RC=$?
+is "$RC" 111 "a bad file sql: 111"
+like "$(cat "$T/e")" "unable to read subscribers: bad file sql" "naming the file"
+cp "$T/sql.good" "$L/sql"
 
 # ---- the sets from the command line ------------------------------------------------------------
 is_rc 0 "sub" lm sub "$L" Alice@Example.COM bob@example.com "o'brien@example.net"

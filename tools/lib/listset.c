@@ -63,7 +63,16 @@ static int load (void)
 
 int listset_sql (void)
 {
-  if (state == -2) state = load() ;
+  if (state == -2)
+  {
+    state = load() ;
+    if (state < 0 && errno == EINVAL)
+    {
+      why.len = 0 ;
+      if (!stralloc_cats(&why, "bad file sql (line 1 the absolute path of userdb-mysqld's socket or empty, line 2 the list's name if any, no tab)") || !stralloc_0(&why)) why.len = 0 ;
+      errno = EINVAL ;
+    }
+  }
   return state ;
 }
 
