@@ -63,7 +63,7 @@ my_start
 M=$T/my
 userd_start "$M"
 is_rc 0 "mysql: initdb makes the tables" env SLUICEDIR="$M" "$B/mail-user" initdb
-is "$(my 'SHOW TABLES' | tr '\n' ' ')" "sluice_domains valias vpopmail " "mysql: the three tables"
+is "$(my 'SHOW TABLES' | tr '\n' ' ')" "sluice_domains sluice_list_members valias vpopmail " "mysql: the four tables (the lists' sets too)"
 cases mysql "$M"
 is_rc 100 "mysql: rebuild is for the cdb backend only" env SLUICEDIR="$M" "$B/mail-user" rebuild
 unlike "$(cat "$T/userd.log" "$T/login.err")" "w0rd" "mysql: the database password is in no log"

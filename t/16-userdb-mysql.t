@@ -4,7 +4,7 @@
 # parameters; who may change the database; the configuration file's errors.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mysql-lib.sh"
-plan 38
+plan 39
 chmod 755 "$T"
 NOBODY=$(id -u nobody)
 my_start
@@ -46,6 +46,8 @@ like "$(cat "$T/login.err")" "nopop@example.com disabled" "logged as disabled"
 is "$(SLUICEDIR=$A "$B/mail-user" show md5user@example.com | grep -E '^(password|quota):' | tr '\n' ' ')" \
   "password: md5crypt (legacy) quota: 1048576 " "pw_shell 1048576S is the quota; the hash is MD5-crypt"
 is "$(SLUICEDIR=$A "$B/mail-user" show shauser@example.com | grep -E '^quota:')" "quota: 5242880" "pw_shell 5M too"
+is "$(SLUICEDIR=$A "$B/mail-user" weak example.com | tr '\n' ' ')" "md5user@example.com md5crypt nopop@example.com md5crypt " \
+  "weak lists the users of the database with a legacy hash (not the alias, not SHA-512)"
 is "$(SLUICEDIR=$A "$B/mail-user" show sales@example.com | grep -E '^(type|forward):' | tr '\n' ' ')" \
   "type: alias forward: md5user@example.com,boss@elsewhere.test " "vpopmail's valias lines are a forward"
 

@@ -2,7 +2,8 @@
 # owner, as local deliveries do; its messages go to t/42-qqcapture.py as $QMAILQUEUE.
 #   OWNER    the uid (and gid) the list belongs to;  H  its home ($T/home), L the list ($H/team)
 #   lm ARGS...          list-manage ARGS (as root: it becomes the owner of the list itself)
-#   l_make [OPTS]       list-manage make -q $H/.qmail-team OPTS $L team@example.com
+#   l_make [OPTS]       list-manage make -q $H/.qmail-team OPTS $L team@example.com (with
+#                       -S $LIST_SQL when set: t/19 runs the list tests with the sets in SQL)
 #   expand SENDER       list-expand $L, the message on stdin, as the owner; exit code in RC,
 #                       stderr in $T/err
 #   manage EXT SENDER   list-manage $L for team-EXT@example.com (DEFAULT=EXT), the same way
@@ -22,7 +23,7 @@ export QMAILQUEUE QQ_DIR
 unset QQ_EXIT SENDER DEFAULT DTLINE
 AS="setpriv --reuid=$OWNER --regid=$OWNER --clear-groups"
 lm() { "$B/list-manage" "$@"; }
-l_make() { lm make -q "$H/.qmail-team" "$@" "$L" team@example.com; }
+l_make() { lm make -q "$H/.qmail-team" ${LIST_SQL:+-S "$LIST_SQL"} "$@" "$L" team@example.com; }
 expand() { SENDER=$1 $AS "$B/list-expand" "$L" 2>"$T/err"; RC=$?; return $RC; }
 manage() { DEFAULT=$1 SENDER=$2 $AS "$B/list-manage" "$L" 2>"$T/err"; RC=$?; return $RC; }
 qqn() { ls "$T/qq" | grep -c '\.msg$'; }

@@ -12,6 +12,7 @@
 #include <skalibs/strerr.h>
 #include "dotqmail.h"
 #include "listdir.h"
+#include "listset.h"
 #include "listmsg.h"
 #include "listpost.h"
 
@@ -52,7 +53,7 @@ int main (int argc, char const *const *argv)
       if (r) strerr_dief1x(r, why.s) ;
       return 0 ;
     case LISTPOST_REFUSE : strerr_dief1x(100, what) ;
-    default : strerr_diefu1sys(111, "read the list's subscribers") ;
+    default : strerr_diefu3sys(111, "read the list's subscribers", *listset_why() ? ": " : "", listset_why()) ;
   }
   {
     /* the list's own Delivered-To line, as local-deliver set it: a loop back is seen */

@@ -30,6 +30,7 @@
 #include "dotqmail.h"
 #include "listcookie.h"
 #include "listdir.h"
+#include "listset.h"
 #include "listmsg.h"
 #include "listpost.h"
 #include "qqueue.h"
@@ -67,6 +68,13 @@ static void become_owner (char const *path)
 static void info (char const *what, char const *addr)
 {
   strerr_warni4x(l.address.s, ": ", what, addr) ;
+}
+
+/* a set that cannot be read or changed: 111, with the database's reason when in SQL */
+static void die_set (char const *what, char const *set)
+{
+  char const *why = listset_why() ;
+  strerr_diefu4sys(111, what, set, *why ? ": " : "", why) ;
 }
 
 /* ---- the sets ----------------------------------------------------------------------------- */
@@ -163,8 +171,8 @@ static int cmd_set (int argc, char const *const *argv, int what)
   if (what == 'l')
   {
     size_t n = 0 ;
-    int r = addrset_each(set, countonly ? &count_addr : &print_addr, &n) ;
-    if (r < 0) strerr_diefu2sys(111, "read ", set) ;
+    int r = listset_each(set, countonly ? &count_addr : &print_addr, &n) ;
+    if (r < 0) die_set("read ", set) ;
     if (countonly)
     {
       char fmt[SIZE_FMT] ;
@@ -177,7 +185,7 @@ static int cmd_set (int argc, char const *const *argv, int what)
     stralloc sa = STRALLOC_ZERO ;
     size_t changed ;
     read_addrs(&sa, argv + 1, argc - 1) ;
-    if (sa.len && !addrset_change(set, what == 's', sa.s, sa.len, &changed)) strerr_diefu2sys(111, "change ", set) ;
+    if (sa.len && !listset_change(set, what == 's', sa.s, sa.len, &changed)) die_set("change ", set) ;
     stralloc_free(&sa) ;
   }
   return 0 ;
@@ -269,14 +277,14 @@ static int cmd_make (int argc, char const *const *argv)
 {
   stralloc addr = STRALLOC_ZERO, dot = STRALLOC_ZERO, dir = STRALLOC_ZERO, bin = STRALLOC_ZERO ;
   stralloc remove = STRALLOC_ZERO, line = STRALLOC_ZERO, owner = STRALLOC_ZERO ;
-  char const *prefix = 0, *dmarc = 0, *digest = 0, *bounces = 0, *dotarg = 0 ;
+  char const *prefix = 0, *dmarc = 0, *digest = 0, *bounces = 0, *dotarg = 0, *sqlsock = 0 ;
   int archived = 1, public = 0, modpost = 0, modsub = 0, subonly = 0, edit = 0 ;
   unsigned int u ;
   subgetopt o = SUBGETOPT_ZERO ;
   if (!stralloc_cats(&remove, default_remove)) dienomem() ;
   for (;;)
   {
-    int opt = subgetopt_r(argc, argv, "Apmsueb:d:f:r:D:o:q:", &o) ;
+    int opt = subgetopt_r(argc, argv, "Apmsueb:d:f:r:D:o:q:S:", &o) ;
     if (opt == -1) break ;
     switch (opt)
     {
@@ -307,6 +315,9 @@ static int cmd_make (int argc, char const *const *argv)
         break ;
       }
       case 'q' : dotarg = o.arg ; break ;
+      case 'S' :
+        if (o.arg[0] != '/' || strchr(o.arg, '\n') || strlen(o.arg) > 107) strerr_dief2x(100, "-S: the absolute path of userdb-mysqld's socket, not ", o.arg) ;
+        sqlsock = o.arg ; break ;
       default : dieusage() ;
     }
   }
@@ -336,6 +347,10 @@ static int cmd_make (int argc, char const *const *argv)
     become_owner(*d ? d : "/") ;
   }
   umask(077) ;
+  /* the sets in SQL: the table made (when missing) before anything is written, as the owner
+     that will change them, so that a daemon that is not there or refuses stops here */
+  if (sqlsock && !listset_init(sqlsock))
+    strerr_diefu4sys(111, "make the table of the lists' sets through ", sqlsock, *listset_why() ? ": " : "", listset_why()) ;
   if (edit)
   {
     if (chdir(dir.s) < 0) strerr_diefu2sys(111, "switch to the list directory ", dir.s) ;
@@ -373,6 +388,7 @@ static int cmd_make (int argc, char const *const *argv)
   setline("dmarc", dmarc) ;
   setline("owner", owner.len ? owner.s : 0) ;
   setline("dot", dot.s) ;
+  if (sqlsock) setline(LIST_SQL, sqlsock) ;
   if (!stralloc_0(&remove)) dienomem() ;
   writefile("headerremove", remove.s, 0600) ;
   if (mkdir("text", 0700) < 0 && errno != EEXIST) strerr_diefu1sys(111, "make text") ;
@@ -538,15 +554,15 @@ static char const *moderators (void)
 
 static int member (char const *set, char const *addr)
 {
-  int r = addrset_has(set, addr) ;
-  if (r < 0) strerr_diefu2sys(111, "read ", set) ;
+  int r = listset_has(set, addr) ;
+  if (r < 0) die_set("read ", set) ;
   return r ;
 }
 
 static size_t change (char const *set, int add, char const *addr)
 {
   size_t changed ;
-  if (!addrset_change(set, add, addr, strlen(addr) + 1, &changed)) strerr_diefu2sys(111, "change ", set) ;
+  if (!listset_change(set, add, addr, strlen(addr) + 1, &changed)) die_set("change ", set) ;
   return changed ;
 }
 
@@ -607,7 +623,7 @@ static void confirm (int kind, int dig, char const *rest)
     stralloc mods = STRALLOC_ZERO, msg = STRALLOC_ZERO, ret = STRALLOC_ZERO, ra = STRALLOC_ZERO ;
     confirm_addr(&ra, dig ? "digest-tc" : "tc", addr.s) ;
     t.r = ra.s ;
-    if (!addrset_cat(LIST_MODERATORS, &mods)) strerr_diefu1sys(111, "read the moderators") ;
+    if (!listset_cat(LIST_MODERATORS, &mods)) die_set("read ", LIST_MODERATORS) ;
     if (!mods.len) strerr_dief1x(111, "the subscriptions are moderated and the list has no moderator: the confirmation waits (#4.3.0)") ;
     if (!listmsg_textmsg(&l, &msg, "mod-sub", &t, moderators(), ra.s) || !list_addr(&l, &ret, "return-")) strerr_diefu1sys(111, "make the request to the moderators") ;
     /* the moderators' request, one queue entry for them all */

@@ -806,6 +806,7 @@ static void target_remove (target *x)
 
 static void out (char const *s) ;
 static void out_flush (void) ;
+static void out_method (char const *hash) ;
 
 static void cdb_only (char const *cmd)
 {
@@ -862,7 +863,7 @@ static void sql_show (void)
   else
   {
     /* vpopmail's MD5-crypt: read from its tables, never written */
-    out("type: mailbox\npassword: ") ; out(!strncmp(e.hash, "$1$", 3) ? "md5crypt (legacy)" : passwd_method(e.hash)) ;
+    out("type: mailbox\npassword: ") ; out_method(e.hash) ;
     out("\nstate: ") ; out(e.flags & USERDB_DISABLED ? "disabled" : "enabled") ;
     out("\nquota: ") ;
     if (e.quota) { fmt[uint64_fmt(fmt, e.quota)] = 0 ; out(fmt) ; } else out("none") ;
@@ -876,9 +877,11 @@ static void sql_show (void)
   out_flush() ;
 }
 
-static void sql_users (char const *domain)
+/* the users of domain, one a line; weak: only those with a legacy hash, and its method */
+static void sql_users (char const *domain, int weak)
 {
   userdb_domain d = USERDB_DOMAIN_ZERO ;
+  userdb_user e = USERDB_USER_ZERO ;
   stralloc req = STRALLOC_ZERO, ans = STRALLOC_ZERO ;
   size_t i ;
   sql_domain_must(domain, &d) ;
@@ -889,7 +892,10 @@ static void sql_users (char const *domain)
   {
     size_t n = strcspn(ans.s + i + 1, "\t") ;
     ans.s[i + 1 + n] = 0 ;
-    out(ans.s + i + 1) ; out("@") ; out(d.name) ; out("\n") ;
+    if (weak && !(sql_user(ans.s + i + 1, d.name, &e) && !(e.flags & USERDB_ALIAS) && passwd_legacy(e.hash))) { i += n + 1 ; continue ; }
+    out(ans.s + i + 1) ; out("@") ; out(d.name) ;
+    if (weak) { out(" ") ; out(passwd_method(e.hash)) ; }
+    out("\n") ;
     i += n + 1 ;
   }
   out_flush() ;
@@ -980,6 +986,13 @@ static void out_flush (void)
   if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout") ;
 }
 
+/* a hash's method, and "(legacy)" when it is one only an import keeps */
+static void out_method (char const *hash)
+{
+  out(passwd_method(hash)) ;
+  if (passwd_legacy(hash)) out(" (legacy)") ;
+}
+
 #define U_DOMAINS "mail-user domains"
 static int cmd_domains (int argc, char const *const *argv)
 {
@@ -1008,16 +1021,16 @@ static int cmd_domains (int argc, char const *const *argv)
   return 0 ;
 }
 
-#define U_USERS "mail-user users domain"
-static int cmd_users (int argc, char const *const *argv)
+/* users, or (weak) those whose hash is of a legacy method, with it */
+static int list_users (int argc, char const *const *argv, char const *usage, int weak)
 {
   stralloc domain = STRALLOC_ZERO, dtmp = STRALLOC_ZERO, tmp = STRALLOC_ZERO ;
   userfile_dom d ;
   userfile_text *t ;
   size_t pos = 0, start, len ;
-  if (argc != 2) usage1(U_USERS) ;
+  if (argc != 2) usage1(usage) ;
   domain_arg(argv[1], &domain) ;
-  if (sql) { sql_users(domain.s) ; return 0 ; }
+  if (sql) { sql_users(domain.s, weak) ; return 0 ; }
   db_open(&u, 0) ;
   real_domain(&u, domain.s, &d, &dtmp) ;
   t = users_of(&u, &d) ;
@@ -1028,12 +1041,21 @@ static int cmd_users (int argc, char const *const *argv)
     tmp.len = 0 ;
     if (!stralloc_catb(&tmp, t->text.s + start, len) || !stralloc_0(&tmp)) strerr_diefu1sys(111, "allocate memory") ;
     if (!len || tmp.s[0] == '#' || !userfile_parse_user(tmp.s, &e, &why)) continue ;
-    out(e.local) ; out("@") ; out(d.name) ; out("\n") ;
+    if (weak && !(e.hash[0] && passwd_legacy(e.hash))) continue ;
+    out(e.local) ; out("@") ; out(d.name) ;
+    if (weak) { out(" ") ; out(passwd_method(e.hash)) ; }
+    out("\n") ;
   }
   out_flush() ;
   stralloc_free(&domain) ; stralloc_free(&dtmp) ; stralloc_free(&tmp) ;
   return 0 ;
 }
+
+#define U_USERS "mail-user users domain"
+static int cmd_users (int argc, char const *const *argv) { return list_users(argc, argv, U_USERS, 0) ; }
+
+#define U_WEAK "mail-user weak domain"
+static int cmd_weak (int argc, char const *const *argv) { return list_users(argc, argv, U_WEAK, 1) ; }
 
 #define U_SHOW "mail-user show address"
 static int cmd_show (int argc, char const *const *argv)
@@ -1052,7 +1074,7 @@ static int cmd_show (int argc, char const *const *argv)
   }
   else
   {
-    out("type: mailbox\npassword: ") ; out(passwd_method(x.e.hash)) ;
+    out("type: mailbox\npassword: ") ; out_method(x.e.hash) ;
     out("\nstate: ") ; out(x.e.flags & USERDB_DISABLED ? "disabled" : "enabled") ;
     out("\nquota: ") ;
     if (x.e.quota) { fmt[uint64_fmt(fmt, x.e.quota)] = 0 ; out(fmt) ; } else out("none") ;
@@ -1354,6 +1376,7 @@ static void vpop_read (char const *dir, stralloc *out)
     unsigned int n = 0, gid = 0 ;
     char *p = text.s + start ;
     char const *why ;
+    int r ;
     lineno++ ;
     p[len] = 0 ;
     if (!len || *p == '#') continue ;
@@ -1361,7 +1384,9 @@ static void vpop_read (char const *dir, stralloc *out)
     if (n < 7 || p) { vpop_bad(&bad, path.s, lineno, "expected name:passwd:uid:gid:gecos:dir:shell[:clear]") ; continue ; }
     for (p = f[0] ; *p ; p++) if (*p >= 'A' && *p <= 'Z') *p += 32 ;
     if (!userdb_local_valid(f[0], strlen(f[0]))) { vpop_bad(&bad, path.s, lineno, "bad user name") ; continue ; }
-    if (!passwd_hash_ok(f[1], &why)) { vpop_bad(&bad, path.s, lineno, why) ; continue ; }
+    /* vpopmail's MD5-crypt kept, so that its users log in with the passwords they have */
+    r = passwd_hash_ok_legacy(f[1], &why) ;
+    if (!r) { vpop_bad(&bad, path.s, lineno, why) ; continue ; }
     if (f[3][0] && f[3][uint_scan(f[3], &gid)]) { vpop_bad(&bad, path.s, lineno, "bad pw_gid (flags)") ; continue ; }
     {
       userfile_user e = { .local = f[0], .hash = f[1], .flags = gid & 2 ? USERDB_DISABLED : 0, .quota = vpop_quota(f[6]), .forward = "" } ;
@@ -1422,7 +1447,7 @@ static int cmd_import (int argc, char const *const *argv)
   iname *names = 0 ;
   char const **homes = 0 ;
   size_t nn = 0, nh = 0, cap = 0, pos, start, len, i ;
-  unsigned int lineno = 0, bad = 0 ;
+  unsigned int lineno = 0, bad = 0, legacy = 0 ;
   char fmt[UINT_FMT] ;
   char seen[1] = { 0 } ;
   char const *args[1] = { 0 } ;
@@ -1471,6 +1496,7 @@ static int cmd_import (int argc, char const *const *argv)
     }
     if (nn == cap && !(names = realloc(names, (cap = cap * 2 + 1024) * sizeof *names))) strerr_diefu1sys(111, "allocate memory") ;
     names[nn].name = e.local ; names[nn++].line = lineno ;
+    if (e.hash[0] && passwd_legacy(e.hash)) legacy++ ;
     if (!userfile_format_user(&add, &e)) strerr_diefu1sys(111, "allocate memory") ;
     if (!(e.flags & USERDB_ALIAS))
     {
@@ -1494,6 +1520,12 @@ static int cmd_import (int argc, char const *const *argv)
   if (nh) as_owner(d.uid, d.gid, &import_child, d.dir, 0) ;
   if (add.len && !userfile_append(t, add.s, add.len)) strerr_diefu1sys(111, "allocate memory") ;
   db_commit(&u) ;
+  if (legacy)
+  {
+    fmt[uint_fmt(fmt, legacy)] = 0 ;
+    strerr_warnw6x(fmt, " user(s) imported with a legacy hash (md5crypt, sha256crypt): they log in as before;",
+      " mail-user weak ", d.name, " lists them, and a new password (mail-user passwd) is hashed with the configured method", "") ;
+  }
   stralloc_free(&domain) ; stralloc_free(&dtmp) ; stralloc_free(&in) ; stralloc_free(&copy) ; stralloc_free(&old) ; stralloc_free(&add) ; free(names) ; free(homes) ;
   return 0 ;
 }
@@ -1535,6 +1567,7 @@ static struct command_s
   { "unforward", &cmd_unforward },
   { "users", &cmd_users },
   { "vacation", &cmd_vacation },
+  { "weak", &cmd_weak },
   { 0, 0 }
 } ;
 

@@ -271,11 +271,12 @@ static void sleep_ms (unsigned int ms)
 static char sv[SVMAX][NAMEMAX] ;    /* the service directories of the instance, in start order */
 static unsigned int nsv ;
 
-/* queue-injectd and queue-run come after the others when starting, and go after them when
-   stopping: the front doors close before the queue they feed */
+/* queue-injectd, queue-run and userdb-mysqld come after the others when starting, and go
+   after them when stopping: the front doors close before the queue they feed and the users
+   database they read */
 static int backend (char const *name)
 {
-  return !strcmp(name, "inject") || !strcmp(name, "queue") ;
+  return !strcmp(name, "inject") || !strcmp(name, "queue") || !strcmp(name, "userdb-mysqld") ;
 }
 
 static int svcmp (void const *a, void const *b)
@@ -408,13 +409,13 @@ static int isup (unsigned int i, int log)
   return r ;
 }
 
-/* does queue-injectd answer on its socket? */
-static int inject_answers (void)
+/* does the daemon of the socket sub (under the root) answer? */
+static int socket_answers (char const *sub)
 {
   struct sockaddr_un sun = { .sun_family = AF_UNIX } ;
   char p[PATHMAX] ;
   int fd, r ;
-  RP(p, "/queue/inject") ;
+  RP(p, sub) ;
   if (strlen(p) >= sizeof sun.sun_path) return 0 ;
   memcpy(sun.sun_path, p, strlen(p) + 1) ;
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) ;
@@ -424,11 +425,13 @@ static int inject_answers (void)
   return r ;
 }
 
-/* ready beyond what s6 knows: the socket of queue-injectd answers, queue-run holds its lock */
+/* ready beyond what s6 knows: the sockets of queue-injectd and userdb-mysqld answer,
+   queue-run holds its lock */
 static int ready (unsigned int i)
 {
   char p[PATHMAX] ;
-  if (!strcmp(sv[i], "inject")) return inject_answers() ;
+  if (!strcmp(sv[i], "inject")) return socket_answers("/queue/inject") ;
+  if (!strcmp(sv[i], "userdb-mysqld")) return socket_answers("/users/mysql.sock") ;
   if (!strcmp(sv[i], "queue")) return locked(RP(p, "/queue/lock")) ;
   return 1 ;
 }
@@ -807,6 +810,22 @@ static int queue_index (void)
   return -1 ;
 }
 
+/* does control/userdb name the MariaDB backend? init installs userdb-mysqld only then */
+static int userdb_mysql (void)
+{
+  char p[PATHMAX] ;
+  stralloc sa = STRALLOC_ZERO ;
+  int r ;
+  if (!openslurpclose(&sa, RP(p, "/control/userdb")))
+  {
+    if (errno == ENOENT) return 0 ;
+    strerr_diefu2sys(111, "read ", p) ;
+  }
+  r = sa.len > 6 && !memcmp(sa.s, "mysql:", 6) && sa.s[6] != '\n' ;
+  stralloc_free(&sa) ;
+  return r ;
+}
+
 static int cmd_reload (int argc, char const *const *argv)
 {
   int r, u, q ;
@@ -814,7 +833,7 @@ static int cmd_reload (int argc, char const *const *argv)
   if (argc) strerr_dieusage(100, "sluice-ctl reload") ;
   services_read() ;
   r = compile_rules() ;
-  u = rebuild_users() ;
+  u = userdb_mysql() ? 0 : rebuild_users() ;   /* MariaDB's users need no compiling */
   if (u > r) r = u ;
   q = queue_index() ;
   if (q >= 0 && supervised(q, 0) && isup(q, 0)) svc("-h", q, 0) ;
@@ -1331,9 +1350,11 @@ static int cmd_init (int argc, char const *const *argv)
   /* the users database, readable by the mail owner's group (smtpd and auth-check -n as the SMTP
      user, auth-check as the mail owner, queue-run as the queue user) */
   mkdir_owned(RP(p, "/users"), 0750, 0, roles[OWNER].gid) ;
-  if (!exists(RP(p, "/users/cdb")) && rebuild_users()) strerr_dief1x(111, "unable to make the users database") ;
+  if (!userdb_mysql())   /* the cdb; MariaDB's users are userdb-mysqld's (its service below) */
   {
-    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) ;
+    int fd ;
+    if (!exists(RP(p, "/users/cdb")) && rebuild_users()) strerr_dief1x(111, "unable to make the users database") ;
+    fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) ;
     if (fd < 0 || fchown(fd, 0, roles[OWNER].gid) < 0 || fchmod(fd, 0640) < 0) strerr_diefu2sys(111, "set the owner of ", p) ;
     close(fd) ;
   }
@@ -1378,6 +1399,7 @@ static int cmd_init (int argc, char const *const *argv)
       if (!e) break ;
       if (e->d_name[0] == '.' || strlen(e->d_name) >= NAMEMAX || !exists(CAT(p, q, "/", e->d_name, "/run"))) continue ;
       if (tls_only(e->d_name) && !*tlscert) continue ;
+      if (!strcmp(e->d_name, "userdb-mysqld") && !userdb_mysql()) continue ;
       install_service(share, e->d_name, ports, addr, idp) ;
       make_logdir(e->d_name) ;
     }

@@ -1,8 +1,9 @@
 /* userdb-mysqld: answer the user-database lookups (and mail-user's changes) of one instance
    root on a unix socket, from a MariaDB database read and written with prepared statements
    only; the one program linked with MariaDB Connector/C. One request per line, the answer on
-   one line (sluice-mysql(5)). */
+   one line (sluice-mysql(5)); the sets of addresses of the mailing lists kept in SQL too. */
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 #include "control.h"
 #include "usersql.h"
 
-#define USAGE "userdb-mysqld [ -n workers ] [ -c maxclients ] [ -m mode ] [ -s socket ] config"
+#define USAGE "userdb-mysqld [ -n workers ] [ -c maxclients ] [ -m mode ] [ -s socket ] [ -u uid -g gid ] config"
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define LINEMAX 65536           /* a longer request is refused and its client dropped */
@@ -37,6 +38,23 @@
 
 static stralloc host = STRALLOC_ZERO, sockpath = STRALLOC_ZERO, dbname = STRALLOC_ZERO, dbuser = STRALLOC_ZERO, dbpass = STRALLOC_ZERO ;
 static unsigned int port = 0, timeout = 2 ;
+#define LISTWRITERS 16
+static uid_t listwriters[LISTWRITERS] ;   /* uids that may change the lists' sets */
+static unsigned int nlistwriters = 0 ;
+
+/* listwriters=uid,uid,...: the owners of the lists kept in SQL */
+static int listwriters_scan (char const *s)
+{
+  while (*s)
+  {
+    unsigned int u ;
+    size_t n = uint_scan(s, &u) ;
+    if (!n || nlistwriters == LISTWRITERS || (s[n] && s[n] != ',')) return 0 ;
+    listwriters[nlistwriters++] = u ;
+    s += n + !!s[n] ;
+  }
+  return 1 ;
+}
 
 static void config_read (char const *file)
 {
@@ -67,6 +85,7 @@ static void config_read (char const *file)
     else if (!strcmp(line, "user")) to = &dbuser ;
     else if (!strcmp(line, "password")) to = &dbpass ;
     else if (!strcmp(line, "port")) { if (!uint0_scan(eq, &port) || port > 65535) strerr_dief4x(100, file, " line ", fmt, ": bad port") ; }
+    else if (!strcmp(line, "listwriters")) { if (!listwriters_scan(eq)) strerr_dief4x(100, file, " line ", fmt, ": bad listwriters (at most 16 numeric uids, comma-separated)") ; }
     else if (!strcmp(line, "timeout")) { if (!uint0_scan(eq, &timeout) || !timeout) strerr_dief4x(100, file, " line ", fmt, ": bad timeout (seconds, at least 1)") ; }
     else strerr_dief5x(100, file, " line ", fmt, ": unknown key: ", line) ;
     if (to && (!stralloc_copys(to, eq) || !stralloc_0(to))) strerr_diefu1sys(111, "allocate memory") ;
@@ -81,7 +100,7 @@ static void config_read (char const *file)
 
 enum { S_DOMAIN, S_USER, S_ALIAS, S_USERS, S_ADDDOMAIN, S_ALIASDOMAIN, S_DELDOMAIN, S_DELDOMUSERS,
        S_DELDOMALIASES, S_DELDOMALIASDOMS, S_ADDUSER, S_DELUSER, S_DELALIAS, S_PASSWD, S_QUOTA,
-       S_FLAGSET, S_FLAGCLEAR, S_ADDALIAS, S_CATCHALL, NSTMT } ;
+       S_FLAGSET, S_FLAGCLEAR, S_ADDALIAS, S_CATCHALL, S_SETHAS, S_SETADD, S_SETDEL, S_SETPAGE, NSTMT } ;
 
 static char const *const sql[NSTMT] =
 {
@@ -107,7 +126,16 @@ static char const *const sql[NSTMT] =
   [S_FLAGCLEAR] = "UPDATE vpopmail SET pw_gid = pw_gid & ~2 WHERE pw_name = ? AND pw_domain = ?",
   [S_ADDALIAS] = "INSERT INTO valias (alias, domain, valias_line) VALUES (?, ?, ?)",
   [S_CATCHALL] = "UPDATE sluice_domains SET catchall = ? WHERE domain = ? AND alias_of = ''",
+  /* the lists' sets: one row an address; a page of at most USERSQL_SETPAGE, in byte order */
+  [S_SETHAS] = "SELECT 1 FROM sluice_list_members WHERE list = ? AND kind = ? AND address = ?",
+  [S_SETADD] = "INSERT IGNORE INTO sluice_list_members (list, kind, address) VALUES (?, ?, ?)",
+  [S_SETDEL] = "DELETE FROM sluice_list_members WHERE list = ? AND kind = ? AND address = ?",
+  [S_SETPAGE] = "SELECT address FROM sluice_list_members WHERE list = ? AND kind = ? AND address > ?"
+                " ORDER BY address LIMIT " USERSQL_SETPAGE_S,
 } ;
+
+#define SCHEMA_LISTS "CREATE TABLE IF NOT EXISTS sluice_list_members (list varbinary(255) NOT NULL," \
+  " kind varbinary(16) NOT NULL, address varbinary(320) NOT NULL, PRIMARY KEY (list, kind, address))"
 
 /* the schema that mail-user initdb makes: vpopmail's two tables as vpopmail makes them, and
    the domains, which vpopmail kept in qmail's users/assign */
@@ -121,6 +149,7 @@ static char const *const schema[] =
   "CREATE TABLE IF NOT EXISTS sluice_domains (domain char(96) NOT NULL PRIMARY KEY,"
   " alias_of char(96) NOT NULL DEFAULT '', uid int unsigned NOT NULL, gid int unsigned NOT NULL,"
   " dir varchar(255) NOT NULL, catchall text NOT NULL, INDEX (alias_of))",
+  SCHEMA_LISTS,
   0
 } ;
 
@@ -394,6 +423,8 @@ static int w (unsigned int k, char const *const *f, size_t const *fl, unsigned i
 
 static unsigned int const I01[] = { 0, 1 }, I201[] = { 2, 0, 1 }, I0[] = { 0 } ;
 
+static unsigned long long setchanged ;   /* rows an SA or SR request added or removed */
+
 /* a write request: 1 done, 0 refused (*why), -1 failed (lasterr) */
 static int change (char const *cmd, char const *const *f, size_t const *fl, unsigned int nf, char const **why)
 {
@@ -407,8 +438,26 @@ static int change (char const *cmd, char const *const *f, size_t const *fl, unsi
       if (mysql_query(my, schema[i])) { strerr_warnwu2x("create the tables: ", mysql_error(my)) ; lasterr = "database error" ; return -1 ; }
     return 1 ;
   }
+  if (!strcmp(cmd, "SI"))
+  {
+    if (!db_connect()) return -1 ;
+    if (mysql_query(my, SCHEMA_LISTS)) { strerr_warnwu2x("create the table of the lists: ", mysql_error(my)) ; lasterr = gone(mysql_errno(my)) ? "gone" : "database error" ; return -1 ; }
+    return 1 ;
+  }
   if (!begin()) return -1 ;
-  if (!strcmp(cmd, "AD") && nf == 4)          /* domain uid gid dir */
+  if ((!strcmp(cmd, "SA") || !strcmp(cmd, "SR")) && nf >= 3)   /* list set addr... */
+  {
+    unsigned int k = cmd[1] == 'A' ? S_SETADD : S_SETDEL, i ;
+    setchanged = 0 ;
+    for (i = 2 ; ok && i < nf ; i++)
+    {
+      char const *p[3] = { f[0], f[1], f[i] } ;
+      size_t pl[3] = { fl[0], fl[1], fl[i] } ;
+      ok = run(k, p, pl, 3, 0, 0, 0) ;
+      if (ok) setchanged += affected(k) ;
+    }
+  }
+  else if (!strcmp(cmd, "AD") && nf == 4)          /* domain uid gid dir */
   {
     row d = { .sa = STRALLOC_ZERO } ;
     int r = ask_domain(f[0], fl[0], &d) ;
@@ -538,11 +587,16 @@ static void answer_fail (char const *word, char const *why)
   if (!stralloc_cats(&ans, word) || !stralloc_catb(&ans, "\t", 1) || !stralloc_cats(&ans, why)) ans.len = 0 ;
 }
 
+#define WRITE_USERS 1           /* what a client may change: the users (root, the daemon's user) */
+#define WRITE_LISTS 2           /* the lists' sets (those and listwriters) */
+
 static int writecmd (char const *s, size_t n)
 {
   static char const *const cmds[] = { "I", "AD", "AA", "DD", "AU", "DU", "PW", "QU", "DI", "EN", "FW", "CA", 0 } ;
+  static char const *const setcmds[] = { "SI", "SA", "SR", 0 } ;
   unsigned int i ;
-  for (i = 0 ; cmds[i] ; i++) if (strlen(cmds[i]) == n && !memcmp(cmds[i], s, n)) return 1 ;
+  for (i = 0 ; cmds[i] ; i++) if (strlen(cmds[i]) == n && !memcmp(cmds[i], s, n)) return WRITE_USERS ;
+  for (i = 0 ; setcmds[i] ; i++) if (strlen(setcmds[i]) == n && !memcmp(setcmds[i], s, n)) return WRITE_LISTS ;
   return 0 ;
 }
 
@@ -552,6 +606,7 @@ static void request (char *line, size_t len, int writer)
   char const *f[MAXFIELDS] ;
   size_t fl[MAXFIELDS] ;
   unsigned int nf = split(line, len, f, fl), attempt ;
+  int wc = nf >= 1 ? writecmd(f[0], fl[0]) : 0 ;
   if (nf > MAXFIELDS) { answer_fail("E", "too many fields") ; return ; }
   for (attempt = 0 ; attempt < 2 ; attempt++)
   {
@@ -578,11 +633,29 @@ static void request (char *line, size_t len, int writer)
       if (r > 0 && !run(S_USERS, p, pl, 2, 0, 0, 0)) r = -1 ;
       listing = 0 ;
     }
-    else if (nf >= 1 && writecmd(f[0], fl[0]))
+    else if (nf == 4 && fl[0] == 2 && !memcmp(f[0], "SH", 2))     /* list set addr -> 1 or 0 */
     {
-      if (!writer) { answer_fail("0", "permission denied: changes only from root or the daemon's user") ; return ; }
+      unsigned int n ;
+      r = run(S_SETHAS, f + 1, fl + 1, 3, rows, 1, &n) ? n ? 1 : 0 : -1 ;
+      if (r > 0 && !stralloc_catb(&ans, "1", 1)) r = -1 ;
+    }
+    else if (nf == 4 && fl[0] == 2 && !memcmp(f[0], "SL", 2))     /* list set after -> 1 addr... */
+    {
+      r = stralloc_catb(&ans, "1", 1) ? 1 : -1 ;
+      listing = 1 ;
+      if (r > 0 && !run(S_SETPAGE, f + 1, fl + 1, 3, 0, 0, 0)) r = -1 ;
+      listing = 0 ;
+    }
+    else if (wc)
+    {
+      if (!(writer & wc)) { answer_fail("0", wc == WRITE_LISTS ? "permission denied: the lists' sets change only from root, the daemon's user or listwriters" : "permission denied: changes only from root or the daemon's user") ; return ; }
       r = change(f[0], f + 1, fl + 1, nf - 1, &why) ;
       if (r > 0 && !stralloc_catb(&ans, "1", 1)) r = -1 ;
+      if (r > 0 && f[0][0] == 'S' && f[0][1] != 'I')
+      {
+        char fmt[UINT64_FMT] ;
+        if (!stralloc_catb(&ans, "\t", 1) || !stralloc_catb(&ans, fmt, uint64_fmt(fmt, setchanged))) r = -1 ;
+      }
     }
     else { answer_fail("E", "bad request") ; return ; }
     if (r == 0 && !ans.len) { if (!stralloc_cats(&ans, "0") || (why && !(stralloc_catb(&ans, "\t", 1) && stralloc_cats(&ans, why)))) ans.len = 0 ; }
@@ -679,7 +752,13 @@ static int worker (int lfd, unsigned int maxc)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) ;   /* a client that does not read is dropped */
         cl[nc].fd = fd ;
         cl[nc].in = (stralloc)STRALLOC_ZERO ;
-        cl[nc].writer = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 && (cred.uid == 0 || cred.uid == me) ;
+        cl[nc].writer = 0 ;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0)
+        {
+          unsigned int j ;
+          if (cred.uid == 0 || cred.uid == me) cl[nc].writer = WRITE_USERS | WRITE_LISTS ;
+          for (j = 0 ; j < nlistwriters ; j++) if (cred.uid == listwriters[j]) cl[nc].writer |= WRITE_LISTS ;
+        }
         nc++ ;
       }
   }
@@ -698,7 +777,8 @@ static pid_t start_worker (int lfd, unsigned int maxc)
 int main (int argc, char const *const *argv)
 {
   stralloc path = STRALLOC_ZERO ;
-  unsigned int mode = 0666, maxc = 256, nw = 4, i ;
+  unsigned int mode = 0666, maxc = 256, nw = 4, i, uid = 0, gid = 0 ;
+  int setid = 0 ;
   char const *sock = 0 ;
   pid_t *kids ;
   int lfd ;
@@ -707,7 +787,7 @@ int main (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "m:c:s:n:", &l) ;
+      int opt = subgetopt_r(argc, argv, "m:c:s:n:u:g:", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
@@ -715,12 +795,14 @@ int main (int argc, char const *const *argv)
         case 'c' : if (!uint0_scan(l.arg, &maxc) || !maxc || maxc > 100000) dieusage() ; break ;
         case 's' : sock = l.arg ; break ;
         case 'n' : if (!uint0_scan(l.arg, &nw) || !nw || nw > 64) dieusage() ; break ;
+        case 'u' : if (!uint0_scan(l.arg, &uid) || !uid) dieusage() ; setid |= 1 ; break ;
+        case 'g' : if (!uint0_scan(l.arg, &gid) || !gid) dieusage() ; setid |= 2 ; break ;
         default : dieusage() ;
       }
     }
     argc -= l.ind ; argv += l.ind ;
   }
-  if (argc != 1) dieusage() ;
+  if (argc != 1 || (setid && setid != 3)) dieusage() ;
   config_read(argv[0]) ;
   if (!sock)
   {
@@ -741,6 +823,9 @@ int main (int argc, char const *const *argv)
     signal(SIGPIPE, SIG_IGN) ;
   }
   lfd = unix_listen_or_die(sock, mode) ;
+  /* the configuration file read and the socket bound as root (both may be root's alone):
+     the rest runs as uid:gid */
+  if (setid && (setgroups(0, 0) < 0 || setgid(gid) < 0 || setuid(uid) < 0)) strerr_diefu1sys(111, "drop privileges") ;
   strerr_warni2x("listening on ", sock) ;
   for (i = 0 ; i < nw ; i++) kids[i] = start_worker(lfd, maxc) ;
   while (!stop)

@@ -2,7 +2,9 @@
 # userdb-mysql: auth-check logins per second, one process per login as in real use, with a
 # cheap hash (sha512crypt, 1000 rounds) so that what is measured is the lookup: the MariaDB
 # backend (auth-check -> userdb-mysqld -> MariaDB on a unix socket) against the cdb backend.
-# Also the daemon's own lookups per second over one connection. Target: >= 0.8 x cdb.
+# Also the daemon's own lookups per second over one connection. Target: >= 0.8 x cdb. Then
+# Dovecot's SQL authentication on the same database (see below), when Debian's dovecot-core
+# and dovecot-mysql are installed.
 set -eu
 B=${SLUICE_BIN:-$(pwd)/bin}
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
@@ -77,4 +79,91 @@ PY
 )
 echo "userdb-mysql: sluice $my, classic $cdb, ratio $(awk -v a="$my" -v b="$cdb" 'BEGIN { printf "%.2f", a / b }') (auth-check -n logins/s, a process each, sha512crypt 1000 rounds, 10001 users; sluice: the MariaDB backend through userdb-mysqld; classic here: the cdb backend; target >= 0.8)"
 echo "userdb-mysql-lookups: userdb-mysqld answers $lookups user lookups/s on one connection (three prepared statements each)"
-echo "userdb-mysql: Dovecot's SQL authentication not measured (not set up here)"
+
+# ---- Dovecot's SQL authentication on the same database (Debian dovecot-core, dovecot-mysql) --
+# its auth process alone (no protocol listens), in $W/dv, as root because dovecot's master
+# runs so; passdb sql with vpopmail's table, the same user and hash. Two numbers: doveadm auth
+# test, a process per login as auth-check is; and logins over one connection to its
+# auth-client socket (its auth-worker keeps the MariaDB connection, as userdb-mysqld does),
+# against auth-check's cost without the process start: userdb-mysqld's lookup and the hash.
+if command -v dovecot >/dev/null 2>&1 && [ -e /usr/lib/dovecot/modules/auth/libdriver_mysql.so ] || [ -e /usr/lib/dovecot/modules/libdriver_mysql.so ]; then
+  mkdir -p "$W/dv/run" "$W/dv/state"
+  cat > "$W/dv/sql.conf" <<EOF
+driver = mysql
+connect = host=$W/my.sock dbname=sluice user=sluice password=benchpw
+default_pass_scheme = CRYPT
+password_query = SELECT CONCAT(pw_name, '@', pw_domain) AS user, pw_passwd AS password FROM vpopmail WHERE pw_name = '%n' AND pw_domain = '%d'
+EOF
+  cat > "$W/dv/dovecot.conf" <<EOF
+base_dir = $W/dv/run
+state_dir = $W/dv/state
+log_path = $W/dv/dovecot.log
+protocols =
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+auth_cache_size = 0
+passdb {
+  driver = sql
+  args = $W/dv/sql.conf
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$W/dv/home/%u
+}
+service auth {
+  unix_listener auth-client {
+    mode = 0666
+  }
+}
+EOF
+  if dovecot -c "$W/dv/dovecot.conf" 2>"$W/dv/start.err"; then
+    i=0; until [ -S "$W/dv/run/auth-client" ]; do i=$((i+1)); [ $i -lt 100 ] || break; sleep 0.05; done
+    dvloop() {   # n
+      i=0
+      while [ $i -lt "$1" ]; do
+        doveadm -c "$W/dv/dovecot.conf" auth test -a "$W/dv/run/auth-client" cheap@bench.example benchpass >/dev/null 2>&1 || { echo "doveadm auth test failed" >&2; return 1; }
+        i=$((i+1))
+      done
+    }
+    if dvloop 20; then
+      t0=$(now); dvloop "$N"; t1=$(now); dv1=$(rate "$N" "$t0" "$t1")
+      t0=$(now); dvloop "$N"; t1=$(now); dv2=$(rate "$N" "$t0" "$t1")
+      conn=$(python3 -W ignore - "$W/dv/run/auth-client" "$W/my/users/mysql.sock" <<'PY'
+import base64, crypt, socket, sys, time, os
+# Dovecot's auth-client protocol: one connection, AUTH PLAIN after AUTH PLAIN
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rwb')
+f.write(b"VERSION\t1\t2\nCPID\t%d\n" % os.getpid()); f.flush()
+while not f.readline().startswith(b"DONE"): pass
+ir = base64.b64encode(b"\0cheap@bench.example\0benchpass")
+n = 1000; t = time.perf_counter()
+for i in range(n):
+    f.write(b"AUTH\t%d\tPLAIN\tservice=pop3\tnologin\tresp=%s\n" % (i + 1, ir)); f.flush()
+    r = f.readline()
+    assert r.startswith(b"OK\t"), r
+dv = n / (time.perf_counter() - t)
+# the same work through userdb-mysqld: the lookup, then the hash checked here
+u = socket.socket(socket.AF_UNIX); u.connect(sys.argv[2]); g = u.makefile('rwb')
+t = time.perf_counter()
+for i in range(n):
+    g.write(b"U\tcheap\tbench.example\n"); g.flush()
+    a = g.readline().rstrip(b"\n").split(b"\t")
+    assert a[0] == b"1" and crypt.crypt("benchpass", a[6].decode()) == a[6].decode()
+print("%.0f %.0f" % (dv, n / (time.perf_counter() - t)))
+PY
+) || conn="- -"
+      dv=$(awk -v a="$dv1" -v b="$dv2" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+      echo "userdb-mysql-dovecot: sluice $my, classic $dv, ratio $(awk -v a="$my" -v b="$dv" 'BEGIN { printf "%.2f", a / b }') (logins/s, a process each: auth-check -n through userdb-mysqld against Dovecot 2.3's doveadm auth test with passdb sql, the same database, user and hash; two runs: $dv1, $dv2)"
+      set -- $conn
+      echo "userdb-mysql-dovecot-conn: sluice $2, classic $1, ratio $(awk -v a="$2" -v b="$1" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') (logins/s over one connection, no process start: userdb-mysqld's lookup and the hash checked by the client, against Dovecot's auth-client AUTH PLAIN with its auth-worker on MariaDB)"
+    else
+      echo "userdb-mysql: Dovecot's SQL authentication not measured (doveadm auth test failed: $(tail -3 "$W/dv/dovecot.log" 2>/dev/null | tr '\n' ' '))"
+    fi
+    kill -TERM "$(cat "$W/dv/run/master.pid" 2>/dev/null)" 2>/dev/null || true
+  else
+    echo "userdb-mysql: Dovecot's SQL authentication not measured (dovecot did not start: $(head -3 "$W/dv/start.err" | tr '\n' ' '))"
+  fi
+else
+  echo "userdb-mysql: Dovecot's SQL authentication not measured (Debian dovecot-core and dovecot-mysql are not installed)"
+fi

@@ -1,4 +1,5 @@
 /* unit tests for tools/lib/passwd: settings, hashing, hash checks, verification. */
+#include <crypt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,28 @@ int main (int argc, char const *const *argv)
   CHECK(!passwd_hash_ok("$y$j9T$X.Nf2HnnuG13/ZGWL/lp8/$Kv4NRucUXHhy6P5XRGKeLXHoU0UmcFiKgQXXeyV 7K1", &why)) ;
   CHECK(passwd_hash_ok("$2b$05$m3gAuylc1fi/6.tL/NIvoefRCMjrQbvqh0t8ZowhIMSPSmh82CIxS", &why)) ;
   CHECK(!passwd_hash_ok("$2b$05$m3gAuylc1fi/6.tL/NIvoefRCMjrQbvqh0t8ZowhIMSPSmh82CIx", &why)) ;
+  /* an import keeps the legacy methods libcrypt still verifies, and says they are legacy */
+  CHECK(passwd_hash_ok_legacy("$1$4g366zzn$DIklHf5ORRtUbS3NjE6QE/", &why) == 2) ;
+  CHECK(passwd_hash_ok_legacy("$5$0LrLmpRGTa/fZ6Ju$tkn1gnjLL5Hy103UfVND2m1ADOMsfUTj/4uoL0qoZ97", &why) == 2) ;
+  CHECK(passwd_hash_ok_legacy("$2b$05$m3gAuylc1fi/6.tL/NIvoefRCMjrQbvqh0t8ZowhIMSPSmh82CIxS", &why) == 1) ;
+  CHECK(!passwd_hash_ok_legacy("$1$4g366zzn$DIklHf5ORRtUbS3NjE6QE", &why)) ;         /* truncated */
+  CHECK(!passwd_hash_ok_legacy("IVEkiTb5Vqz6g", &why)) ;                             /* DES: no */
+  CHECK(!passwd_hash_ok_legacy("secret", &why)) ;
+  CHECK(passwd_legacy("$1$4g366zzn$DIklHf5ORRtUbS3NjE6QE/") && !passwd_legacy("$6$x$y")) ;
+  CHECK(!strcmp(passwd_method("$1$4g366zzn$DIklHf5ORRtUbS3NjE6QE/"), "md5crypt")) ;
+  {
+    char md5[128] ;
+    struct crypt_data *cd = calloc(1, sizeof *cd) ;
+    char const *h = cd ? crypt_r("md5 secret", "$1$Zq8Hw2Lk$", cd) : 0 ;
+    CHECK(h && strlen(h) < sizeof md5) ;
+    if (h && strlen(h) < sizeof md5)
+    {
+      strcpy(md5, h) ;
+      CHECK(passwd_verify("md5 secret", md5)) ;                                      /* verified */
+      CHECK(!passwd_verify("md5 secreT", md5)) ;
+    }
+    free(cd) ;
+  }
   /* shaped right, but settings crypt(3) rejects: only the deep check sees it */
   CHECK(!passwd_hash_check("$y$!!!$X.Nf2HnnuG13/ZGWL/lp8/$Kv4NRucUXHhy6P5XRGKeLXHoU0UmcFiKgQXXeyVv7K1", &why)) ;
 

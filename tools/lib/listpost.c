@@ -16,6 +16,7 @@
 #include "dmarc.h"
 #include "listcookie.h"
 #include "listdir.h"
+#include "listset.h"
 #include "listmsg.h"
 #include "listpost.h"
 #include "qqueue.h"
@@ -47,6 +48,17 @@ static int syserr (stralloc *why, char const *what)
   return seterr(why, "unable to ", what, strerror(errno)), 111 ;
 }
 
+/* a set that could not be read: with the database's reason when the list keeps it in SQL */
+static int seterr_set (stralloc *why, char const *what)
+{
+  int e = errno ;
+  if (!*listset_why()) return syserr(why, what) ;
+  seterr(why, "unable to ", what, listset_why()) ;
+  why->len-- ;
+  if (!stralloc_cats(why, ": ") || !stralloc_cats(why, strerror(e)) || !stralloc_0(why)) why->len = 0 ;
+  return 111 ;
+}
+
 /* the value v[0..n) equals s, blanks around it ignored, any case */
 static int value_is (char const *v, size_t n, char const *s)
 {
@@ -72,7 +84,7 @@ static int poster (char const *sender)
   if (r <= 0) { stralloc_free(&a) ; return r ; }
   for (unsigned int i = 0 ; sets[i] ; i++)
   {
-    r = addrset_has(sets[i], a.s) ;
+    r = listset_has(sets[i], a.s) ;
     if (r) break ;
   }
   stralloc_free(&a) ;
@@ -331,7 +343,7 @@ int listpost_send (list *l, int fd, off_t start, char const *dtline, stralloc *w
   if (!listmsg_fields(hdr.s, hdr.len, &fields)) goto nomem ;
   if (!newheader(l, hdr.s, &fields, num + 1, dtline, &head, &warn)) goto nomem ;
   if (warn.len) { why->len = 0 ; if (!stralloc_catb(why, warn.s, warn.len)) goto nomem ; }
-  if (!addrset_cat(LIST_SUBSCRIBERS, &rcpts)) { code = syserr(why, "read the subscribers: ") ; goto end ; }
+  if (!listset_cat(LIST_SUBSCRIBERS, &rcpts)) { code = seterr_set(why, "read the subscribers: ") ; goto end ; }
   if (l->flags & LIST_ARCHIVED)
   {
     p.arch = archive_open(num + 1, &path, &tmp) ;
@@ -440,7 +452,7 @@ int listpost_hold (list *l, int fd, off_t start, char const *sender, stralloc *w
   uint64_t n ;
   int code = 111, wfd = -1, kept = 0, r ;
   char fmt[UINT64_FMT] ;
-  if (!addrset_cat(LIST_MODERATORS, &mods)) { code = syserr(why, "read the moderators: ") ; goto end ; }
+  if (!listset_cat(LIST_MODERATORS, &mods)) { code = seterr_set(why, "read the moderators: ") ; goto end ; }
   if (!mods.len) { seterr(why, "the list is moderated and has no moderator: the post waits (#4.3.0)", 0, 0) ; goto end ; }
   if (mkdir("mod", 0700) < 0 && errno != EEXIST) { code = syserr(why, "make mod: ") ; goto end ; }
   clock_gettime(CLOCK_REALTIME, &ts) ;
@@ -687,7 +699,7 @@ int listpost_digest (list *l, int force, stralloc *why)
   int code = 111 ;
   if (!list_readnum("num", &num) || !list_readnum("digestnum", &last)) return syserr(why, "read the numbers: ") ;
   if (num <= last || (!force && num - last < l->digest)) return 0 ;
-  if (!addrset_cat(LIST_DIGESTS, &rcpts)) return syserr(why, "read the digest's subscribers: ") ;
+  if (!listset_cat(LIST_DIGESTS, &rcpts)) return seterr_set(why, "read the digest's subscribers: ") ;
   if (!list_addr(l, &ret, "return-")) goto nomem ;
   while (last < num)
   {

@@ -7,17 +7,20 @@
 #include "control.h"
 #include "passwd.h"
 
-/* The methods a stored hash may use: libxcrypt's strong ones. len is the length of the part
-   after the last '$' (or, when whole is set, of the whole hash). */
-static struct method_s { char const *prefix ; char const *name ; size_t len ; int whole ; } const methods[] =
+/* The methods a stored hash may use: libxcrypt's strong ones, then the legacy ones that an
+   import keeps (vpopmail's MD5-crypt). len is the length of the part after the last '$' (or,
+   when whole is set, of the whole hash). */
+static struct method_s { char const *prefix ; char const *name ; size_t len ; int whole ; int legacy ; } const methods[] =
 {
-  { "$y$", "yescrypt", 43, 0 },
-  { "$gy$", "gost-yescrypt", 43, 0 },
-  { "$7$", "scrypt", 43, 0 },
-  { "$2b$", "bcrypt", 60, 1 },
-  { "$2y$", "bcrypt", 60, 1 },
-  { "$6$", "sha512crypt", 86, 0 },
-  { 0, 0, 0, 0 }
+  { "$y$", "yescrypt", 43, 0, 0 },
+  { "$gy$", "gost-yescrypt", 43, 0, 0 },
+  { "$7$", "scrypt", 43, 0, 0 },
+  { "$2b$", "bcrypt", 60, 1, 0 },
+  { "$2y$", "bcrypt", 60, 1, 0 },
+  { "$6$", "sha512crypt", 86, 0, 0 },
+  { "$1$", "md5crypt", 22, 0, 1 },
+  { "$5$", "sha256crypt", 43, 0, 1 },
+  { 0, 0, 0, 0, 0 }
 } ;
 
 static struct method_s const *method_of (char const *s)
@@ -31,6 +34,12 @@ char const *passwd_method (char const *hash)
 {
   struct method_s const *m = method_of(hash) ;
   return m ? m->name : "unknown" ;
+}
+
+int passwd_legacy (char const *hash)
+{
+  struct method_s const *m = method_of(hash) ;
+  return m && m->legacy ;
 }
 
 int passwd_setting_parse (passwd_setting *ps, char const *s, char const **why)
@@ -94,7 +103,8 @@ int passwd_hash (char *out, char const *password, passwd_setting const *ps)
   return r ;
 }
 
-int passwd_hash_ok (char const *s, char const **why)
+/* the checks of passwd_hash_ok, legacy methods allowed or not */
+static int hash_shape (char const *s, int legacy, char const **why)
 {
   struct method_s const *m ;
   size_t n = strlen(s), i ;
@@ -108,10 +118,11 @@ int passwd_hash_ok (char const *s, char const **why)
       return 0 ;
     }
   m = method_of(s) ;
-  if (!m)
+  if (!m || (m->legacy && !legacy))
   {
-    *why = s[0] == '$' ? "unsupported hash method (yescrypt, gost-yescrypt, scrypt, bcrypt, sha512crypt)"
-                       : "not a crypt(3) hash: a plaintext password is refused" ;
+    *why = s[0] != '$' ? "not a crypt(3) hash: a plaintext password is refused"
+         : legacy ? "unsupported hash method (yescrypt, gost-yescrypt, scrypt, bcrypt, sha512crypt; md5crypt, sha256crypt on import)"
+         : "unsupported hash method (yescrypt, gost-yescrypt, scrypt, bcrypt, sha512crypt)" ;
     return 0 ;
   }
   last = strrchr(s, '$') ;
@@ -120,8 +131,25 @@ int passwd_hash_ok (char const *s, char const **why)
     *why = "truncated or malformed password hash" ;
     return 0 ;
   }
-  if (crypt_checksalt(s) != CRYPT_SALT_OK) { *why = "password hash settings refused by crypt(3)" ; return 0 ; }
-  return 1 ;
+  {
+    int c = crypt_checksalt(s) ;
+    if (c != CRYPT_SALT_OK && !(m->legacy && c == CRYPT_SALT_METHOD_LEGACY))
+    {
+      *why = c == CRYPT_SALT_METHOD_DISABLED ? "hash method disabled in this libcrypt" : "password hash settings refused by crypt(3)" ;
+      return 0 ;
+    }
+  }
+  return m->legacy ? 2 : 1 ;
+}
+
+int passwd_hash_ok (char const *s, char const **why)
+{
+  return hash_shape(s, 0, why) ;
+}
+
+int passwd_hash_ok_legacy (char const *s, char const **why)
+{
+  return hash_shape(s, 1, why) ;
 }
 
 int passwd_hash_check (char const *s, char const **why)

@@ -32,6 +32,15 @@ extern int passwd_hash (char *out, char const *password, passwd_setting const *p
    Cheap: nothing is hashed. */
 extern int passwd_hash_ok (char const *s, char const **why) ;
 
+/* passwd_hash_ok, or a hash of a legacy method libxcrypt still verifies: md5crypt ("$1$",
+   vpopmail's default) or sha256crypt ("$5$"). Only an import accepts these, so that users
+   keep their passwords; every hash sluice makes is of the configured strong method. 1 strong,
+   2 legacy, 0 with *why. */
+extern int passwd_hash_ok_legacy (char const *s, char const **why) ;
+
+/* 1 when hash is of a legacy method (md5crypt, sha256crypt). */
+extern int passwd_legacy (char const *hash) ;
+
 /* passwd_hash_ok, and crypt(3) accepts s as a setting and gives a hash of the same shape. */
 extern int passwd_hash_check (char const *s, char const **why) ;
 

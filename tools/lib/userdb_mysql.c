@@ -27,19 +27,26 @@ int usersql_socket (stralloc *sa)
    so that no caller takes a missing socket for a missing database */
 static int my_open (userdb *db, char const *arg)
 {
-  dbmy *d = malloc(sizeof *d) ;
   (void)arg ;   /* the configuration file: the daemon's business */
+  return usersql_open(db, 0) ;
+}
+
+int usersql_open (userdb *db, char const *sock)
+{
+  dbmy *d = malloc(sizeof *d) ;
   if (!d) return 0 ;
   d->fd = -1 ;
   d->path = (stralloc)STRALLOC_ZERO ;
   d->in = (stralloc)STRALLOC_ZERO ;
-  if (control_readulong(&d->timeout, "userdbtimeout", USERSQL_TIMEOUT) < 0 || !usersql_socket(&d->path))
+  if (control_readulong(&d->timeout, "userdbtimeout", USERSQL_TIMEOUT) < 0
+   || !(sock ? stralloc_copys(&d->path, sock) && stralloc_0(&d->path) : usersql_socket(&d->path)))
   {
     int e = errno ;
     stralloc_free(&d->path) ; free(d) ; errno = e ;
     return 0 ;
   }
   if (!d->timeout) d->timeout = 1 ;
+  db->be = &userdb_mysql_backend ;
   db->p = d ;
   return 1 ;
 }

@@ -113,7 +113,8 @@ int userfile_parse_user (char *s, userfile_user *u, char const **why)
     return 0 ;
   }
   u->local = f[0] ;
-  if (f[1][0] && !passwd_hash_ok(f[1], why)) return 0 ;
+  /* legacy methods too: mail-user import -V keeps vpopmail's MD5-crypt hashes */
+  if (f[1][0] && !passwd_hash_ok_legacy(f[1], why)) return 0 ;
   u->hash = f[1] ;
   u->flags = f[1][0] ? 0 : USERDB_ALIAS ;
   {

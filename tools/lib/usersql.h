@@ -8,6 +8,10 @@
 #include "userdb.h"
 
 #define USERSQL_TIMEOUT 5000    /* ms for an answer, unless control/userdbtimeout says */
+#define USERSQL_SETPAGE_S "1000" /* addresses of a list's set in one answer (an SL request) */
+
+/* Open db on the mysql backend at the socket sock (0: the instance root's). 1, or 0 (errno). */
+extern int usersql_open (userdb *db, char const *sock) ;
 
 /* The socket of the instance root, $SLUICEDIR/users/mysql.sock, 0-terminated into sa. 1 or 0. */
 extern int usersql_socket (stralloc *sa) ;
