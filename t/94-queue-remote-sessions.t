@@ -48,11 +48,11 @@ if [ "$(id -u)" = 0 ]; then q_start -r 47304:47304; else q_start; fi
 
 # ---- one session for several messages, RSET between them
 send u@one.example first
-wait_eq 10 1 msgs a
+wait_eq 30 1 msgs a
 send u@one.example second
-wait_eq 10 2 msgs a
+wait_eq 30 2 msgs a
 send v@two.example third
-wait_eq 10 3 msgs a
+wait_eq 30 3 msgs a
 is "$(msgs a)" 3 "three messages, one after the other, reach the server"
 is "$(conns a)" 1 "over one connection (two domains sent to one relay in smtproutes share it)"
 is "$(verbs a)" "EHLO MAIL RCPT DATA RSET MAIL RCPT DATA RSET MAIL RCPT DATA " "EHLO once, RSET before each next MAIL"
@@ -74,10 +74,10 @@ kill -HUP "$RUNPID"
 sleep 0.5
 d0=$(deferrals)
 send u@three.example first
-wait_eq 10 1 msgs b
+wait_eq 30 1 msgs b
 wait_for 5 grep -q '^closed' "$T/b.log"
 send u@three.example second
-wait_eq 10 2 msgs b
+wait_eq 30 2 msgs b
 is "$(conns b)" 2 "a server that closed the idle session: the next message on a new connection"
 is "$(cmds b RSET)" 0 "... with no RSET sent"
 is "$(deferrals)" "$d0" "... and no deferral"
@@ -88,15 +88,15 @@ echo "four.example:127.0.0.1:$PC" >> "$S/control/smtproutes"
 kill -HUP "$RUNPID"
 sleep 0.5
 send u@four.example first
-wait_eq 10 1 msgs c
+wait_eq 30 1 msgs c
 send u@four.example second
-wait_eq 10 2 msgs c
+wait_eq 30 2 msgs c
 is "$(cmds c RSET)" 1 "the kept session was tried with RSET"
 is "$(conns c)" 2 "dropped at RSET: a new connection"
 is "$(msgs c)" 2 "each message sent once"
 like "$(cat "$T/c.log.2")" 'body of second' "the second on the new connection"
 is "$(deferrals)" "$d0" "no deferral: a dead kept session is no failure"
-wait_for 10 q_empty
+wait_for 30 q_empty
 ok "the queue is empty" q_empty
 
 # ---- a worker killed in the middle of a delivery
@@ -115,11 +115,11 @@ is "$(ls "$Q/mess" | wc -l | tr -d ' ')" 1 "the message waits in the queue"
 stop_pid "$DPID"
 fake e port="$PD" || exit 1
 kill -ALRM "$RUNPID"
-wait_eq 10 1 msgs e
+wait_eq 30 1 msgs e
 is "$(msgs e)" 1 "after SIGALRM, another worker delivers it"
 like "$(cat "$T/e.log.1")" 'body of killed' "the message"
 is "$(msgs d)" 0 "the killed delivery sent no data"
-wait_for 10 q_empty
+wait_for 30 q_empty
 ok "nothing left in the queue" q_empty
 
 # ---- control/concurrencydestination: sessions to one destination at once
@@ -135,20 +135,20 @@ is "$(mostopen f)" 2 "never more than 2 connections at once (concurrencydestinat
 is "$(conns f)" 2 "the sessions were used again for the others"
 is "$(cmds f RSET)" 4 "RSET before each of the four"
 is "$(deferrals)" 1 "no deferral (but the killed one's)"
-wait_for 10 q_empty
+wait_for 30 q_empty
 rm -f "$S/control/concurrencydestination"
 
 # ---- SIGHUP: a new route is followed at once, whatever session is kept
 fake g || exit 1; PG=$PORT
 n=$(msgs a)
 send u@one.example before
-wait_eq 10 $((n + 1)) msgs a
+wait_eq 30 $((n + 1)) msgs a
 ok "a worker keeps a session to the relay of one.example" test -n "$(workers)"
 sed -i "s/^one.example:.*/one.example:127.0.0.1:$PG/" "$S/control/smtproutes"
 kill -HUP "$RUNPID"
 sleep 0.5
 send u@one.example after
-wait_eq 10 1 msgs g
+wait_eq 30 1 msgs g
 is "$(msgs g)" 1 "after SIGHUP the next message takes the new route"
 is "$(msgs a)" $((n + 1)) "not the kept session to the old relay"
 
@@ -159,10 +159,10 @@ echo 0 > "$S/control/sessioncachetime"
 kill -HUP "$RUNPID"
 sleep 0.5
 send u@seven.example first
-wait_eq 10 1 msgs h
+wait_eq 30 1 msgs h
 wait_for 5 grep -q '^closed' "$T/h.log"
 send u@seven.example second
-wait_eq 10 2 msgs h
+wait_eq 30 2 msgs h
 wait_eq 5 2 grep -c '^closed' "$T/h.log"
 is "$(conns h)" 2 "sessioncachetime 0: a connection per message"
 is "$(cmds h QUIT)" 2 "each ended with QUIT"
@@ -182,7 +182,7 @@ cp "$T/routes.good" "$S/control/smtproutes"
 kill -HUP "$RUNPID"
 sleep 0.5
 kill -ALRM "$RUNPID"
-wait_eq 10 $((n + 1)) msgs h
+wait_eq 30 $((n + 1)) msgs h
 is "$(msgs h)" $((n + 1)) "the file fixed and SIGHUP, SIGALRM: delivered"
 
 # ---- STARTTLS: a kept session keeps its TLS
@@ -206,9 +206,9 @@ printf 'tls.example:127.0.0.1:%s\nexample.org:127.0.0.1:%s\n' "$PT" "$PT" >> "$S
 kill -HUP "$RUNPID"
 sleep 0.5
 send u@tls.example first
-wait_eq 10 1 tlsmsgs
+wait_eq 30 1 tlsmsgs
 send u@tls.example second
-wait_eq 10 2 tlsmsgs
+wait_eq 30 2 tlsmsgs
 is "$(grep -c 'tcpsrv: ok' "$T/tls.log")" 1 "opportunistic TLS: two messages over one connection"
 is "$(grep -c 'with ESMTPS' "$T/tls/q/1.msg" "$T/tls/q/2.msg" | grep -c ':1$')" 2 "both received over TLS"
 is "$(grep -c 'success: \[127\.0\.0\.1\] (TLSv1\.[23]) said: 250' "$T/queue.log")" 2 "queue-run logs both with the TLS"
@@ -219,17 +219,17 @@ echo example.org > "$S/control/tlsdestinations"
 kill -HUP "$RUNPID"
 sleep 0.5
 send u@example.org third
-wait_eq 10 3 tlsmsgs
+wait_eq 30 3 tlsmsgs
 send u@example.org fourth
-wait_eq 10 4 tlsmsgs
+wait_eq 30 4 tlsmsgs
 is "$(grep -c 'tcpsrv: ok' "$T/tls.log")" 2 "required TLS (tlsdestinations): two messages over one more connection"
 is "$(grep -c 'with ESMTPS' "$T/tls/q/3.msg" "$T/tls/q/4.msg" | grep -c ':1$')" 2 "both over TLS"
 is "$(tail -1 "$T/tls/q/4.msg")" "body of fourth" "the fourth arrived whole"
 send u@tls.example fifth
-wait_eq 10 5 tlsmsgs
+wait_eq 30 5 tlsmsgs
 is "$(grep -c 'tcpsrv: ok' "$T/tls.log")" 3 "a domain without required TLS does not use the session verified for example.org"
 is "$(grep -c 'success: \[127\.0\.0\.1\] (TLSv1\.[23]) said: 250' "$T/queue.log")" 5 "every TLS delivery logged with its TLS"
-wait_for 10 q_empty
+wait_for 30 q_empty
 ok "the queue is empty at the end" q_empty
 w=$(workers)
 ok "a worker keeps the last session" test -n "$w"
@@ -237,6 +237,6 @@ q_stop
 gonew() { for _w in $w; do gone "$_w" || return 1; done; }
 wait_for 10 gonew
 ok "it has ended once queue-run has stopped" gonew
-wait_eq 10 3 grep -c 'tcpsrv: end' "$T/tls.log"
+wait_eq 30 3 grep -c 'tcpsrv: end' "$T/tls.log"
 is "$(grep -c 'tcpsrv: end' "$T/tls.log")" 3 "every TLS session ended"
 is "$(grep 'queue-remote: \|queue-spawn: ' "$T/queue.log" | grep -vc 'smtproutes line')" 0 "no other warning or error from the helper or its workers"
