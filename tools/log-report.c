@@ -74,7 +74,7 @@ static void hex_init (void)
 
 /* 8 lowercase hex digits (as s6-log and multilog write them), 8 bytes at a time: 1 and the
    value, or 0 */
-static int hex8 (char const *s, uint32_t *v)
+static inline __attribute__((always_inline)) int hex8 (char const *s, uint32_t *v)
 {
   uint64_t const ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL ;
   uint64_t x, dig, alp ;
@@ -131,13 +131,13 @@ static uint64_t stamp_scan (char const *s)
 
 typedef struct { char const *s ; size_t len ; } span ;
 
-static int starts (span const *l, char const *p, size_t n)
+static inline __attribute__((always_inline)) int starts (span const *l, char const *p, size_t n)
 {
   return l->len >= n && !memcmp(l->s, p, n) ;
 }
 
 /* the next space-separated word of *l, taken off it */
-static span word (span *l)
+static inline __attribute__((always_inline)) span word (span *l)
 {
   span w ;
   size_t n = 0 ;
@@ -167,15 +167,34 @@ static int u64_of (span w, uint64_t *u)
   if (!w.len || w.len > 19) return 0 ;
   for (size_t i = 0 ; i < w.len ; i++)
   {
-    if (w.s[i] < '0' || w.s[i] > '9') return 0 ;
-    x = x * 10 + (uint64_t)(w.s[i] - '0') ;
+    unsigned int d = (unsigned int)(unsigned char)w.s[i] - '0' ;
+    if (d > 9) return 0 ;
+    x = x * 10 + d ;
   }
   *u = x ;
   return 1 ;
 }
 
+/* the number of bytes c in s[0..n); reads up to 15 bytes past s + n */
+static size_t count_byte (char const *s, size_t n, char c)
+{
+  size_t k = 0 ;
+#ifdef __SSE2__
+  __m128i x = _mm_set1_epi8(c) ;
+  for (size_t i = 0 ; i < n ; i += 16)
+  {
+    unsigned int m = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((__m128i const *)(void const *)(s + i)), x)) ;
+    if (n - i < 16) m &= (1u << (n - i)) - 1 ;
+    for (; m ; m &= m - 1) k++ ;
+  }
+#else
+  for (size_t i = 0 ; i < n ; i++) k += s[i] == c ;
+#endif
+  return k ;
+}
+
 /* key=value words: v gets the value of the word starting with key */
-static int kv (span w, char const *key, size_t klen, span *v)
+static inline __attribute__((always_inline)) int kv (span w, char const *key, size_t klen, span *v)
 {
   if (w.len < klen || memcmp(w.s, key, klen)) return 0 ;
   v->s = w.s + klen ; v->len = w.len - klen ;
@@ -191,18 +210,38 @@ static span reason_of (span l)
   return r ;
 }
 
-/* a domain, lowercased into buf (cut at 255) */
-static size_t domain_of (char const *a, size_t len, char *buf)
+/* the capitals A-Z among 8 bytes: their top bits */
+static inline uint64_t capitals8 (uint64_t x)
 {
-  char const *at = 0 ;
-  size_t n ;
-  for (size_t i = len ; i-- ;) if (a[i] == '@') { at = a + i ; break ; }
-  if (!at) { memcpy(buf, "(no domain)", 11) ; return 11 ; }
-  n = len - (size_t)(at + 1 - a) ;
+  uint64_t const ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL ;
+  uint64_t h = x & ~hi ;         /* 7 bits a byte: no carry between bytes below */
+  return (h + (0x80 - 'A') * ones) & ~(h + (0x7f - 'Z') * ones) & ~x & hi ;
+}
+
+/* the domain of an address in a line (after its last @, cut at 255 bytes): in place, or
+   lowercased into buf when it has capitals. Reads up to 7 bytes past a + len. */
+static span domain_of (char const *a, size_t len, char *buf)
+{
+  char const *at = len ? memrchr(a, '@', len) : 0 ;
+  size_t n, i ;
+  if (!at || !(n = len - (size_t)(at + 1 - a))) return (span){ "(no domain)", 11 } ;
   if (n > 255) n = 255 ;
-  if (!n) { memcpy(buf, "(no domain)", 11) ; return 11 ; }
-  for (size_t i = 0 ; i < n ; i++) { char c = at[1 + i] ; buf[i] = c >= 'A' && c <= 'Z' ? c + 32 : c ; }
-  return n ;
+  at++ ;
+  for (i = 0 ; i < n ; i += 8)
+  {
+    uint64_t x, caps ;
+    memcpy(&x, at + i, 8) ;
+    caps = capitals8(x) ;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n - i < 8) caps &= ((uint64_t)1 << (8 * (n - i))) - 1 ;
+#else
+    if (n - i < 8) caps &= ~(((uint64_t)1 << (8 * (8 - (n - i)))) - 1) ;
+#endif
+    if (caps) break ;
+  }
+  if (i >= n) return (span){ at, n } ;
+  for (i = 0 ; i < n ; i++) { char c = at[i] ; buf[i] = c >= 'A' && c <= 'Z' ? c + 32 : c ; }
+  return (span){ buf, n } ;
 }
 
 /* the counters of t's hour: the last one is remembered, most lines fall in it */
@@ -331,18 +370,16 @@ static int line_authcheck (ctx *c, span l)
   return -1 ;
 }
 
-static uint64_t *msg_get (span id, int create, uint64_t t)
+/* the message of queue ID id, added at time t when it is new (*isnew 1); 0 for an ID too
+   long to follow */
+static lrlive_entry *msg_get (span id, uint64_t t, int *isnew)
 {
   lrlive_entry *m ;
+  *isnew = 0 ;
   if (!id.len || id.len >= LRKEYMAX) return 0 ;
-  m = lrlive_find(&msgs, id.s, id.len) ;
-  if (!m && create)
-  {
-    m = lrlive_add(&msgs, id.s, id.len) ;
-    if (!m) dienomem() ;
-    m->t = t ; m->a = 0 ; m->b = 0 ;
-  }
-  return m ? (uint64_t *)m : 0 ;
+  m = lrlive_get(&msgs, id.s, id.len, isnew) ;
+  if (m && *isnew) m->t = t ;
+  return m ;
 }
 
 /* accept ip=IP id=ID|qp=PID bytes=N [auth=U] [tls=P cipher=C] from=<S> to=<R> ... */
@@ -354,15 +391,18 @@ static int line_accept (ctx *c, span l)
   while (l.len)
   {
     span w = word(&l) ;
-    if (kv(w, "ip=", 3, &ip)) continue ;
-    if (kv(w, "id=", 3, &id)) continue ;
-    if (kv(w, "bytes=", 6, &v)) { if (!u64_of(v, &bytes)) return 0 ; hasbytes = 1 ; continue ; }
-    if (kv(w, "from=<", 6, &from)) { if (!from.len || from.s[from.len - 1] != '>') return 0 ; from.len-- ; continue ; }
-    if (kv(w, "to=<", 4, &v))
+    if (w.len < 3) continue ;
+    /* the keys differ in their first letter, or second */
+    if (w.s[0] == 'i') { if (!kv(w, "ip=", 3, &ip)) kv(w, "id=", 3, &id) ; continue ; }
+    if (w.s[0] == 'b') { if (kv(w, "bytes=", 6, &v)) { if (!u64_of(v, &bytes)) return 0 ; hasbytes = 1 ; } continue ; }
+    if (w.s[0] == 'f') { if (kv(w, "from=<", 6, &from)) { if (!from.len || from.s[from.len - 1] != '>') return 0 ; from.len-- ; } continue ; }
+    if (w.s[0] == 't' && kv(w, "to=<", 4, &v))
     {
       char buf[256] ;
+      span d ;
       if (!v.len || v.s[v.len - 1] != '>') return 0 ;
-      lrtab_get(&rcptdoms, buf, domain_of(v.s, v.len - 1, buf))[0]++ ;
+      d = domain_of(v.s, v.len - 1, buf) ;
+      lrtab_get(&rcptdoms, d.s, d.len)[0]++ ;
       nto++ ;
     }
   }
@@ -378,7 +418,8 @@ static int line_accept (ctx *c, span l)
   {
     /* queue-run may log the message before smtpd logs its accept, and may even be done
        with it: then the message was followed all the same */
-    lrlive_entry *m = (lrlive_entry *)msg_get(id, 1, c->t) ;
+    int isnew ;
+    lrlive_entry *m = msg_get(id, c->t, &isnew) ;
     if (m && !(m->a & 1))
     {
       if (m->a & 2) { st.followed++ ; st.local-- ; }
@@ -498,6 +539,20 @@ static uint64_t id_time (span id)
   return s * NS + us * 1000 ;
 }
 
+/* the three numbers of an ID "N.N.N" (1 to 19 digits each): 1, or 0 for another form */
+static int id_numbers (span x, uint64_t *v)
+{
+  size_t k = 0, nd = 0 ;
+  for (size_t i = 0 ; i < x.len ; i++)
+  {
+    unsigned int d = (unsigned int)(unsigned char)x.s[i] - '0' ;
+    if (d <= 9) { if (++nd > 19) return 0 ; v[k] = v[k] * 10 + d ; }
+    else if (x.s[i] == '.' && k < 2 && nd) { k++ ; nd = 0 ; }
+    else return 0 ;
+  }
+  return k == 2 && nd ;
+}
+
 static void queue_size (ctx *c, int64_t delta, int set, uint64_t n)
 {
   uint64_t *h ;
@@ -521,20 +576,23 @@ static int line_queue (ctx *c, span l, unsigned int label)
   {
     span id = { l.s + 8, l.len - 8 } ;
     lrlive_entry *m ;
+    int isnew ;
     if (!id.len || memchr(id.s, ' ', id.len)) return 0 ;
     st.qnew++ ;
-    m = (lrlive_entry *)msg_get(id, 0, 0) ;
+    m = msg_get(id, c->t, &isnew) ;
     if (m && (m->a & 1)) st.followed++ ;
     else st.local++ ;
-    if (!m) { m = (lrlive_entry *)msg_get(id, 1, c->t) ; if (!m) return 0 ; }
+    if (!m) return 0 ;
     if (!(m->a & 2)) { m->a |= 2 ; queue_size(c, 1, 0, 0) ; }
     return 1 ;
   }
   if (l.s[0] == 'i' && starts(&l, "info msg ", 9))
   {
-    char const *p = memmem(l.s, l.len, ": bytes ", 8) ;
+    char const *p = l.s + 9, *e = l.s + l.len ;
     span r ;
     uint64_t u ;
+    /* the first ": bytes ": after the ID, which has no colon */
+    for (; (p = memchr(p, ':', (size_t)(e - p))) ; p++) if (e - p >= 8 && !memcmp(p, ": bytes ", 8)) break ;
     if (!p) return 0 ;
     r.s = p + 8 ; r.len = l.len - (size_t)(r.s - l.s) ;
     if (!u64_of(word(&r), &u)) return 0 ;
@@ -558,10 +616,12 @@ static int line_queue (ctx *c, span l, unsigned int label)
   {
     span r = { l.s + 18, l.len - 18 }, dno = word(&r), kmsg = word(&r), id = word(&r), ch = word(&r) ;
     char dom[256] ;
+    span d ;
     lrlive_entry *m ;
     job *j ;
     uint64_t n, at ;
-    size_t nr = 1, dl ;
+    size_t nr ;
+    int isnew ;
     if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n) || kmsg.len != 3 || memcmp(kmsg.s, "msg", 3)) return 0 ;
     if (!id.len || id.len >= LRKEYMAX || !ch.len || !r.len) return 0 ;
     dno.len-- ;
@@ -571,17 +631,15 @@ static int line_queue (ctx *c, span l, unsigned int label)
       for (size_t i = 0 ; i < JOBRING ; i++) if (jobring[i].label == label) jobring[i].left = 0 ;
       st.restarts++ ;
     }
-    for (size_t i = 0 ; i < r.len ; i++) if (r.s[i] == ',') nr++ ;
+    nr = 1 + count_byte(r.s, r.len, ',') ;
     {
-      char const *comma = memchr(r.s, ',', r.len) ;
-      dl = domain_of(r.s, comma ? (size_t)(comma - r.s) : r.len, dom) ;
+      char const *comma = nr > 1 ? memchr(r.s, ',', r.len) : 0 ;
+      d = domain_of(r.s, comma ? (size_t)(comma - r.s) : r.len, dom) ;
     }
-    m = lrlive_find(&msgs, id.s, id.len) ;
-    if (!m)
+    m = lrlive_get(&msgs, id.s, id.len, &isnew) ;
+    if (isnew)
     {
       /* queued before the logs start, or before a restart: known from now on */
-      m = lrlive_add(&msgs, id.s, id.len) ;
-      if (!m) dienomem() ;
       m->t = id_time(id) ; m->a = 2 ; m->b = 0 ;
       queue_size(c, 1, 0, 0) ;
     }
@@ -589,16 +647,13 @@ static int line_queue (ctx *c, span l, unsigned int label)
     j = jobring + (n & (JOBRING - 1)) ;
     j->dno = n ; j->label = label ;
     j->t = at ;
-    j->dom = lrtab_index(&doms, dom, dl) ;
+    j->dom = lrtab_index(&doms, d.s, d.len) ;
     j->left = (uint32_t)nr ;
     {
       /* the ID kept as its numbers, for the worst delay; 0.0.0 when it has another form */
-      span x = id ;
-      uint64_t a = 0, b = 0, c = 0 ;
-      char const *d1 = memchr(x.s, '.', x.len), *d2 = d1 ? memchr(d1 + 1, '.', x.len - (size_t)(d1 + 1 - x.s)) : 0 ;
-      if (!d2 || !u64_of((span){ x.s, (size_t)(d1 - x.s) }, &a) || !u64_of((span){ d1 + 1, (size_t)(d2 - d1 - 1) }, &b)
-       || !u64_of((span){ d2 + 1, x.len - (size_t)(d2 + 1 - x.s) }, &c) || a > UINT32_MAX || b > UINT32_MAX) a = b = c = 0 ;
-      j->sec = (uint32_t)a ; j->usec = (uint32_t)b ; j->ino = c ;
+      uint64_t v[3] = { 0, 0, 0 } ;
+      if (!id_numbers(id, v) || v[0] > UINT32_MAX || v[1] > UINT32_MAX) v[0] = v[1] = v[2] = 0 ;
+      j->sec = (uint32_t)v[0] ; j->usec = (uint32_t)v[1] ; j->ino = v[2] ;
     }
     return 1 ;
   }
@@ -770,6 +825,8 @@ typedef struct
   uint64_t t ;                  /* the stamp of the head line, or of the last stamped one */
   span head ;                   /* the head line, stamp removed; head.s == 0: none */
   int stamped ;
+  char stamp[24] ;              /* the hex digits of the stamp s->t was read from */
+  uint64_t secbase ;            /* s->t less its nanoseconds */
   char const *name ;            /* for messages */
 } stream ;
 
@@ -940,6 +997,23 @@ static int stream_open_next (stream *s)
   return 0 ;
 }
 
+/* the first newline in [p, e), or 0; reads up to 15 bytes past e (the buffers have 16 to
+   spare, zeroed at first) */
+static inline char *findnl (char *p, char *e)
+{
+#ifdef __SSE2__
+  __m128i nl = _mm_set1_epi8('\n') ;
+  for (; p < e ; p += 16)
+  {
+    unsigned int m = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((__m128i const *)(void const *)p), nl)) ;
+    if (m) { p += __builtin_ctz(m) ; return p < e ? p : 0 ; }
+  }
+  return 0 ;
+#else
+  return p < e ? memchr(p, '\n', (size_t)(e - p)) : 0 ;
+#endif
+}
+
 /* the next line of s into s->head (0 at the end), its stamp read */
 static void stream_next (stream *s)
 {
@@ -947,7 +1021,7 @@ static void stream_next (stream *s)
   {
     char *nl ;
     if (s->fd < 0 && !stream_open_next(s)) { s->head.s = 0 ; return ; }
-    nl = s->len > s->pos ? memchr(s->buf + s->pos, '\n', s->len - s->pos) : 0 ;
+    nl = findnl(s->buf + s->pos, s->buf + s->len) ;
     if (!nl && !s->eof && s->len - s->pos < LINEMAX)
     {
       ssize_t r ;
@@ -994,7 +1068,20 @@ static void stream_next (stream *s)
       if (len && line[len - 1] == '\r') len-- ;
       if (len >= 26 && line[0] == '@' && line[25] == ' ')
       {
-        uint64_t t = stamp_scan(line) ;
+        uint64_t t ;
+        uint32_t nano ;
+        /* most lines carry the stamp of the line before them, or its second */
+        if (s->t && !memcmp(line + 1, s->stamp, 24)) t = s->t ;
+        else if (s->t && !memcmp(line + 1, s->stamp, 16) && hex8(line + 17, &nano) && nano < NS)
+        {
+          t = s->secbase + nano ;
+          memcpy(s->stamp + 16, line + 17, 8) ;
+        }
+        else if ((t = stamp_scan(line)))
+        {
+          memcpy(s->stamp, line + 1, 24) ;
+          s->secbase = t - t % NS ;
+        }
         if (t) { s->t = t ; s->stamped = 1 ; s->head.s = line + 26 ; s->head.len = len - 26 ; return ; }
         /* the shape of a stamp, not a valid one: the line is read without it */
         line += 26 ; len -= 26 ;
@@ -1056,7 +1143,7 @@ static void run (void)
   {
     stream *s = streams + i ;
     if (s->nfiles) qsort(s->files, s->nfiles, sizeof *s->files, cmpfile) ;
-    s->buf = malloc(BUFSIZE + 16) ;   /* word() may read 15 bytes past a line */
+    s->buf = calloc(1, BUFSIZE + 16) ;   /* word() and findnl() may read 15 bytes past a line */
     if (!s->buf) dienomem() ;
     stream_next(s) ;
   }

@@ -5,25 +5,52 @@
 
 static void nomem (void) { strerr_diefu1sys(111, "allocate memory") ; }
 
-static uint32_t hashb (char const *s, size_t n)
+/* the last 1 to 7 bytes of a key as a word, read without going past them */
+static inline uint64_t tail (char const *s, size_t n)
+{
+  uint64_t w = 0 ;
+  if (n >= 4)
+  {
+    uint32_t a, b ;
+    memcpy(&a, s, 4) ; memcpy(&b, s + n - 4, 4) ;
+    w = (uint64_t)a | (uint64_t)b << 32 ;
+  }
+  else if (n) w = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n >> 1] << 8 | (uint64_t)(unsigned char)s[n - 1] << 16 ;
+  return w ;
+}
+
+static inline uint32_t hashb (char const *s, size_t n)
 {
   uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n ;
-  while (n >= 8)
+  size_t len = n ;
+  while (n > 8)
   {
     uint64_t w ;
     memcpy(&w, s, 8) ;
     h = (h ^ w) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ;
     s += 8 ; n -= 8 ;
   }
-  if (n)
-  {
-    uint64_t w = 0 ;
-    memcpy(&w, s, n) ;
-    h = (h ^ w) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ;
-  }
+  /* the last 1 to 8 bytes: the last word of the key when it has 8, overlapping the one
+     before (the length is in h) */
+  if (len >= 8) { uint64_t w ; memcpy(&w, s + n - 8, 8) ; h = (h ^ w) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ; }
+  else if (n) { h = (h ^ tail(s, n)) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ; }
   h *= 0xc4ceb9fe1a85ec53ULL ;
   h ^= h >> 29 ;
   return (uint32_t)h ;
+}
+
+/* a[0..n) == b[0..n), without a call for the short keys of the tables */
+static inline int keyeq (char const *a, char const *b, size_t n)
+{
+  uint64_t x, y ;
+  if (n > 16) return !memcmp(a, b, n) ;
+  if (n >= 8)
+  {
+    uint64_t x2, y2 ;
+    memcpy(&x, a, 8) ; memcpy(&y, b, 8) ; memcpy(&x2, a + n - 8, 8) ; memcpy(&y2, b + n - 8, 8) ;
+    return !((x ^ y) | (x2 ^ y2)) ;
+  }
+  return tail(a, n) == tail(b, n) ;
 }
 
 int lrtab_init (lrtab *t, unsigned int ncnt)
@@ -73,7 +100,7 @@ uint32_t lrtab_index (lrtab *t, char const *k, size_t len)
   for (; t->slot[i] ; i = (i + 1) & t->mask)
   {
     uint32_t e = t->slot[i] - 1 ;
-    if (t->hash[e] == h && t->klen[e] == len && !memcmp(t->kb + t->koff[e], k, len)) return e ;
+    if (t->hash[e] == h && t->klen[e] == len && keyeq(t->kb + t->koff[e], k, len)) return e ;
   }
   if (t->n == t->cap) grow_entries(t) ;
   if (t->kblen + len + 1 > t->kbcap)
@@ -103,9 +130,6 @@ uint64_t *lrtab_get (lrtab *t, char const *k, size_t len)
   return lrtab_counters(t, lrtab_index(t, k, len)) ;
 }
 
-uint64_t *lrtab_counters (lrtab const *t, uint32_t i) { return t->cnt + (size_t)i * t->ncnt ; }
-char const *lrtab_key (lrtab const *t, uint32_t i) { return t->kb + t->koff[i] ; }
-size_t lrtab_keylen (lrtab const *t, uint32_t i) { return t->klen[i] ; }
 
 static int keycmp (lrtab const *t, uint32_t a, uint32_t b)
 {
@@ -175,54 +199,69 @@ int lrlive_init (lrlive *t)
   return !!t->e ;
 }
 
-lrlive_entry *lrlive_find (lrlive *t, char const *k, size_t len)
+/* the slot of key k of hash h: its entry, or the free slot where it goes */
+static inline lrlive_entry *slot (lrlive const *t, char const *k, size_t len, uint32_t h)
 {
   uint32_t i ;
-  if (!len || len >= LRKEYMAX) return 0 ;
-  for (i = hashb(k, len) & t->mask ; t->e[i].klen ; i = (i + 1) & t->mask)
-    if (t->e[i].klen == len && !memcmp(t->e[i].key, k, len)) return t->e + i ;
-  return 0 ;
+  for (i = h & t->mask ; t->e[i].klen ; i = (i + 1) & t->mask)
+    if (t->e[i].hash == h && t->e[i].klen == len && keyeq(t->e[i].key, k, len)) break ;
+  return t->e + i ;
 }
 
-static lrlive_entry *place (lrlive_entry *e, uint32_t mask, char const *k, size_t len)
+lrlive_entry *lrlive_find (lrlive *t, char const *k, size_t len)
 {
-  uint32_t i = hashb(k, len) & mask ;
-  while (e[i].klen) i = (i + 1) & mask ;
-  return e + i ;
+  lrlive_entry *e ;
+  if (!len || len >= LRKEYMAX) return 0 ;
+  e = slot(t, k, len, hashb(k, len)) ;
+  return e->klen ? e : 0 ;
 }
 
-static void rebuild (lrlive *t, uint32_t size, int (*drop) (lrlive_entry const *, void *), void *data)
+static void rebuild (lrlive *t, uint32_t size)
 {
   lrlive_entry *e = calloc(size, sizeof *e) ;
-  uint32_t n = 0 ;
   if (!e) nomem() ;
   for (uint32_t i = 0 ; i <= t->mask ; i++)
   {
     lrlive_entry *o = t->e + i ;
-    if (!o->klen || (drop && (*drop)(o, data))) continue ;
-    *place(e, size - 1, o->key, o->klen) = *o ;
-    n++ ;
+    uint32_t j ;
+    if (!o->klen) continue ;
+    for (j = o->hash & (size - 1) ; e[j].klen ; j = (j + 1) & (size - 1)) ;
+    e[j] = *o ;
   }
   free(t->e) ;
-  t->e = e ; t->mask = size - 1 ; t->n = n ;
+  t->e = e ; t->mask = size - 1 ;
 }
 
-lrlive_entry *lrlive_add (lrlive *t, char const *k, size_t len)
+lrlive_entry *lrlive_get (lrlive *t, char const *k, size_t len, int *isnew)
 {
+  uint32_t h ;
   lrlive_entry *e ;
   if (!len || len >= LRKEYMAX) return 0 ;
-  if (2 * (t->n + 1) > t->mask + 1) rebuild(t, 2 * (t->mask + 1), 0, 0) ;
-  e = place(t->e, t->mask, k, len) ;
+  h = hashb(k, len) ;
+  e = slot(t, k, len, h) ;
+  *isnew = !e->klen ;
+  if (e->klen) return e ;
+  if (2 * (t->n + 1) > t->mask + 1) { rebuild(t, 2 * (t->mask + 1)) ; e = slot(t, k, len, h) ; }
   memset(e, 0, sizeof *e) ;
   memcpy(e->key, k, len) ;
   e->klen = (uint32_t)len ;
+  e->hash = h ;
   t->n++ ;
   return e ;
 }
 
-void lrlive_del (lrlive *t, lrlive_entry *e)
+lrlive_entry *lrlive_add (lrlive *t, char const *k, size_t len)
 {
-  uint32_t i = (uint32_t)(e - t->e), j = i ;
+  int isnew ;
+  lrlive_entry *e = lrlive_get(t, k, len, &isnew) ;
+  return e && isnew ? e : 0 ;
+}
+
+/* the entry at i removed: the ones after it in its cluster moved back into the hole when
+   their home slot allows; 1 when an entry was moved into i */
+static int remove_at (lrlive *t, uint32_t i)
+{
+  uint32_t j = i, first = i ;
   t->e[i].klen = 0 ;
   t->n-- ;
   for (;;)
@@ -230,7 +269,7 @@ void lrlive_del (lrlive *t, lrlive_entry *e)
     uint32_t h ;
     j = (j + 1) & t->mask ;
     if (!t->e[j].klen) break ;
-    h = hashb(t->e[j].key, t->e[j].klen) & t->mask ;
+    h = t->e[j].hash & t->mask ;
     /* e[j] may move to the hole at i when its home h is not in (i, j] cyclically */
     if (i <= j ? (h <= i || h > j) : (h <= i && h > j))
     {
@@ -238,6 +277,27 @@ void lrlive_del (lrlive *t, lrlive_entry *e)
       t->e[j].klen = 0 ;
       i = j ;
     }
+  }
+  return t->e[first].klen != 0 ;
+}
+
+void lrlive_del (lrlive *t, lrlive_entry *e)
+{
+  remove_at(t, (uint32_t)(e - t->e)) ;
+}
+
+void lrlive_filter (lrlive *t, int (*drop) (lrlive_entry const *, void *), void *data)
+{
+  /* in place, from a free slot on: no cluster wraps past the start, and an entry moved back
+     into a hole comes from a slot not yet seen */
+  uint32_t start = 0, size = t->mask + 1 ;
+  if (!t->n) return ;
+  while (t->e[start].klen) start++ ;
+  for (uint32_t k = 1 ; k <= size ; k++)
+  {
+    uint32_t i = (start + k) & t->mask ;
+    while (t->e[i].klen && (*drop)(t->e + i, data))
+      if (!remove_at(t, i)) break ;
   }
 }
 
@@ -251,12 +311,7 @@ static int has_prefix (lrlive_entry const *e, void *data)
 void lrlive_drop_prefix (lrlive *t, char const *p, size_t len)
 {
   struct prefix_s x = { p, len } ;
-  rebuild(t, t->mask + 1, &has_prefix, &x) ;
-}
-
-void lrlive_filter (lrlive *t, int (*drop) (lrlive_entry const *, void *), void *data)
-{
-  rebuild(t, t->mask + 1, drop, data) ;
+  lrlive_filter(t, &has_prefix, &x) ;
 }
 
 /* ---- lrhist ---- */
