@@ -61,6 +61,35 @@ static int queuelog = 0 ;       /* a line of queue-run was seen */
 static uint64_t lastqueue = 0 ; /* the stamp of the last one */
 static uint64_t tstart = 0, tend = UINT64_MAX ;
 
+/* a[0..n) == b[0..n), n small and mostly known at compile time: word loads, no call */
+static inline __attribute__((always_inline)) int same (char const *a, char const *b, size_t n)
+{
+  if (n >= 8)
+  {
+    uint64_t x, y ;
+    for (size_t i = 0 ; i + 8 < n ; i += 8)
+    {
+      memcpy(&x, a + i, 8) ; memcpy(&y, b + i, 8) ;
+      if (x != y) return 0 ;
+    }
+    memcpy(&x, a + n - 8, 8) ; memcpy(&y, b + n - 8, 8) ;
+    return x == y ;
+  }
+  if (n >= 4)
+  {
+    uint32_t x, y, x2, y2 ;
+    memcpy(&x, a, 4) ; memcpy(&y, b, 4) ; memcpy(&x2, a + n - 4, 4) ; memcpy(&y2, b + n - 4, 4) ;
+    return !((x ^ y) | (x2 ^ y2)) ;
+  }
+  if (n >= 2)
+  {
+    uint16_t x, y, x2, y2 ;
+    memcpy(&x, a, 2) ; memcpy(&y, b, 2) ; memcpy(&x2, a + n - 2, 2) ; memcpy(&y2, b + n - 2, 2) ;
+    return !((x ^ y) | (x2 ^ y2)) ;
+  }
+  return !n || *a == *b ;
+}
+
 /* ---- stamps --------------------------------------------------------------------------------- */
 
 static signed char hexval[256] ;
@@ -106,7 +135,7 @@ static uint64_t stamp_scan (char const *s)
   uint64_t sec ;
   uint32_t a, b, nano ;
   /* the lines of one second share the first 16 digits */
-  if (lastsecv && !memcmp(s + 1, lastsec, 16)) sec = lastsecv ;
+  if (lastsecv && same(s + 1, lastsec, 16)) sec = lastsecv ;
   else
   {
     if (!hex8(s + 1, &a) || !hex8(s + 9, &b)) return 0 ;
@@ -133,7 +162,7 @@ typedef struct { char const *s ; size_t len ; } span ;
 
 static inline __attribute__((always_inline)) int starts (span const *l, char const *p, size_t n)
 {
-  return l->len >= n && !memcmp(l->s, p, n) ;
+  return l->len >= n && same(l->s, p, n) ;
 }
 
 /* the next space-separated word of *l, taken off it */
@@ -196,7 +225,7 @@ static size_t count_byte (char const *s, size_t n, char c)
 /* key=value words: v gets the value of the word starting with key */
 static inline __attribute__((always_inline)) int kv (span w, char const *key, size_t klen, span *v)
 {
-  if (w.len < klen || memcmp(w.s, key, klen)) return 0 ;
+  if (w.len < klen || !same(w.s, key, klen)) return 0 ;
   v->s = w.s + klen ; v->len = w.len - klen ;
   return 1 ;
 }
@@ -272,7 +301,7 @@ typedef struct { unsigned int label ; uint64_t *sv ; uint64_t t ; } ctx ;
 static int line_tcpsrv (ctx *c, span l)
 {
   span w = word(&l) ;
-  if ((w.len == 2 && !memcmp(w.s, "ok", 2)) || (w.len == 4 && !memcmp(w.s, "deny", 4)))
+  if ((w.len == 2 && same(w.s, "ok", 2)) || (w.len == 4 && same(w.s, "deny", 4)))
   {
     int deny = w.len == 4 ;
     span pid = word(&l), local = word(&l), remote = word(&l), ip ;
@@ -299,7 +328,7 @@ static int line_tcpsrv (ctx *c, span l)
     }
     return 1 ;
   }
-  if (w.len == 7 && !memcmp(w.s, "status:", 7))
+  if (w.len == 7 && same(w.s, "status:", 7))
   {
     span n = word(&l) ;
     char const *slash = memchr(n.s, '/', n.len) ;
@@ -309,16 +338,16 @@ static int line_tcpsrv (ctx *c, span l)
     else c->sv[SV_FULL] = 0 ;
     return 1 ;
   }
-  if (w.len == 3 && !memcmp(w.s, "end", 3))
+  if (w.len == 3 && same(w.s, "end", 3))
   {
     span pid = word(&l), kw = word(&l), s = word(&l) ;
     uint64_t u, code ;
-    if (!u64_of(pid, &u) || kw.len != 6 || memcmp(kw.s, "status", 6) || !u64_of(s, &code)) return 0 ;
+    if (!u64_of(pid, &u) || kw.len != 6 || !same(kw.s, "status", 6) || !u64_of(s, &code)) return 0 ;
     /* 25600: exit 100, a denied client's child */
     if (code && code != 25600) c->sv[SV_CHILDFAIL]++ ;
     return 1 ;
   }
-  if (w.len == 3 && !memcmp(w.s, "pid", 3)) return 1 ;
+  if (w.len == 3 && same(w.s, "pid", 3)) return 1 ;
   return -1 ;
 }
 
@@ -326,20 +355,20 @@ static int line_tcpsrv (ctx *c, span l)
 static int line_rblsmtpd (ctx *c, span l)
 {
   span w = word(&l) ;
-  int deny = w.len == 4 && !memcmp(w.s, "deny", 4), tag = w.len == 3 && !memcmp(w.s, "tag", 3) ;
+  int deny = w.len == 4 && same(w.s, "deny", 4), tag = w.len == 3 && same(w.s, "tag", 3) ;
   if (deny || tag)
   {
     span ip = word(&l), kp = word(&l), pid = word(&l), kb = word(&l) ;
     char const *colon = memchr(l.s, ':', l.len) ;
     uint64_t u ;
     if (!ip.len || kp.len != 3 || !u64_of((span){ pid.s, pid.len && pid.s[pid.len - 1] == ':' ? pid.len - 1 : pid.len }, &u)) return 0 ;
-    if (kb.len != 2 || memcmp(kb.s, "by", 2) || !colon) return 0 ;
+    if (kb.len != 2 || !same(kb.s, "by", 2) || !colon) return 0 ;
     lrtab_get(&rbl, l.s, (size_t)(colon - l.s))[deny ? RB_DENY : RB_TAG]++ ;
     if (deny) { c->sv[SV_RBLDENY]++ ; client(ip)[CL_RBL]++ ; }
     return 1 ;
   }
-  if (w.len == 3 && !memcmp(w.s, "end", 3)) return 1 ;
-  if (w.len == 8 && !memcmp(w.s, "warning:", 8))
+  if (w.len == 3 && same(w.s, "end", 3)) return 1 ;
+  if (w.len == 8 && same(w.s, "warning:", 8))
   {
     char const *p = memmem(l.s, l.len, ": lookup in ", 12), *q ;
     if (!p) return -1 ;
@@ -358,8 +387,8 @@ static int line_authcheck (ctx *c, span l)
   span w = word(&l), ip = word(&l), login = word(&l) ;
   (void)c ;
   if (!ip.len || !login.len) return 0 ;
-  if (w.len == 2 && !memcmp(w.s, "ok", 2)) return 1 ;
-  if (w.len == 6 && !memcmp(w.s, "reject", 6))
+  if (w.len == 2 && same(w.s, "ok", 2)) return 1 ;
+  if (w.len == 6 && same(w.s, "reject", 6))
   {
     span why = word(&l) ;
     if (!why.len) return 0 ;
@@ -454,12 +483,12 @@ static int line_reject (ctx *c, span l)
 static int line_auth (ctx *c, span l)
 {
   span w = word(&l), ip, user ;
-  int ok = w.len == 7 && !memcmp(w.s, "success", 7) ;
-  if (!ok && !(w.len == 7 && !memcmp(w.s, "failure", 7))) return 0 ;
+  int ok = w.len == 7 && same(w.s, "success", 7) ;
+  if (!ok && !(w.len == 7 && same(w.s, "failure", 7))) return 0 ;
   if (!kv(word(&l), "ip=", 3, &ip) || !kv(word(&l), "user=", 5, &user)) return 0 ;
   {
     span mech ;
-    if (kv(word(&l), "mech=", 5, &mech) && ((mech.len == 4 && !memcmp(mech.s, "USER", 4)) || (mech.len == 4 && !memcmp(mech.s, "APOP", 4)))) c->sv[SV_POP] = 1 ;
+    if (kv(word(&l), "mech=", 5, &mech) && ((mech.len == 4 && same(mech.s, "USER", 4)) || (mech.len == 4 && same(mech.s, "APOP", 4)))) c->sv[SV_POP] = 1 ;
   }
   if (ok) { c->sv[SV_AUTHOK]++ ; return 1 ; }
   c->sv[SV_AUTHFAIL]++ ;
@@ -521,8 +550,8 @@ static int line_tls (ctx *c, span l)
 {
   span w = word(&l), ip ;
   if (!kv(word(&l), "ip=", 3, &ip)) return 0 ;
-  if (w.len == 7 && !memcmp(w.s, "success", 7)) { c->sv[SV_TLSOK]++ ; return 1 ; }
-  if (w.len == 7 && !memcmp(w.s, "failure", 7)) { c->sv[SV_TLSFAIL]++ ; return 1 ; }
+  if (w.len == 7 && same(w.s, "success", 7)) { c->sv[SV_TLSOK]++ ; return 1 ; }
+  if (w.len == 7 && same(w.s, "failure", 7)) { c->sv[SV_TLSFAIL]++ ; return 1 ; }
   return 0 ;
 }
 
@@ -542,15 +571,18 @@ static uint64_t id_time (span id)
 /* the three numbers of an ID "N.N.N" (1 to 19 digits each): 1, or 0 for another form */
 static int id_numbers (span x, uint64_t *v)
 {
-  size_t k = 0, nd = 0 ;
-  for (size_t i = 0 ; i < x.len ; i++)
+  char const *p = x.s, *e = x.s + x.len ;
+  for (int k = 0 ; k < 3 ; k++)
   {
-    unsigned int d = (unsigned int)(unsigned char)x.s[i] - '0' ;
-    if (d <= 9) { if (++nd > 19) return 0 ; v[k] = v[k] * 10 + d ; }
-    else if (x.s[i] == '.' && k < 2 && nd) { k++ ; nd = 0 ; }
-    else return 0 ;
+    char const *b = p ;
+    uint64_t n = 0 ;
+    unsigned int d ;
+    while (p < e && (d = (unsigned int)(unsigned char)*p - '0') <= 9) { n = n * 10 + d ; p++ ; }
+    if (p == b || p - b > 19) return 0 ;
+    v[k] = n ;
+    if (k < 2) { if (p == e || *p != '.') return 0 ; p++ ; }
   }
-  return k == 2 && nd ;
+  return p == e ;
 }
 
 static void queue_size (ctx *c, int64_t delta, int set, uint64_t n)
@@ -592,7 +624,7 @@ static int line_queue (ctx *c, span l, unsigned int label)
     span r ;
     uint64_t u ;
     /* the first ": bytes ": after the ID, which has no colon */
-    for (; (p = memchr(p, ':', (size_t)(e - p))) ; p++) if (e - p >= 8 && !memcmp(p, ": bytes ", 8)) break ;
+    for (; (p = memchr(p, ':', (size_t)(e - p))) ; p++) if (e - p >= 8 && same(p, ": bytes ", 8)) break ;
     if (!p) return 0 ;
     r.s = p + 8 ; r.len = l.len - (size_t)(r.s - l.s) ;
     if (!u64_of(word(&r), &u)) return 0 ;
@@ -622,7 +654,7 @@ static int line_queue (ctx *c, span l, unsigned int label)
     uint64_t n, at ;
     size_t nr ;
     int isnew ;
-    if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n) || kmsg.len != 3 || memcmp(kmsg.s, "msg", 3)) return 0 ;
+    if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n) || kmsg.len != 3 || !same(kmsg.s, "msg", 3)) return 0 ;
     if (!id.len || id.len >= LRKEYMAX || !ch.len || !r.len) return 0 ;
     dno.len-- ;
     if (n == 1)
@@ -665,9 +697,9 @@ static int line_queue (ctx *c, span l, unsigned int label)
     int k ;
     if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n)) return 0 ;
     dno.len-- ;
-    if (kind.len == 8 && !memcmp(kind.s, "success:", 8)) k = DM_OK ;
-    else if (kind.len == 9 && !memcmp(kind.s, "deferral:", 9)) k = DM_DEFER ;
-    else if (kind.len == 8 && !memcmp(kind.s, "failure:", 8)) k = DM_FAIL ;
+    if (kind.len == 8 && same(kind.s, "success:", 8)) k = DM_OK ;
+    else if (kind.len == 9 && same(kind.s, "deferral:", 9)) k = DM_DEFER ;
+    else if (kind.len == 8 && same(kind.s, "failure:", 8)) k = DM_FAIL ;
     else return 0 ;
     j = job_find(label, n) ;
     if (!j) { st.dorphan++ ; dm = lrtab_get(&doms, "(unknown)", 9) ; }
@@ -757,8 +789,8 @@ static int line_diag (span l)
   if (!p || (size_t)(p - l.s) + 2 > l.len || p[1] != ' ') return 0 ;
   n = (size_t)(p - l.s) ;
   for (size_t i = 0 ; i < n ; i++) if (l.s[i] == ' ') return 0 ;
-  if (l.len >= n + 10 && !memcmp(p + 2, "warning:", 8)) { lrtab_get(&warns, l.s, n + 10)[0]++ ; return 1 ; }
-  if (l.len >= n + 8 && !memcmp(p + 2, "fatal:", 6)) { lrtab_get(&warns, l.s, n + 8)[0]++ ; return 1 ; }
+  if (l.len >= n + 10 && same(p + 2, "warning:", 8)) { lrtab_get(&warns, l.s, n + 10)[0]++ ; return 1 ; }
+  if (l.len >= n + 8 && same(p + 2, "fatal:", 6)) { lrtab_get(&warns, l.s, n + 8)[0]++ ; return 1 ; }
   return 0 ;
 }
 
@@ -997,10 +1029,11 @@ static int stream_open_next (stream *s)
   return 0 ;
 }
 
-/* the first newline in [p, e), or 0; reads up to 15 bytes past e (the buffers have 16 to
-   spare, zeroed at first) */
-static inline char *findnl (char *p, char *e)
+/* the next newline in the buffer from s->pos on, or 0; reads up to 15 bytes past s->len (the
+   buffer has 16 to spare, zeroed at first) */
+static inline char *stream_findnl (stream *s)
 {
+  char *p = s->buf + s->pos, *e = s->buf + s->len ;
 #ifdef __SSE2__
   __m128i nl = _mm_set1_epi8('\n') ;
   for (; p < e ; p += 16)
@@ -1021,7 +1054,7 @@ static void stream_next (stream *s)
   {
     char *nl ;
     if (s->fd < 0 && !stream_open_next(s)) { s->head.s = 0 ; return ; }
-    nl = findnl(s->buf + s->pos, s->buf + s->len) ;
+    nl = stream_findnl(s) ;
     if (!nl && !s->eof && s->len - s->pos < LINEMAX)
     {
       ssize_t r ;
@@ -1039,7 +1072,7 @@ static void stream_next (stream *s)
         /* garbage without a newline: skipped to the next one */
         st.read++ ; st.malformed++ ;
         s->pos = s->len = 0 ;
-        for (;;)
+          for (;;)
         {
           ssize_t r = read(s->fd, s->buf, BUFSIZE) ;
           if (r < 0) { if (errno == EINTR) continue ; strerr_diefu2sys(111, "read ", s->files[s->next - 1]) ; }
@@ -1054,7 +1087,7 @@ static void stream_next (stream *s)
         /* this file is done */
         if (s->fd > 0) close(s->fd) ;
         s->fd = -1 ; s->pos = s->len = 0 ;
-        continue ;
+          continue ;
       }
       /* a last line without its newline (a file cut short): taken as it is */
       nl = s->buf + s->len ;
@@ -1071,8 +1104,8 @@ static void stream_next (stream *s)
         uint64_t t ;
         uint32_t nano ;
         /* most lines carry the stamp of the line before them, or its second */
-        if (s->t && !memcmp(line + 1, s->stamp, 24)) t = s->t ;
-        else if (s->t && !memcmp(line + 1, s->stamp, 16) && hex8(line + 17, &nano) && nano < NS)
+        if (s->t && same(line + 1, s->stamp, 24)) t = s->t ;
+        else if (s->t && same(line + 1, s->stamp, 16) && hex8(line + 17, &nano) && nano < NS)
         {
           t = s->secbase + nano ;
           memcpy(s->stamp + 16, line + 17, 8) ;
@@ -1143,7 +1176,7 @@ static void run (void)
   {
     stream *s = streams + i ;
     if (s->nfiles) qsort(s->files, s->nfiles, sizeof *s->files, cmpfile) ;
-    s->buf = calloc(1, BUFSIZE + 16) ;   /* word() and findnl() may read 15 bytes past a line */
+    s->buf = calloc(1, BUFSIZE + 16) ;   /* word() and stream_findnl() read up to 15 bytes past a line */
     if (!s->buf) dienomem() ;
     stream_next(s) ;
   }
