@@ -1072,7 +1072,7 @@ static void stream_next (stream *s)
         /* garbage without a newline: skipped to the next one */
         st.read++ ; st.malformed++ ;
         s->pos = s->len = 0 ;
-          for (;;)
+        for (;;)
         {
           ssize_t r = read(s->fd, s->buf, BUFSIZE) ;
           if (r < 0) { if (errno == EINTR) continue ; strerr_diefu2sys(111, "read ", s->files[s->next - 1]) ; }
@@ -1087,7 +1087,7 @@ static void stream_next (stream *s)
         /* this file is done */
         if (s->fd > 0) close(s->fd) ;
         s->fd = -1 ; s->pos = s->len = 0 ;
-          continue ;
+        continue ;
       }
       /* a last line without its newline (a file cut short): taken as it is */
       nl = s->buf + s->len ;
