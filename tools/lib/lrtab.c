@@ -21,35 +21,42 @@ static inline uint64_t tail (char const *s, size_t n)
 
 static inline uint32_t hashb (char const *s, size_t n)
 {
-  uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n ;
-  size_t len = n ;
-  while (n > 8)
+  uint64_t h, x, y ;
+  if (n <= 16)
   {
-    uint64_t w ;
-    memcpy(&w, s, 8) ;
-    h = (h ^ w) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ;
-    s += 8 ; n -= 8 ;
+    /* the keys of the tables mostly: two multiplications side by side */
+    if (n >= 8) { memcpy(&x, s, 8) ; memcpy(&y, s + n - 8, 8) ; }
+    else { x = tail(s, n) ; y = 0 ; }
+    h = (x ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL ^ (y ^ n) * 0xc4ceb9fe1a85ec53ULL ;
   }
-  /* the last 1 to 8 bytes: the last word of the key when it has 8, overlapping the one
-     before (the length is in h) */
-  if (len >= 8) { uint64_t w ; memcpy(&w, s + n - 8, 8) ; h = (h ^ w) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ; }
-  else if (n) { h = (h ^ tail(s, n)) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ; }
-  h *= 0xc4ceb9fe1a85ec53ULL ;
-  h ^= h >> 29 ;
-  return (uint32_t)h ;
+  else
+  {
+    h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n ;
+    for (; n > 8 ; s += 8, n -= 8)
+    {
+      memcpy(&x, s, 8) ;
+      h = (h ^ x) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ;
+    }
+    /* the last 8 bytes, overlapping the ones before (the length is in h) */
+    memcpy(&x, s + n - 8, 8) ;
+    h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL ;
+  }
+  /* a multiplication carries each bit upwards only: the top half of the product depends on
+     every bit of the folded value */
+  h = (h ^ h >> 32) * 0x9e3779b97f4a7c15ULL ;
+  return (uint32_t)(h >> 32) ;
 }
 
-/* a[0..n) == b[0..n), without a call for the short keys of the tables */
+static inline uint64_t load64 (char const *s) { uint64_t x ; memcpy(&x, s, 8) ; return x ; }
+
+/* a[0..n) == b[0..n), without a call for the keys up to 32 bytes */
 static inline int keyeq (char const *a, char const *b, size_t n)
 {
-  uint64_t x, y ;
-  if (n > 16) return !memcmp(a, b, n) ;
-  if (n >= 8)
-  {
-    uint64_t x2, y2 ;
-    memcpy(&x, a, 8) ; memcpy(&y, b, 8) ; memcpy(&x2, a + n - 8, 8) ; memcpy(&y2, b + n - 8, 8) ;
-    return !((x ^ y) | (x2 ^ y2)) ;
-  }
+  if (n > 32) return !memcmp(a, b, n) ;
+  if (n > 16)
+    return !((load64(a) ^ load64(b)) | (load64(a + 8) ^ load64(b + 8))
+           | (load64(a + n - 16) ^ load64(b + n - 16)) | (load64(a + n - 8) ^ load64(b + n - 8))) ;
+  if (n >= 8) return !((load64(a) ^ load64(b)) | (load64(a + n - 8) ^ load64(b + n - 8))) ;
   return tail(a, n) == tail(b, n) ;
 }
 
@@ -66,13 +73,15 @@ int lrtab_init (lrtab *t, unsigned int ncnt)
 static void grow_slots (lrtab *t)
 {
   uint32_t size = 2 * (t->mask + 1) ;
-  uint32_t *s = calloc(size, sizeof *s) ;
+  uint64_t *s = calloc(size, sizeof *s) ;
   if (!s || !size) nomem() ;
-  for (uint32_t i = 0 ; i < t->n ; i++)
+  for (uint32_t i = 0 ; i <= t->mask ; i++)
   {
-    uint32_t h = t->hash[i] & (size - 1) ;
+    uint32_t h ;
+    if (!t->slot[i]) continue ;
+    h = (uint32_t)(t->slot[i] >> 32) & (size - 1) ;
     while (s[h]) h = (h + 1) & (size - 1) ;
-    s[h] = i + 1 ;
+    s[h] = t->slot[i] ;
   }
   free(t->slot) ;
   t->slot = s ;
@@ -86,11 +95,9 @@ static void grow_entries (lrtab *t)
   if (koff) t->koff = koff ;
   uint32_t *klen = realloc(t->klen, cap * sizeof *klen) ;
   if (klen) t->klen = klen ;
-  uint32_t *hash = realloc(t->hash, cap * sizeof *hash) ;
-  if (hash) t->hash = hash ;
   uint64_t *cnt = realloc(t->cnt, (size_t)cap * t->ncnt * sizeof *cnt) ;
   if (cnt) t->cnt = cnt ;
-  if (!koff || !klen || !hash || !cnt || cap < t->cap) nomem() ;
+  if (!koff || !klen || !cnt || cap < t->cap) nomem() ;
   t->cap = cap ;
 }
 
@@ -99,8 +106,8 @@ uint32_t lrtab_index (lrtab *t, char const *k, size_t len)
   uint32_t h = hashb(k, len), i = h & t->mask ;
   for (; t->slot[i] ; i = (i + 1) & t->mask)
   {
-    uint32_t e = t->slot[i] - 1 ;
-    if (t->hash[e] == h && t->klen[e] == len && keyeq(t->kb + t->koff[e], k, len)) return e ;
+    uint32_t e = (uint32_t)t->slot[i] - 1 ;
+    if ((uint32_t)(t->slot[i] >> 32) == h && t->klen[e] == len && keyeq(t->kb + t->koff[e], k, len)) return e ;
   }
   if (t->n == t->cap) grow_entries(t) ;
   if (t->kblen + len + 1 > t->kbcap)
@@ -116,10 +123,10 @@ uint32_t lrtab_index (lrtab *t, char const *k, size_t len)
     uint32_t e = t->n++ ;
     memcpy(t->kb + t->kblen, k, len) ;
     t->kb[t->kblen + len] = 0 ;
-    t->koff[e] = t->kblen ; t->klen[e] = (uint32_t)len ; t->hash[e] = h ;
+    t->koff[e] = t->kblen ; t->klen[e] = (uint32_t)len ;
     t->kblen += len + 1 ;
     memset(t->cnt + (size_t)e * t->ncnt, 0, t->ncnt * sizeof *t->cnt) ;
-    t->slot[i] = e + 1 ;
+    t->slot[i] = (uint64_t)h << 32 | (e + 1) ;
     if (2 * t->n > t->mask) grow_slots(t) ;
     return e ;
   }

@@ -12,13 +12,12 @@
 typedef struct lrtab_s lrtab ;
 struct lrtab_s
 {
-  uint32_t *slot ;            /* entry + 1, 0 for empty */
+  uint64_t *slot ;            /* the key's hash << 32 | its entry + 1; 0 for empty */
   uint32_t mask ;
   uint32_t n, cap ;
   unsigned int ncnt ;
   uint64_t *koff ;
   uint32_t *klen ;
-  uint32_t *hash ;
   uint64_t *cnt ;
   char *kb ;                  /* the keys, each followed by a 0 */
   size_t kblen, kbcap ;
