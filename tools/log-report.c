@@ -190,7 +190,7 @@ static inline __attribute__((always_inline)) span word (span *l)
   return w ;
 }
 
-static int u64_of (span w, uint64_t *u)
+static inline __attribute__((always_inline)) int u64_of (span w, uint64_t *u)
 {
   uint64_t x = 0 ;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

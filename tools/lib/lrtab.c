@@ -29,6 +29,14 @@ static inline uint32_t hashb (char const *s, size_t n)
     else { x = tail(s, n) ; y = 0 ; }
     h = (x ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL ^ (y ^ n) * 0xc4ceb9fe1a85ec53ULL ;
   }
+  else if (n <= 32)
+  {
+    /* queue IDs, addresses: four side by side, the last two overlapping the first two */
+    uint64_t z, w ;
+    memcpy(&x, s, 8) ; memcpy(&y, s + 8, 8) ; memcpy(&z, s + n - 16, 8) ; memcpy(&w, s + n - 8, 8) ;
+    h = (x ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL ^ (y ^ n) * 0xc4ceb9fe1a85ec53ULL
+      ^ (z ^ 0x2545f4914f6cdd1dULL) * 0xd6e8feb86659fd93ULL ^ (w ^ 0x6a09e667f3bcc909ULL) * 0x9e3779b97f4a7c15ULL ;
+  }
   else
   {
     h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n ;
@@ -50,7 +58,7 @@ static inline uint32_t hashb (char const *s, size_t n)
 static inline uint64_t load64 (char const *s) { uint64_t x ; memcpy(&x, s, 8) ; return x ; }
 
 /* a[0..n) == b[0..n), without a call for the keys up to 32 bytes */
-static inline int keyeq (char const *a, char const *b, size_t n)
+static inline __attribute__((always_inline)) int keyeq (char const *a, char const *b, size_t n)
 {
   if (n > 32) return !memcmp(a, b, n) ;
   if (n > 16)
