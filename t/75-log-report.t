@@ -3,10 +3,12 @@
 # with rotated files): every count exact in JSON; the same from rotated files named out of
 # order, and from stdin; -s/-e ranges (dates, yesterday/today, @seconds), rotated files
 # before the start left unread; garbage (truncated lines, binary, a line of 100 KB without
-# newline, bad stamps, clock jumps) counted and skipped; bad usage; the JSON keys of the man
-# page; the man page's crontab line run as printed.
+# newline, bad stamps, clock jumps) counted and skipped; the reader on files of exact sizes (pages,
+# its buffer), last lines without a newline, 64 KB lines across the buffer's end, CRLF, from a
+# file and from a pipe; bad usage; the JSON keys of the man page; the man page's crontab line
+# run as printed.
 . "$(dirname "$0")/lib.sh"
-plan 100
+plan 123
 LR=$B/log-report
 GEN="$PY $TOP/t/logreport-gen.py"
 export TZ=UTC
@@ -151,6 +153,67 @@ is "$(LC_ALL=C tr -d '\n -~' < "$T/bad.txt" | wc -c)" 0 "garbage: the text repor
 "$LR" -H "$T/bad" > "$T/bad.html"
 is "$(LC_ALL=C tr -d '\n -~' < "$T/bad.html" | wc -c)" 0 "garbage: so is the HTML page"
 is "$(printf 'tcpsrv: ok 1 :127.0.0.1:25 :192.0.2.1::1\n' | "$LR" -j -s 2026-01-01 | "$PY" -c 'import json,sys; l=json.load(sys.stdin)["lines"]; print(l["outside"], l["used"])')" "1 0" "-s: a line without any stamp is outside the range"
+
+# ---- the reader: files of exact sizes (pages, the 256 KB buffer), last lines without a
+# newline, lines of 64 KB at the buffer's end, CRLF, stamps within a second; the same from a pipe
+mkdir "$T/edge"
+"$PY" - "$T/edge" > "$T/edge.exp" <<'EOF'
+import os, sys
+d = sys.argv[1]
+t0 = (1 << 62) + 37 + 1767225600
+def line(i, host="h", nano=None, cr=False, sec=None):
+    # a connection accepted: counted; 7 lines a second, the nanoseconds changing every other line;
+    # with CRLF every other line a status line, malformed if the CR were left on it
+    s = t0 + i // 7 if sec is None else sec
+    n = (i // 2) * 1000 % 1000000000 if nano is None else nano
+    if cr and i % 2 and host == "h":
+        return "@%016x%08x tcpsrv: status: 1/40\r\n" % (s, n)
+    return "@%016x%08x tcpsrv: ok %d :127.0.0.1:25 %s:192.0.2.%d::4000%s\n" % (s, n, 1000 + i, host, i % 200, "\r" if cr else "")
+def make(name, size, nonl=False, cr=False, long_at=None):
+    # lines up to `size` bytes exactly: the last one's host name pads it
+    out, n, i = [], 0, 0
+    while True:
+        if long_at is not None and i == long_at[0]:
+            # a line of exactly long_at[1] bytes before its newline
+            base = line(i, "x", cr=cr)
+            out.append(line(i, "x" * (long_at[1] - len(base) + 2), cr=cr)); n += len(out[-1]); i += 1; continue
+        l = line(i, cr=cr)
+        if n + len(l) + 160 >= size: break
+        out.append(l); n += len(l); i += 1
+    last = line(i, "x", cr=cr)
+    pad = size - n - len(last) + (1 if nonl else 0)
+    last = line(i, "x" * (1 + pad), cr=cr)
+    if nonl: last = last[:-1]
+    out.append(last)
+    data = "".join(out).encode()
+    assert len(data) == size, (name, len(data), size)
+    open(os.path.join(d, name), "wb").write(data)
+    malformed = sum(1 for l in out if len(l.rstrip("\n")) > 65536)
+    print(name, len(out), len(out) - malformed, malformed, sum(1 for l in out if " ok " in l and len(l.rstrip("\n")) <= 65536))
+make("page3", 3 * 4096)
+make("page1-nonl", 4096, nonl=True)
+make("buf", 262144)
+make("buf-1", 262143)
+make("buf+1", 262145)
+make("buf-nonl", 262144, nonl=True)
+make("buf2-nonl-crlf", 2 * 262144, nonl=True, cr=True)
+make("long64k", 400000, long_at=(2500, 65536))
+make("long64k+1", 400000, long_at=(2500, 65537))
+make("long64k-crlf", 400000, long_at=(2700, 65536), cr=True)
+# stamps: the same second with a bad nanosecond field (unstamped), then a new second
+with open(os.path.join(d, "stamps"), "w") as f:
+    f.write(line(0, nano=5) + line(1, nano=5) + line(2, nano=6) + line(3, nano=0x3b9aca00) + line(4, nano=7) + line(5, sec=t0 + 3600, nano=1))
+print("stamps", 6, 6, 0, 6)
+EOF
+while read -r f n used mal conn; do
+  "$LR" -j "$T/edge/$f" > "$T/edge.json" 2> "$T/err"
+  got=$("$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); l=r["lines"]; print(l["read"], l["used"], l["malformed"], sum(s["connections"]["accepted"] for s in r["services"]))' "$T/edge.json")
+  is "$got" "$n $used $mal $conn" "reader: $f: every line read, counted or malformed"
+  cat "$T/edge/$f" | "$LR" -j > "$T/edge.pipe" 2> "$T/err"
+  is "$("$PY" -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); [x.pop("name") for x in a["services"] + b["services"]]; print(a == b)' "$T/edge.json" "$T/edge.pipe")" True "reader: $f: the same from a pipe"
+done < "$T/edge.exp"
+is "$("$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); l=r["lines"]; p=r["period"]; print(l["unstamped"], p["first"], p["last"])' "$T/edge.json")" \
+   "1 1767225600 1767229200" "reader: a bad nanosecond field in a second already seen: the line without a stamp; first and last stamps"
 
 # ---- every line of every tool, as their man pages give them ------------------------------------
 "$PY" - "$T/words.log" <<'EOF'

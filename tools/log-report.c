@@ -61,6 +61,35 @@ static int queuelog = 0 ;       /* a line of queue-run was seen */
 static uint64_t lastqueue = 0 ; /* the stamp of the last one */
 static uint64_t tstart = 0, tend = UINT64_MAX ;
 
+/* a[0..n) == b[0..n), n small and mostly known at compile time: word loads, no call */
+static inline __attribute__((always_inline)) int same (char const *a, char const *b, size_t n)
+{
+  if (n >= 8)
+  {
+    uint64_t x, y ;
+    for (size_t i = 0 ; i + 8 < n ; i += 8)
+    {
+      memcpy(&x, a + i, 8) ; memcpy(&y, b + i, 8) ;
+      if (x != y) return 0 ;
+    }
+    memcpy(&x, a + n - 8, 8) ; memcpy(&y, b + n - 8, 8) ;
+    return x == y ;
+  }
+  if (n >= 4)
+  {
+    uint32_t x, y, x2, y2 ;
+    memcpy(&x, a, 4) ; memcpy(&y, b, 4) ; memcpy(&x2, a + n - 4, 4) ; memcpy(&y2, b + n - 4, 4) ;
+    return !((x ^ y) | (x2 ^ y2)) ;
+  }
+  if (n >= 2)
+  {
+    uint16_t x, y, x2, y2 ;
+    memcpy(&x, a, 2) ; memcpy(&y, b, 2) ; memcpy(&x2, a + n - 2, 2) ; memcpy(&y2, b + n - 2, 2) ;
+    return !((x ^ y) | (x2 ^ y2)) ;
+  }
+  return !n || *a == *b ;
+}
+
 /* ---- stamps --------------------------------------------------------------------------------- */
 
 static signed char hexval[256] ;
@@ -74,7 +103,7 @@ static void hex_init (void)
 
 /* 8 lowercase hex digits (as s6-log and multilog write them), 8 bytes at a time: 1 and the
    value, or 0 */
-static int hex8 (char const *s, uint32_t *v)
+static inline __attribute__((always_inline)) int hex8 (char const *s, uint32_t *v)
 {
   uint64_t const ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL ;
   uint64_t x, dig, alp ;
@@ -106,7 +135,7 @@ static uint64_t stamp_scan (char const *s)
   uint64_t sec ;
   uint32_t a, b, nano ;
   /* the lines of one second share the first 16 digits */
-  if (lastsecv && !memcmp(s + 1, lastsec, 16)) sec = lastsecv ;
+  if (lastsecv && same(s + 1, lastsec, 16)) sec = lastsecv ;
   else
   {
     if (!hex8(s + 1, &a) || !hex8(s + 9, &b)) return 0 ;
@@ -131,13 +160,13 @@ static uint64_t stamp_scan (char const *s)
 
 typedef struct { char const *s ; size_t len ; } span ;
 
-static int starts (span const *l, char const *p, size_t n)
+static inline __attribute__((always_inline)) int starts (span const *l, char const *p, size_t n)
 {
-  return l->len >= n && !memcmp(l->s, p, n) ;
+  return l->len >= n && same(l->s, p, n) ;
 }
 
 /* the next space-separated word of *l, taken off it */
-static span word (span *l)
+static inline __attribute__((always_inline)) span word (span *l)
 {
   span w ;
   size_t n = 0 ;
@@ -161,23 +190,61 @@ static span word (span *l)
   return w ;
 }
 
-static int u64_of (span w, uint64_t *u)
+static inline __attribute__((always_inline)) int u64_of (span w, uint64_t *u)
 {
   uint64_t x = 0 ;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (w.len - 1 < 8)
+  {
+    /* 1 to 8 digits at once (a word of a line: 15 bytes to spare after it), the first in the
+       lowest byte: shifted up to the top, '0's below them */
+    uint64_t const ones = 0x0101010101010101ULL ;
+    unsigned int k = 8 * (8 - (unsigned int)w.len) ;
+    memcpy(&x, w.s, 8) ;
+    x = (x << k) | ((0x30 * ones) & (((uint64_t)1 << k) - 1)) ;
+    /* every byte 0x30 to 0x39 */
+    if (((x & 0xf0f0f0f0f0f0f0f0ULL) | (((x + 0x06 * ones) & 0xf0f0f0f0f0f0f0f0ULL) >> 4)) != 0x3333333333333333ULL) return 0 ;
+    x -= 0x30 * ones ;
+    x = (x * 10 + (x >> 8)) & 0x00ff00ff00ff00ffULL ;
+    x = (x * 100 + (x >> 16)) & 0x0000ffff0000ffffULL ;
+    x = (x * 10000 + (x >> 32)) & 0xffffffffULL ;
+    *u = x ;
+    return 1 ;
+  }
+#endif
   if (!w.len || w.len > 19) return 0 ;
   for (size_t i = 0 ; i < w.len ; i++)
   {
-    if (w.s[i] < '0' || w.s[i] > '9') return 0 ;
-    x = x * 10 + (uint64_t)(w.s[i] - '0') ;
+    unsigned int d = (unsigned int)(unsigned char)w.s[i] - '0' ;
+    if (d > 9) return 0 ;
+    x = x * 10 + d ;
   }
   *u = x ;
   return 1 ;
 }
 
-/* key=value words: v gets the value of the word starting with key */
-static int kv (span w, char const *key, size_t klen, span *v)
+/* the number of bytes c in s[0..n); reads up to 15 bytes past s + n */
+static size_t count_byte (char const *s, size_t n, char c)
 {
-  if (w.len < klen || memcmp(w.s, key, klen)) return 0 ;
+  size_t k = 0 ;
+#ifdef __SSE2__
+  __m128i x = _mm_set1_epi8(c) ;
+  for (size_t i = 0 ; i < n ; i += 16)
+  {
+    unsigned int m = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((__m128i const *)(void const *)(s + i)), x)) ;
+    if (n - i < 16) m &= (1u << (n - i)) - 1 ;
+    for (; m ; m &= m - 1) k++ ;
+  }
+#else
+  for (size_t i = 0 ; i < n ; i++) k += s[i] == c ;
+#endif
+  return k ;
+}
+
+/* key=value words: v gets the value of the word starting with key */
+static inline __attribute__((always_inline)) int kv (span w, char const *key, size_t klen, span *v)
+{
+  if (w.len < klen || !same(w.s, key, klen)) return 0 ;
   v->s = w.s + klen ; v->len = w.len - klen ;
   return 1 ;
 }
@@ -191,18 +258,38 @@ static span reason_of (span l)
   return r ;
 }
 
-/* a domain, lowercased into buf (cut at 255) */
-static size_t domain_of (char const *a, size_t len, char *buf)
+/* the capitals A-Z among 8 bytes: their top bits */
+static inline uint64_t capitals8 (uint64_t x)
 {
-  char const *at = 0 ;
-  size_t n ;
-  for (size_t i = len ; i-- ;) if (a[i] == '@') { at = a + i ; break ; }
-  if (!at) { memcpy(buf, "(no domain)", 11) ; return 11 ; }
-  n = len - (size_t)(at + 1 - a) ;
+  uint64_t const ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL ;
+  uint64_t h = x & ~hi ;         /* 7 bits a byte: no carry between bytes below */
+  return (h + (0x80 - 'A') * ones) & ~(h + (0x7f - 'Z') * ones) & ~x & hi ;
+}
+
+/* the domain of an address in a line (after its last @, cut at 255 bytes): in place, or
+   lowercased into buf when it has capitals. Reads up to 7 bytes past a + len. */
+static span domain_of (char const *a, size_t len, char *buf)
+{
+  char const *at = len ? memrchr(a, '@', len) : 0 ;
+  size_t n, i ;
+  if (!at || !(n = len - (size_t)(at + 1 - a))) return (span){ "(no domain)", 11 } ;
   if (n > 255) n = 255 ;
-  if (!n) { memcpy(buf, "(no domain)", 11) ; return 11 ; }
-  for (size_t i = 0 ; i < n ; i++) { char c = at[1 + i] ; buf[i] = c >= 'A' && c <= 'Z' ? c + 32 : c ; }
-  return n ;
+  at++ ;
+  for (i = 0 ; i < n ; i += 8)
+  {
+    uint64_t x, caps ;
+    memcpy(&x, at + i, 8) ;
+    caps = capitals8(x) ;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n - i < 8) caps &= ((uint64_t)1 << (8 * (n - i))) - 1 ;
+#else
+    if (n - i < 8) caps &= ~(((uint64_t)1 << (8 * (8 - (n - i)))) - 1) ;
+#endif
+    if (caps) break ;
+  }
+  if (i >= n) return (span){ at, n } ;
+  for (i = 0 ; i < n ; i++) { char c = at[i] ; buf[i] = c >= 'A' && c <= 'Z' ? c + 32 : c ; }
+  return (span){ buf, n } ;
 }
 
 /* the counters of t's hour: the last one is remembered, most lines fall in it */
@@ -233,7 +320,7 @@ typedef struct { unsigned int label ; uint64_t *sv ; uint64_t t ; } ctx ;
 static int line_tcpsrv (ctx *c, span l)
 {
   span w = word(&l) ;
-  if ((w.len == 2 && !memcmp(w.s, "ok", 2)) || (w.len == 4 && !memcmp(w.s, "deny", 4)))
+  if ((w.len == 2 && same(w.s, "ok", 2)) || (w.len == 4 && same(w.s, "deny", 4)))
   {
     int deny = w.len == 4 ;
     span pid = word(&l), local = word(&l), remote = word(&l), ip ;
@@ -260,7 +347,7 @@ static int line_tcpsrv (ctx *c, span l)
     }
     return 1 ;
   }
-  if (w.len == 7 && !memcmp(w.s, "status:", 7))
+  if (w.len == 7 && same(w.s, "status:", 7))
   {
     span n = word(&l) ;
     char const *slash = memchr(n.s, '/', n.len) ;
@@ -270,16 +357,16 @@ static int line_tcpsrv (ctx *c, span l)
     else c->sv[SV_FULL] = 0 ;
     return 1 ;
   }
-  if (w.len == 3 && !memcmp(w.s, "end", 3))
+  if (w.len == 3 && same(w.s, "end", 3))
   {
     span pid = word(&l), kw = word(&l), s = word(&l) ;
     uint64_t u, code ;
-    if (!u64_of(pid, &u) || kw.len != 6 || memcmp(kw.s, "status", 6) || !u64_of(s, &code)) return 0 ;
+    if (!u64_of(pid, &u) || kw.len != 6 || !same(kw.s, "status", 6) || !u64_of(s, &code)) return 0 ;
     /* 25600: exit 100, a denied client's child */
     if (code && code != 25600) c->sv[SV_CHILDFAIL]++ ;
     return 1 ;
   }
-  if (w.len == 3 && !memcmp(w.s, "pid", 3)) return 1 ;
+  if (w.len == 3 && same(w.s, "pid", 3)) return 1 ;
   return -1 ;
 }
 
@@ -287,20 +374,20 @@ static int line_tcpsrv (ctx *c, span l)
 static int line_rblsmtpd (ctx *c, span l)
 {
   span w = word(&l) ;
-  int deny = w.len == 4 && !memcmp(w.s, "deny", 4), tag = w.len == 3 && !memcmp(w.s, "tag", 3) ;
+  int deny = w.len == 4 && same(w.s, "deny", 4), tag = w.len == 3 && same(w.s, "tag", 3) ;
   if (deny || tag)
   {
     span ip = word(&l), kp = word(&l), pid = word(&l), kb = word(&l) ;
     char const *colon = memchr(l.s, ':', l.len) ;
     uint64_t u ;
     if (!ip.len || kp.len != 3 || !u64_of((span){ pid.s, pid.len && pid.s[pid.len - 1] == ':' ? pid.len - 1 : pid.len }, &u)) return 0 ;
-    if (kb.len != 2 || memcmp(kb.s, "by", 2) || !colon) return 0 ;
+    if (kb.len != 2 || !same(kb.s, "by", 2) || !colon) return 0 ;
     lrtab_get(&rbl, l.s, (size_t)(colon - l.s))[deny ? RB_DENY : RB_TAG]++ ;
     if (deny) { c->sv[SV_RBLDENY]++ ; client(ip)[CL_RBL]++ ; }
     return 1 ;
   }
-  if (w.len == 3 && !memcmp(w.s, "end", 3)) return 1 ;
-  if (w.len == 8 && !memcmp(w.s, "warning:", 8))
+  if (w.len == 3 && same(w.s, "end", 3)) return 1 ;
+  if (w.len == 8 && same(w.s, "warning:", 8))
   {
     char const *p = memmem(l.s, l.len, ": lookup in ", 12), *q ;
     if (!p) return -1 ;
@@ -319,8 +406,8 @@ static int line_authcheck (ctx *c, span l)
   span w = word(&l), ip = word(&l), login = word(&l) ;
   (void)c ;
   if (!ip.len || !login.len) return 0 ;
-  if (w.len == 2 && !memcmp(w.s, "ok", 2)) return 1 ;
-  if (w.len == 6 && !memcmp(w.s, "reject", 6))
+  if (w.len == 2 && same(w.s, "ok", 2)) return 1 ;
+  if (w.len == 6 && same(w.s, "reject", 6))
   {
     span why = word(&l) ;
     if (!why.len) return 0 ;
@@ -331,18 +418,16 @@ static int line_authcheck (ctx *c, span l)
   return -1 ;
 }
 
-static uint64_t *msg_get (span id, int create, uint64_t t)
+/* the message of queue ID id, added at time t when it is new (*isnew 1); 0 for an ID too
+   long to follow */
+static lrlive_entry *msg_get (span id, uint64_t t, int *isnew)
 {
   lrlive_entry *m ;
+  *isnew = 0 ;
   if (!id.len || id.len >= LRKEYMAX) return 0 ;
-  m = lrlive_find(&msgs, id.s, id.len) ;
-  if (!m && create)
-  {
-    m = lrlive_add(&msgs, id.s, id.len) ;
-    if (!m) dienomem() ;
-    m->t = t ; m->a = 0 ; m->b = 0 ;
-  }
-  return m ? (uint64_t *)m : 0 ;
+  m = lrlive_get(&msgs, id.s, id.len, isnew) ;
+  if (m && *isnew) m->t = t ;
+  return m ;
 }
 
 /* accept ip=IP id=ID|qp=PID bytes=N [auth=U] [tls=P cipher=C] from=<S> to=<R> ... */
@@ -354,15 +439,18 @@ static int line_accept (ctx *c, span l)
   while (l.len)
   {
     span w = word(&l) ;
-    if (kv(w, "ip=", 3, &ip)) continue ;
-    if (kv(w, "id=", 3, &id)) continue ;
-    if (kv(w, "bytes=", 6, &v)) { if (!u64_of(v, &bytes)) return 0 ; hasbytes = 1 ; continue ; }
-    if (kv(w, "from=<", 6, &from)) { if (!from.len || from.s[from.len - 1] != '>') return 0 ; from.len-- ; continue ; }
-    if (kv(w, "to=<", 4, &v))
+    if (w.len < 3) continue ;
+    /* the keys differ in their first letter, or second */
+    if (w.s[0] == 'i') { if (!kv(w, "ip=", 3, &ip)) kv(w, "id=", 3, &id) ; continue ; }
+    if (w.s[0] == 'b') { if (kv(w, "bytes=", 6, &v)) { if (!u64_of(v, &bytes)) return 0 ; hasbytes = 1 ; } continue ; }
+    if (w.s[0] == 'f') { if (kv(w, "from=<", 6, &from)) { if (!from.len || from.s[from.len - 1] != '>') return 0 ; from.len-- ; } continue ; }
+    if (w.s[0] == 't' && kv(w, "to=<", 4, &v))
     {
       char buf[256] ;
+      span d ;
       if (!v.len || v.s[v.len - 1] != '>') return 0 ;
-      lrtab_get(&rcptdoms, buf, domain_of(v.s, v.len - 1, buf))[0]++ ;
+      d = domain_of(v.s, v.len - 1, buf) ;
+      lrtab_get(&rcptdoms, d.s, d.len)[0]++ ;
       nto++ ;
     }
   }
@@ -378,7 +466,8 @@ static int line_accept (ctx *c, span l)
   {
     /* queue-run may log the message before smtpd logs its accept, and may even be done
        with it: then the message was followed all the same */
-    lrlive_entry *m = (lrlive_entry *)msg_get(id, 1, c->t) ;
+    int isnew ;
+    lrlive_entry *m = msg_get(id, c->t, &isnew) ;
     if (m && !(m->a & 1))
     {
       if (m->a & 2) { st.followed++ ; st.local-- ; }
@@ -413,12 +502,12 @@ static int line_reject (ctx *c, span l)
 static int line_auth (ctx *c, span l)
 {
   span w = word(&l), ip, user ;
-  int ok = w.len == 7 && !memcmp(w.s, "success", 7) ;
-  if (!ok && !(w.len == 7 && !memcmp(w.s, "failure", 7))) return 0 ;
+  int ok = w.len == 7 && same(w.s, "success", 7) ;
+  if (!ok && !(w.len == 7 && same(w.s, "failure", 7))) return 0 ;
   if (!kv(word(&l), "ip=", 3, &ip) || !kv(word(&l), "user=", 5, &user)) return 0 ;
   {
     span mech ;
-    if (kv(word(&l), "mech=", 5, &mech) && ((mech.len == 4 && !memcmp(mech.s, "USER", 4)) || (mech.len == 4 && !memcmp(mech.s, "APOP", 4)))) c->sv[SV_POP] = 1 ;
+    if (kv(word(&l), "mech=", 5, &mech) && ((mech.len == 4 && same(mech.s, "USER", 4)) || (mech.len == 4 && same(mech.s, "APOP", 4)))) c->sv[SV_POP] = 1 ;
   }
   if (ok) { c->sv[SV_AUTHOK]++ ; return 1 ; }
   c->sv[SV_AUTHFAIL]++ ;
@@ -480,8 +569,8 @@ static int line_tls (ctx *c, span l)
 {
   span w = word(&l), ip ;
   if (!kv(word(&l), "ip=", 3, &ip)) return 0 ;
-  if (w.len == 7 && !memcmp(w.s, "success", 7)) { c->sv[SV_TLSOK]++ ; return 1 ; }
-  if (w.len == 7 && !memcmp(w.s, "failure", 7)) { c->sv[SV_TLSFAIL]++ ; return 1 ; }
+  if (w.len == 7 && same(w.s, "success", 7)) { c->sv[SV_TLSOK]++ ; return 1 ; }
+  if (w.len == 7 && same(w.s, "failure", 7)) { c->sv[SV_TLSFAIL]++ ; return 1 ; }
   return 0 ;
 }
 
@@ -496,6 +585,23 @@ static uint64_t id_time (span id)
   if (i < id.len && id.s[i] == '.')
     for (size_t k = i + 1, d = 0 ; k < id.len && id.s[k] >= '0' && id.s[k] <= '9' && d < 6 ; k++, d++) us = us * 10 + (uint64_t)(id.s[k] - '0') ;
   return s * NS + us * 1000 ;
+}
+
+/* the three numbers of an ID "N.N.N" (1 to 19 digits each): 1, or 0 for another form */
+static int id_numbers (span x, uint64_t *v)
+{
+  char const *p = x.s, *e = x.s + x.len ;
+  for (int k = 0 ; k < 3 ; k++)
+  {
+    char const *b = p ;
+    uint64_t n = 0 ;
+    unsigned int d ;
+    while (p < e && (d = (unsigned int)(unsigned char)*p - '0') <= 9) { n = n * 10 + d ; p++ ; }
+    if (p == b || p - b > 19) return 0 ;
+    v[k] = n ;
+    if (k < 2) { if (p == e || *p != '.') return 0 ; p++ ; }
+  }
+  return p == e ;
 }
 
 static void queue_size (ctx *c, int64_t delta, int set, uint64_t n)
@@ -521,20 +627,23 @@ static int line_queue (ctx *c, span l, unsigned int label)
   {
     span id = { l.s + 8, l.len - 8 } ;
     lrlive_entry *m ;
+    int isnew ;
     if (!id.len || memchr(id.s, ' ', id.len)) return 0 ;
     st.qnew++ ;
-    m = (lrlive_entry *)msg_get(id, 0, 0) ;
+    m = msg_get(id, c->t, &isnew) ;
     if (m && (m->a & 1)) st.followed++ ;
     else st.local++ ;
-    if (!m) { m = (lrlive_entry *)msg_get(id, 1, c->t) ; if (!m) return 0 ; }
+    if (!m) return 0 ;
     if (!(m->a & 2)) { m->a |= 2 ; queue_size(c, 1, 0, 0) ; }
     return 1 ;
   }
   if (l.s[0] == 'i' && starts(&l, "info msg ", 9))
   {
-    char const *p = memmem(l.s, l.len, ": bytes ", 8) ;
+    char const *p = l.s + 9, *e = l.s + l.len ;
     span r ;
     uint64_t u ;
+    /* the first ": bytes ": after the ID, which has no colon */
+    for (; (p = memchr(p, ':', (size_t)(e - p))) ; p++) if (e - p >= 8 && same(p, ": bytes ", 8)) break ;
     if (!p) return 0 ;
     r.s = p + 8 ; r.len = l.len - (size_t)(r.s - l.s) ;
     if (!u64_of(word(&r), &u)) return 0 ;
@@ -558,11 +667,13 @@ static int line_queue (ctx *c, span l, unsigned int label)
   {
     span r = { l.s + 18, l.len - 18 }, dno = word(&r), kmsg = word(&r), id = word(&r), ch = word(&r) ;
     char dom[256] ;
+    span d ;
     lrlive_entry *m ;
     job *j ;
     uint64_t n, at ;
-    size_t nr = 1, dl ;
-    if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n) || kmsg.len != 3 || memcmp(kmsg.s, "msg", 3)) return 0 ;
+    size_t nr ;
+    int isnew ;
+    if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n) || kmsg.len != 3 || !same(kmsg.s, "msg", 3)) return 0 ;
     if (!id.len || id.len >= LRKEYMAX || !ch.len || !r.len) return 0 ;
     dno.len-- ;
     if (n == 1)
@@ -571,17 +682,15 @@ static int line_queue (ctx *c, span l, unsigned int label)
       for (size_t i = 0 ; i < JOBRING ; i++) if (jobring[i].label == label) jobring[i].left = 0 ;
       st.restarts++ ;
     }
-    for (size_t i = 0 ; i < r.len ; i++) if (r.s[i] == ',') nr++ ;
+    nr = 1 + count_byte(r.s, r.len, ',') ;
     {
-      char const *comma = memchr(r.s, ',', r.len) ;
-      dl = domain_of(r.s, comma ? (size_t)(comma - r.s) : r.len, dom) ;
+      char const *comma = nr > 1 ? memchr(r.s, ',', r.len) : 0 ;
+      d = domain_of(r.s, comma ? (size_t)(comma - r.s) : r.len, dom) ;
     }
-    m = lrlive_find(&msgs, id.s, id.len) ;
-    if (!m)
+    m = lrlive_get(&msgs, id.s, id.len, &isnew) ;
+    if (isnew)
     {
       /* queued before the logs start, or before a restart: known from now on */
-      m = lrlive_add(&msgs, id.s, id.len) ;
-      if (!m) dienomem() ;
       m->t = id_time(id) ; m->a = 2 ; m->b = 0 ;
       queue_size(c, 1, 0, 0) ;
     }
@@ -589,16 +698,13 @@ static int line_queue (ctx *c, span l, unsigned int label)
     j = jobring + (n & (JOBRING - 1)) ;
     j->dno = n ; j->label = label ;
     j->t = at ;
-    j->dom = lrtab_index(&doms, dom, dl) ;
+    j->dom = lrtab_index(&doms, d.s, d.len) ;
     j->left = (uint32_t)nr ;
     {
       /* the ID kept as its numbers, for the worst delay; 0.0.0 when it has another form */
-      span x = id ;
-      uint64_t a = 0, b = 0, c = 0 ;
-      char const *d1 = memchr(x.s, '.', x.len), *d2 = d1 ? memchr(d1 + 1, '.', x.len - (size_t)(d1 + 1 - x.s)) : 0 ;
-      if (!d2 || !u64_of((span){ x.s, (size_t)(d1 - x.s) }, &a) || !u64_of((span){ d1 + 1, (size_t)(d2 - d1 - 1) }, &b)
-       || !u64_of((span){ d2 + 1, x.len - (size_t)(d2 + 1 - x.s) }, &c) || a > UINT32_MAX || b > UINT32_MAX) a = b = c = 0 ;
-      j->sec = (uint32_t)a ; j->usec = (uint32_t)b ; j->ino = c ;
+      uint64_t v[3] = { 0, 0, 0 } ;
+      if (!id_numbers(id, v) || v[0] > UINT32_MAX || v[1] > UINT32_MAX) v[0] = v[1] = v[2] = 0 ;
+      j->sec = (uint32_t)v[0] ; j->usec = (uint32_t)v[1] ; j->ino = v[2] ;
     }
     return 1 ;
   }
@@ -610,9 +716,9 @@ static int line_queue (ctx *c, span l, unsigned int label)
     int k ;
     if (!dno.len || dno.s[dno.len - 1] != ':' || !u64_of((span){ dno.s, dno.len - 1 }, &n)) return 0 ;
     dno.len-- ;
-    if (kind.len == 8 && !memcmp(kind.s, "success:", 8)) k = DM_OK ;
-    else if (kind.len == 9 && !memcmp(kind.s, "deferral:", 9)) k = DM_DEFER ;
-    else if (kind.len == 8 && !memcmp(kind.s, "failure:", 8)) k = DM_FAIL ;
+    if (kind.len == 8 && same(kind.s, "success:", 8)) k = DM_OK ;
+    else if (kind.len == 9 && same(kind.s, "deferral:", 9)) k = DM_DEFER ;
+    else if (kind.len == 8 && same(kind.s, "failure:", 8)) k = DM_FAIL ;
     else return 0 ;
     j = job_find(label, n) ;
     if (!j) { st.dorphan++ ; dm = lrtab_get(&doms, "(unknown)", 9) ; }
@@ -702,8 +808,8 @@ static int line_diag (span l)
   if (!p || (size_t)(p - l.s) + 2 > l.len || p[1] != ' ') return 0 ;
   n = (size_t)(p - l.s) ;
   for (size_t i = 0 ; i < n ; i++) if (l.s[i] == ' ') return 0 ;
-  if (l.len >= n + 10 && !memcmp(p + 2, "warning:", 8)) { lrtab_get(&warns, l.s, n + 10)[0]++ ; return 1 ; }
-  if (l.len >= n + 8 && !memcmp(p + 2, "fatal:", 6)) { lrtab_get(&warns, l.s, n + 8)[0]++ ; return 1 ; }
+  if (l.len >= n + 10 && same(p + 2, "warning:", 8)) { lrtab_get(&warns, l.s, n + 10)[0]++ ; return 1 ; }
+  if (l.len >= n + 8 && same(p + 2, "fatal:", 6)) { lrtab_get(&warns, l.s, n + 8)[0]++ ; return 1 ; }
   return 0 ;
 }
 
@@ -770,6 +876,8 @@ typedef struct
   uint64_t t ;                  /* the stamp of the head line, or of the last stamped one */
   span head ;                   /* the head line, stamp removed; head.s == 0: none */
   int stamped ;
+  char stamp[24] ;              /* the hex digits of the stamp s->t was read from */
+  uint64_t secbase ;            /* s->t less its nanoseconds */
   char const *name ;            /* for messages */
 } stream ;
 
@@ -940,6 +1048,24 @@ static int stream_open_next (stream *s)
   return 0 ;
 }
 
+/* the next newline in the buffer from s->pos on, or 0; reads up to 15 bytes past s->len (the
+   buffer has 16 to spare, zeroed at first) */
+static inline char *stream_findnl (stream *s)
+{
+  char *p = s->buf + s->pos, *e = s->buf + s->len ;
+#ifdef __SSE2__
+  __m128i nl = _mm_set1_epi8('\n') ;
+  for (; p < e ; p += 16)
+  {
+    unsigned int m = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((__m128i const *)(void const *)p), nl)) ;
+    if (m) { p += __builtin_ctz(m) ; return p < e ? p : 0 ; }
+  }
+  return 0 ;
+#else
+  return p < e ? memchr(p, '\n', (size_t)(e - p)) : 0 ;
+#endif
+}
+
 /* the next line of s into s->head (0 at the end), its stamp read */
 static void stream_next (stream *s)
 {
@@ -947,7 +1073,7 @@ static void stream_next (stream *s)
   {
     char *nl ;
     if (s->fd < 0 && !stream_open_next(s)) { s->head.s = 0 ; return ; }
-    nl = s->len > s->pos ? memchr(s->buf + s->pos, '\n', s->len - s->pos) : 0 ;
+    nl = stream_findnl(s) ;
     if (!nl && !s->eof && s->len - s->pos < LINEMAX)
     {
       ssize_t r ;
@@ -994,7 +1120,20 @@ static void stream_next (stream *s)
       if (len && line[len - 1] == '\r') len-- ;
       if (len >= 26 && line[0] == '@' && line[25] == ' ')
       {
-        uint64_t t = stamp_scan(line) ;
+        uint64_t t ;
+        uint32_t nano ;
+        /* most lines carry the stamp of the line before them, or its second */
+        if (s->t && same(line + 1, s->stamp, 24)) t = s->t ;
+        else if (s->t && same(line + 1, s->stamp, 16) && hex8(line + 17, &nano) && nano < NS)
+        {
+          t = s->secbase + nano ;
+          memcpy(s->stamp + 16, line + 17, 8) ;
+        }
+        else if ((t = stamp_scan(line)))
+        {
+          memcpy(s->stamp, line + 1, 24) ;
+          s->secbase = t - t % NS ;
+        }
         if (t) { s->t = t ; s->stamped = 1 ; s->head.s = line + 26 ; s->head.len = len - 26 ; return ; }
         /* the shape of a stamp, not a valid one: the line is read without it */
         line += 26 ; len -= 26 ;
@@ -1006,6 +1145,30 @@ static void stream_next (stream *s)
       return ;
     }
   }
+}
+
+/* the next line of s when it is a whole line stamped in the second of the line before (most
+   are): 1, or 0 for stream_next() to take it */
+static inline int stream_quick (stream *s)
+{
+  char *nl, *line ;
+  size_t len ;
+  uint32_t nano ;
+  if (s->fd < 0 || !s->t || !(nl = stream_findnl(s))) return 0 ;
+  line = s->buf + s->pos ;
+  len = (size_t)(nl - line) ;
+  if (len < 26 || len > LINEMAX || line[len - 1] == '\r' || line[0] != '@' || line[25] != ' ' || !same(line + 1, s->stamp, 16)) return 0 ;
+  if (!same(line + 17, s->stamp + 16, 8))
+  {
+    if (!hex8(line + 17, &nano) || nano >= NS) return 0 ;
+    s->t = s->secbase + nano ;
+    memcpy(s->stamp + 16, line + 17, 8) ;
+  }
+  s->pos += len + 1 ;
+  st.read++ ;
+  s->stamped = 1 ;
+  s->head.s = line + 26 ; s->head.len = len - 26 ;
+  return 1 ;
 }
 
 /* messages accepted by smtpd that the queue has not logged an hour later, and messages
@@ -1044,7 +1207,13 @@ static void process (stream *s)
   if (r > 0)
   {
     st.used++ ;
-    if (c.t) { if (!st.first || c.t < st.first) st.first = c.t ; if (c.t > st.last) st.last = c.t ; }
+    if (c.t)
+    {
+      /* no branch on the order of the lines */
+      uint64_t f = st.first - 1 ;   /* 0 (none yet): the largest */
+      st.first = (c.t - 1 < f ? c.t - 1 : f) + 1 ;
+      st.last = c.t > st.last ? c.t : st.last ;
+    }
   }
   else if (!r) st.malformed++ ;
   else st.foreign++ ;
@@ -1056,7 +1225,7 @@ static void run (void)
   {
     stream *s = streams + i ;
     if (s->nfiles) qsort(s->files, s->nfiles, sizeof *s->files, cmpfile) ;
-    s->buf = malloc(BUFSIZE + 16) ;   /* word() may read 15 bytes past a line */
+    s->buf = calloc(1, BUFSIZE + 16) ;   /* word() and stream_findnl() read up to 15 bytes past a line */
     if (!s->buf) dienomem() ;
     stream_next(s) ;
   }
@@ -1071,7 +1240,7 @@ static void run (void)
     {
       uint64_t t ;
       process(best) ;
-      stream_next(best) ;
+      if (!stream_quick(best)) stream_next(best) ;
       if (!best->head.s) break ;
       t = best->t ;
       if (nstreams > 1)

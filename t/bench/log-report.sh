@@ -3,9 +3,9 @@
 # order, about LOGREPORT_BENCH_MB megabytes, default 1024) against wc -l over the same file
 # (target: at most 3 times its time), and against Debian's pflogsumm over a Postfix log of the
 # same messages (target: at least 10 times faster); the peak memory of log-report. Files
-# read from the page cache (read once before); each time the best of 3 runs (pflogsumm: 1),
-# elapsed and CPU (user + system): the machine may be shared, and CPU time is what another
-# process does not change. Prints:
+# read from the page cache (read once before); log-report and wc -l run 5 times in turn, each
+# the best elapsed with its CPU (user + system) and the slowest elapsed (the spread: the machine
+# may be shared, and CPU time is what another process changes least); pflogsumm once. Prints:
 #   log-report vs wc -l: sluice X s, classic Y s, ratio Z
 #   log-report vs pflogsumm: sluice X s, classic Y s, ratio Z
 #   log-report peak memory: N kB over M MB (K lines)
@@ -27,20 +27,24 @@ lines=$(wc -l < "$W/sluice.log")
 nmsg=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["new"])' "$W/exp.json")
 cat "$W/sluice.log" "$W/postfix.log" > /dev/null
 
-# best of N: "elapsed cpu maxrss" of the fastest elapsed
-best() {
-  n=$1; shift
-  for i in $(seq "$n"); do /usr/bin/time -f "%e %U %S %M" -o "$W/t.$i" "$@" > /dev/null 2>"$W/err" || { cat "$W/err"; exit 1; }; done
-  for i in $(seq "$n"); do awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$W/t.$i"; done | sort -n | head -1
+# one run of a command, its times appended to $W/t.NAME: "elapsed cpu maxrss"
+run1() {
+  name=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$W/t" "$@" > /dev/null 2>"$W/err" || { cat "$W/err"; exit 1; }
+  awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$W/t" >> "$W/t.$name"
 }
+# "elapsed cpu maxrss slowest-elapsed" of the fastest run of NAME
+best() { sort -n "$W/t.$1" | awk 'NR == 1 { b = $0 } { e = $1 } END { print b, e }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }'; }
 echo "log-report: ${size} MB, $lines lines, $nmsg messages; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: take these as a first indication)"
-set -- $(best 3 wc -l "$W/sluice.log"); wce=$1 wcc=$2
-set -- $(best 3 "$B/log-report" "$W/sluice.log"); lre=$1 lrc=$2 lrm=$3
-set -- $(best 1 pflogsumm "$W/postfix.log"); pfe=$1 pfc=$2
+for i in 1 2 3 4 5; do run1 wc wc -l "$W/sluice.log"; run1 lr "$B/log-report" "$W/sluice.log"; done
+run1 pf pflogsumm "$W/postfix.log"
+set -- $(best wc); wce=$1 wcc=$2 wcs=$4
+set -- $(best lr); lre=$1 lrc=$2 lrm=$3 lrs=$4
+set -- $(best pf); pfe=$1 pfc=$2
 "$B/log-report" -j "$W/sluice.log" | "$PY" -c 'import json,sys
 r = json.load(sys.stdin); e = json.load(open(sys.argv[1]))
 assert r["queue"]["new"] == e["new"], (r["queue"]["new"], e["new"])' "$W/exp.json" || { echo "log-report: the report's count is wrong"; exit 1; }
-echo "log-report vs wc -l: sluice $lre s, classic $wce s, ratio $(ratio "$lre" "$wce") (target at most 3); CPU: sluice $lrc s, classic $wcc s, ratio $(ratio "$lrc" "$wcc")"
+echo "log-report vs wc -l: sluice $lre s, classic $wce s, ratio $(ratio "$lre" "$wce") (target at most 3); CPU: sluice $lrc s, classic $wcc s, ratio $(ratio "$lrc" "$wcc"); slowest of 5: sluice $lrs s, classic $wcs s"
 echo "log-report vs pflogsumm: sluice $lre s, classic $pfe s, ratio $(ratio "$pfe" "$lre") (target at least 10 times faster; $nmsg messages, $(wc -l < "$W/postfix.log") Postfix lines); CPU: sluice $lrc s, classic $pfc s"
 echo "log-report peak memory: $lrm kB over $size MB ($lines lines)"

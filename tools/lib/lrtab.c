@@ -5,25 +5,67 @@
 
 static void nomem (void) { strerr_diefu1sys(111, "allocate memory") ; }
 
-static uint32_t hashb (char const *s, size_t n)
+/* the last 1 to 7 bytes of a key as a word, read without going past them */
+static inline uint64_t tail (char const *s, size_t n)
 {
-  uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n ;
-  while (n >= 8)
+  uint64_t w = 0 ;
+  if (n >= 4)
   {
-    uint64_t w ;
-    memcpy(&w, s, 8) ;
-    h = (h ^ w) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ;
-    s += 8 ; n -= 8 ;
+    uint32_t a, b ;
+    memcpy(&a, s, 4) ; memcpy(&b, s + n - 4, 4) ;
+    w = (uint64_t)a | (uint64_t)b << 32 ;
   }
-  if (n)
+  else if (n) w = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n >> 1] << 8 | (uint64_t)(unsigned char)s[n - 1] << 16 ;
+  return w ;
+}
+
+static inline uint32_t hashb (char const *s, size_t n)
+{
+  uint64_t h, x, y ;
+  if (n <= 16)
   {
-    uint64_t w = 0 ;
-    memcpy(&w, s, n) ;
-    h = (h ^ w) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ;
+    /* the keys of the tables mostly: two multiplications side by side */
+    if (n >= 8) { memcpy(&x, s, 8) ; memcpy(&y, s + n - 8, 8) ; }
+    else { x = tail(s, n) ; y = 0 ; }
+    h = (x ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL ^ (y ^ n) * 0xc4ceb9fe1a85ec53ULL ;
   }
-  h *= 0xc4ceb9fe1a85ec53ULL ;
-  h ^= h >> 29 ;
-  return (uint32_t)h ;
+  else if (n <= 32)
+  {
+    /* queue IDs, addresses: four side by side, the last two overlapping the first two */
+    uint64_t z, w ;
+    memcpy(&x, s, 8) ; memcpy(&y, s + 8, 8) ; memcpy(&z, s + n - 16, 8) ; memcpy(&w, s + n - 8, 8) ;
+    h = (x ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL ^ (y ^ n) * 0xc4ceb9fe1a85ec53ULL
+      ^ (z ^ 0x2545f4914f6cdd1dULL) * 0xd6e8feb86659fd93ULL ^ (w ^ 0x6a09e667f3bcc909ULL) * 0x9e3779b97f4a7c15ULL ;
+  }
+  else
+  {
+    h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n ;
+    for (; n > 8 ; s += 8, n -= 8)
+    {
+      memcpy(&x, s, 8) ;
+      h = (h ^ x) * 0xff51afd7ed558ccdULL ; h ^= h >> 32 ;
+    }
+    /* the last 8 bytes, overlapping the ones before (the length is in h) */
+    memcpy(&x, s + n - 8, 8) ;
+    h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL ;
+  }
+  /* a multiplication carries each bit upwards only: the top half of the product depends on
+     every bit of the folded value */
+  h = (h ^ h >> 32) * 0x9e3779b97f4a7c15ULL ;
+  return (uint32_t)(h >> 32) ;
+}
+
+static inline uint64_t load64 (char const *s) { uint64_t x ; memcpy(&x, s, 8) ; return x ; }
+
+/* a[0..n) == b[0..n), without a call for the keys up to 32 bytes */
+static inline __attribute__((always_inline)) int keyeq (char const *a, char const *b, size_t n)
+{
+  if (n > 32) return !memcmp(a, b, n) ;
+  if (n > 16)
+    return !((load64(a) ^ load64(b)) | (load64(a + 8) ^ load64(b + 8))
+           | (load64(a + n - 16) ^ load64(b + n - 16)) | (load64(a + n - 8) ^ load64(b + n - 8))) ;
+  if (n >= 8) return !((load64(a) ^ load64(b)) | (load64(a + n - 8) ^ load64(b + n - 8))) ;
+  return tail(a, n) == tail(b, n) ;
 }
 
 int lrtab_init (lrtab *t, unsigned int ncnt)
@@ -39,13 +81,15 @@ int lrtab_init (lrtab *t, unsigned int ncnt)
 static void grow_slots (lrtab *t)
 {
   uint32_t size = 2 * (t->mask + 1) ;
-  uint32_t *s = calloc(size, sizeof *s) ;
+  uint64_t *s = calloc(size, sizeof *s) ;
   if (!s || !size) nomem() ;
-  for (uint32_t i = 0 ; i < t->n ; i++)
+  for (uint32_t i = 0 ; i <= t->mask ; i++)
   {
-    uint32_t h = t->hash[i] & (size - 1) ;
+    uint32_t h ;
+    if (!t->slot[i]) continue ;
+    h = (uint32_t)(t->slot[i] >> 32) & (size - 1) ;
     while (s[h]) h = (h + 1) & (size - 1) ;
-    s[h] = i + 1 ;
+    s[h] = t->slot[i] ;
   }
   free(t->slot) ;
   t->slot = s ;
@@ -59,11 +103,9 @@ static void grow_entries (lrtab *t)
   if (koff) t->koff = koff ;
   uint32_t *klen = realloc(t->klen, cap * sizeof *klen) ;
   if (klen) t->klen = klen ;
-  uint32_t *hash = realloc(t->hash, cap * sizeof *hash) ;
-  if (hash) t->hash = hash ;
   uint64_t *cnt = realloc(t->cnt, (size_t)cap * t->ncnt * sizeof *cnt) ;
   if (cnt) t->cnt = cnt ;
-  if (!koff || !klen || !hash || !cnt || cap < t->cap) nomem() ;
+  if (!koff || !klen || !cnt || cap < t->cap) nomem() ;
   t->cap = cap ;
 }
 
@@ -72,8 +114,8 @@ uint32_t lrtab_index (lrtab *t, char const *k, size_t len)
   uint32_t h = hashb(k, len), i = h & t->mask ;
   for (; t->slot[i] ; i = (i + 1) & t->mask)
   {
-    uint32_t e = t->slot[i] - 1 ;
-    if (t->hash[e] == h && t->klen[e] == len && !memcmp(t->kb + t->koff[e], k, len)) return e ;
+    uint32_t e = (uint32_t)t->slot[i] - 1 ;
+    if ((uint32_t)(t->slot[i] >> 32) == h && t->klen[e] == len && keyeq(t->kb + t->koff[e], k, len)) return e ;
   }
   if (t->n == t->cap) grow_entries(t) ;
   if (t->kblen + len + 1 > t->kbcap)
@@ -89,10 +131,10 @@ uint32_t lrtab_index (lrtab *t, char const *k, size_t len)
     uint32_t e = t->n++ ;
     memcpy(t->kb + t->kblen, k, len) ;
     t->kb[t->kblen + len] = 0 ;
-    t->koff[e] = t->kblen ; t->klen[e] = (uint32_t)len ; t->hash[e] = h ;
+    t->koff[e] = t->kblen ; t->klen[e] = (uint32_t)len ;
     t->kblen += len + 1 ;
     memset(t->cnt + (size_t)e * t->ncnt, 0, t->ncnt * sizeof *t->cnt) ;
-    t->slot[i] = e + 1 ;
+    t->slot[i] = (uint64_t)h << 32 | (e + 1) ;
     if (2 * t->n > t->mask) grow_slots(t) ;
     return e ;
   }
@@ -103,9 +145,6 @@ uint64_t *lrtab_get (lrtab *t, char const *k, size_t len)
   return lrtab_counters(t, lrtab_index(t, k, len)) ;
 }
 
-uint64_t *lrtab_counters (lrtab const *t, uint32_t i) { return t->cnt + (size_t)i * t->ncnt ; }
-char const *lrtab_key (lrtab const *t, uint32_t i) { return t->kb + t->koff[i] ; }
-size_t lrtab_keylen (lrtab const *t, uint32_t i) { return t->klen[i] ; }
 
 static int keycmp (lrtab const *t, uint32_t a, uint32_t b)
 {
@@ -175,54 +214,69 @@ int lrlive_init (lrlive *t)
   return !!t->e ;
 }
 
-lrlive_entry *lrlive_find (lrlive *t, char const *k, size_t len)
+/* the slot of key k of hash h: its entry, or the free slot where it goes */
+static inline lrlive_entry *slot (lrlive const *t, char const *k, size_t len, uint32_t h)
 {
   uint32_t i ;
-  if (!len || len >= LRKEYMAX) return 0 ;
-  for (i = hashb(k, len) & t->mask ; t->e[i].klen ; i = (i + 1) & t->mask)
-    if (t->e[i].klen == len && !memcmp(t->e[i].key, k, len)) return t->e + i ;
-  return 0 ;
+  for (i = h & t->mask ; t->e[i].klen ; i = (i + 1) & t->mask)
+    if (t->e[i].hash == h && t->e[i].klen == len && keyeq(t->e[i].key, k, len)) break ;
+  return t->e + i ;
 }
 
-static lrlive_entry *place (lrlive_entry *e, uint32_t mask, char const *k, size_t len)
+lrlive_entry *lrlive_find (lrlive *t, char const *k, size_t len)
 {
-  uint32_t i = hashb(k, len) & mask ;
-  while (e[i].klen) i = (i + 1) & mask ;
-  return e + i ;
+  lrlive_entry *e ;
+  if (!len || len >= LRKEYMAX) return 0 ;
+  e = slot(t, k, len, hashb(k, len)) ;
+  return e->klen ? e : 0 ;
 }
 
-static void rebuild (lrlive *t, uint32_t size, int (*drop) (lrlive_entry const *, void *), void *data)
+static void rebuild (lrlive *t, uint32_t size)
 {
   lrlive_entry *e = calloc(size, sizeof *e) ;
-  uint32_t n = 0 ;
   if (!e) nomem() ;
   for (uint32_t i = 0 ; i <= t->mask ; i++)
   {
     lrlive_entry *o = t->e + i ;
-    if (!o->klen || (drop && (*drop)(o, data))) continue ;
-    *place(e, size - 1, o->key, o->klen) = *o ;
-    n++ ;
+    uint32_t j ;
+    if (!o->klen) continue ;
+    for (j = o->hash & (size - 1) ; e[j].klen ; j = (j + 1) & (size - 1)) ;
+    e[j] = *o ;
   }
   free(t->e) ;
-  t->e = e ; t->mask = size - 1 ; t->n = n ;
+  t->e = e ; t->mask = size - 1 ;
 }
 
-lrlive_entry *lrlive_add (lrlive *t, char const *k, size_t len)
+lrlive_entry *lrlive_get (lrlive *t, char const *k, size_t len, int *isnew)
 {
+  uint32_t h ;
   lrlive_entry *e ;
   if (!len || len >= LRKEYMAX) return 0 ;
-  if (2 * (t->n + 1) > t->mask + 1) rebuild(t, 2 * (t->mask + 1), 0, 0) ;
-  e = place(t->e, t->mask, k, len) ;
+  h = hashb(k, len) ;
+  e = slot(t, k, len, h) ;
+  *isnew = !e->klen ;
+  if (e->klen) return e ;
+  if (2 * (t->n + 1) > t->mask + 1) { rebuild(t, 2 * (t->mask + 1)) ; e = slot(t, k, len, h) ; }
   memset(e, 0, sizeof *e) ;
   memcpy(e->key, k, len) ;
   e->klen = (uint32_t)len ;
+  e->hash = h ;
   t->n++ ;
   return e ;
 }
 
-void lrlive_del (lrlive *t, lrlive_entry *e)
+lrlive_entry *lrlive_add (lrlive *t, char const *k, size_t len)
 {
-  uint32_t i = (uint32_t)(e - t->e), j = i ;
+  int isnew ;
+  lrlive_entry *e = lrlive_get(t, k, len, &isnew) ;
+  return e && isnew ? e : 0 ;
+}
+
+/* the entry at i removed: the ones after it in its cluster moved back into the hole when
+   their home slot allows; 1 when an entry was moved into i */
+static int remove_at (lrlive *t, uint32_t i)
+{
+  uint32_t j = i, first = i ;
   t->e[i].klen = 0 ;
   t->n-- ;
   for (;;)
@@ -230,7 +284,7 @@ void lrlive_del (lrlive *t, lrlive_entry *e)
     uint32_t h ;
     j = (j + 1) & t->mask ;
     if (!t->e[j].klen) break ;
-    h = hashb(t->e[j].key, t->e[j].klen) & t->mask ;
+    h = t->e[j].hash & t->mask ;
     /* e[j] may move to the hole at i when its home h is not in (i, j] cyclically */
     if (i <= j ? (h <= i || h > j) : (h <= i && h > j))
     {
@@ -238,6 +292,27 @@ void lrlive_del (lrlive *t, lrlive_entry *e)
       t->e[j].klen = 0 ;
       i = j ;
     }
+  }
+  return t->e[first].klen != 0 ;
+}
+
+void lrlive_del (lrlive *t, lrlive_entry *e)
+{
+  remove_at(t, (uint32_t)(e - t->e)) ;
+}
+
+void lrlive_filter (lrlive *t, int (*drop) (lrlive_entry const *, void *), void *data)
+{
+  /* in place, from a free slot on: no cluster wraps past the start, and an entry moved back
+     into a hole comes from a slot not yet seen */
+  uint32_t start = 0, size = t->mask + 1 ;
+  if (!t->n) return ;
+  while (t->e[start].klen) start++ ;
+  for (uint32_t k = 1 ; k <= size ; k++)
+  {
+    uint32_t i = (start + k) & t->mask ;
+    while (t->e[i].klen && (*drop)(t->e + i, data))
+      if (!remove_at(t, i)) break ;
   }
 }
 
@@ -251,12 +326,7 @@ static int has_prefix (lrlive_entry const *e, void *data)
 void lrlive_drop_prefix (lrlive *t, char const *p, size_t len)
 {
   struct prefix_s x = { p, len } ;
-  rebuild(t, t->mask + 1, &has_prefix, &x) ;
-}
-
-void lrlive_filter (lrlive *t, int (*drop) (lrlive_entry const *, void *), void *data)
-{
-  rebuild(t, t->mask + 1, drop, data) ;
+  lrlive_filter(t, &has_prefix, &x) ;
 }
 
 /* ---- lrhist ---- */

@@ -12,13 +12,12 @@
 typedef struct lrtab_s lrtab ;
 struct lrtab_s
 {
-  uint32_t *slot ;            /* entry + 1, 0 for empty */
+  uint64_t *slot ;            /* the key's hash << 32 | its entry + 1; 0 for empty */
   uint32_t mask ;
   uint32_t n, cap ;
   unsigned int ncnt ;
   uint64_t *koff ;
   uint32_t *klen ;
-  uint32_t *hash ;
   uint64_t *cnt ;
   char *kb ;                  /* the keys, each followed by a 0 */
   size_t kblen, kbcap ;
@@ -30,9 +29,9 @@ extern int lrtab_init (lrtab *t, unsigned int ncnt) ;
 extern uint64_t *lrtab_get (lrtab *t, char const *k, size_t len) ;
 /* The index of key k (added when new): stable for the table's life. */
 extern uint32_t lrtab_index (lrtab *t, char const *k, size_t len) ;
-extern uint64_t *lrtab_counters (lrtab const *t, uint32_t i) ;
-extern char const *lrtab_key (lrtab const *t, uint32_t i) ;     /* 0-terminated */
-extern size_t lrtab_keylen (lrtab const *t, uint32_t i) ;
+static inline uint64_t *lrtab_counters (lrtab const *t, uint32_t i) { return t->cnt + (size_t)i * t->ncnt ; }
+static inline char const *lrtab_key (lrtab const *t, uint32_t i) { return t->kb + t->koff[i] ; }     /* 0-terminated */
+static inline size_t lrtab_keylen (lrtab const *t, uint32_t i) { return t->klen[i] ; }
 #define lrtab_len(t) ((t)->n)
 /* The indices of at most max keys with the largest counter c (or the sum of the counters
    when c is -1), largest first, equal ones by key; keys whose value is 0 left out. Their
@@ -47,9 +46,9 @@ struct lrlive_entry_s
 {
   char key[LRKEYMAX] ;
   uint32_t klen ;             /* 0: a free slot */
+  uint32_t hash ;
   uint32_t a, b ;             /* the user's */
   uint64_t t ;                /* the user's */
-  char id[LRKEYMAX] ;         /* the user's */
 } ;
 typedef struct lrlive_s lrlive ;
 struct lrlive_s { lrlive_entry *e ; uint32_t mask, n ; } ;
@@ -58,8 +57,11 @@ extern int lrlive_init (lrlive *t) ;
 /* The entry of key k (1 to LRKEYMAX-1 bytes), or 0. */
 extern lrlive_entry *lrlive_find (lrlive *t, char const *k, size_t len) ;
 /* A new entry for key k, not in the table yet, other fields zero; pointers to entries are
-   invalid afterwards. */
+   invalid afterwards. 0 when k is there already or has no valid length. */
 extern lrlive_entry *lrlive_add (lrlive *t, char const *k, size_t len) ;
+/* The entry of key k, added (other fields zero, *isnew 1) when it is not there: one lookup
+   for both. 0 when k has no valid length. */
+extern lrlive_entry *lrlive_get (lrlive *t, char const *k, size_t len, int *isnew) ;
 /* Remove e; pointers to entries are invalid afterwards. */
 extern void lrlive_del (lrlive *t, lrlive_entry *e) ;
 /* Remove every entry whose key starts with p[0..len). */
