@@ -33,7 +33,9 @@ if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0)
   like "$out" '^TCPREMOTEIP=::1$' "IPv6: TCPREMOTEIP=::1"
   like "$out" '^TCPLOCALIP=::1$' "IPv6: TCPLOCALIP=::1"
   like "$out" "^TCPLOCALPORT=$PORT\$" "IPv6: TCPLOCALPORT"
-  is "$(get "$PORT" host=127.0.0.1 | head -c 5)" "ERROR" "::1 does not accept IPv4"
+  # the same port number on 127.0.0.1 may be another test's server by now (ports are per
+  # family): what matters is that ours does not answer there
+  unlike "$(get "$PORT" host=127.0.0.1)" '^TCPLOCALIP=(::1|::ffff:127\.0\.0\.1)$' "::1 does not accept IPv4"
   stop_pid "$SPID"
 
   # ---- "0": one dual-stack socket; IPv4 clients show as plain IPv4
