@@ -55,4 +55,4 @@ h, _, rest = d.partition(b"\n\n")
 n = int([l for l in h.split(b"\n") if l.startswith(b"envelope ")][0].split()[1])
 sys.stdout.buffer.write(rest[n:])' "$1"
 }
-qsend() { "$PY" "$TOP/t/qinj.py" "$@"; }
+qsend() { T=$T "$PY" "$TOP/t/qinj.py" "$@"; }

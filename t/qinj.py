@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """qinj.py SOCKET MODE [NAME=value...]: a client of the queue-injectd protocol (queue-injectd(8))
-for the filter tests. Sends the message of $T/m (or stdin when T is unset) for
-joe@example.com -> bob@example.org, with the variables given (flag e) when there are any.
+for the filter tests. Sends the message of $T/m for $QFROM (default joe@example.com)
+-> bob@example.org, with the variables given (flag e) when there are any.
 MODE: whole; drop (closes mid-message); hold (stops mid-message until the file $T/go exists,
 then sends the rest and commits). Prints the answer (empty when the connection closed
 without one)."""
@@ -17,7 +17,7 @@ s.connect(path)
 out = ns(b"1e" if vs else b"1")
 if vs:
     out += ns(b"".join(v.encode() + b"\0" for v in vs))
-out += ns(b"Fjoe@example.com\0Tbob@example.org\0\0")
+out += ns(b"F" + os.environ.get("QFROM", "joe@example.com").encode() + b"\0Tbob@example.org\0\0")
 half = len(msg) // 2
 s.sendall(out + ns(msg[:half]))
 if mode == "drop":
