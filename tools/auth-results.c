@@ -285,8 +285,11 @@ static int excepted (char const *domain)
   {
     char const *e = sa.s + i ;
     size_t k = strlen(e) ;
-    if (!strcasecmp(e, domain)) return 1 ;
-    if (e[0] == '.' && n > k && !strcasecmp(domain + n - k, e)) return 1 ;
+    if (!strcasecmp(e, domain) || (e[0] == '.' && n > k && !strcasecmp(domain + n - k, e)))
+    {
+      stralloc_free(&sa) ;
+      return 1 ;
+    }
   }
   stralloc_free(&sa) ;
   return 0 ;
@@ -457,23 +460,15 @@ static int filter (char const *msgs, size_t msglen, char const *envs, size_t env
 int main (int argc, char const *const *argv)
 {
   char const *sock = 0 ;
-  qfilterd_opts o = { .workers = 2, .timeout = 1200, .mode = 0600, .maxbytes = 0 } ;
+  qfilterd_opts o = QFILTERD_ZERO ;
   PROG = "auth-results" ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "d:c:T:m:b:", &l) ;
+      int opt = subgetopt_r(argc, argv, QFILTERD_OPTS, &l) ;
       if (opt == -1) break ;
-      switch (opt)
-      {
-        case 'd' : sock = l.arg ; break ;
-        case 'c' : if (!uint0_scan(l.arg, &o.workers) || !o.workers || o.workers > 1000) dieusage() ; break ;
-        case 'T' : if (!uint0_scan(l.arg, &o.timeout) || !o.timeout || o.timeout > 86400) dieusage() ; break ;
-        case 'm' : if (!uint0_oscan(l.arg, &o.mode) || o.mode > 0777) dieusage() ; break ;
-        case 'b' : if (!uint640_scan(l.arg, &o.maxbytes)) dieusage() ; break ;
-        default : dieusage() ;
-      }
+      if (qfilterd_option(opt, l.arg, &o, &sock) != 1) dieusage() ;
     }
     argc -= l.ind ; argv += l.ind ;
   }

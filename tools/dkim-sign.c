@@ -288,25 +288,20 @@ static int filter (char const *msg, size_t len, char const *env, size_t envlen, 
 int main (int argc, char const *const *argv)
 {
   char const *type = "rsa", *sock = 0 ;
-  qfilterd_opts o = { .workers = 2, .timeout = 1200, .mode = 0600, .maxbytes = 0 } ;
+  qfilterd_opts o = QFILTERD_ZERO ;
   int gen = 0 ;
   PROG = "dkim-sign" ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "gt:d:c:T:m:b:", &l) ;
+      int opt = subgetopt_r(argc, argv, "gt:" QFILTERD_OPTS, &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
         case 'g' : gen = 1 ; break ;
         case 't' : type = l.arg ; break ;
-        case 'd' : sock = l.arg ; break ;
-        case 'c' : if (!uint0_scan(l.arg, &o.workers) || !o.workers || o.workers > 1000) dieusage() ; break ;
-        case 'T' : if (!uint0_scan(l.arg, &o.timeout) || !o.timeout || o.timeout > 86400) dieusage() ; break ;
-        case 'm' : if (!uint0_oscan(l.arg, &o.mode) || o.mode > 0777) dieusage() ; break ;
-        case 'b' : if (!uint640_scan(l.arg, &o.maxbytes)) dieusage() ; break ;
-        default : dieusage() ;
+        default : if (qfilterd_option(opt, l.arg, &o, &sock) != 1) dieusage() ;
       }
     }
     argc -= l.ind ; argv += l.ind ;

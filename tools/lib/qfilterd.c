@@ -40,6 +40,19 @@ int qfilterd_once (qfilterd_fn *f)
   return qfilter_handon(out.head, out.headlen, out.msg, out.msglen, env.s, env.len) ;
 }
 
+int qfilterd_option (int opt, char const *arg, qfilterd_opts *o, char const **sock)
+{
+  switch (opt)
+  {
+    case 'd' : *sock = arg ; return 1 ;
+    case 'c' : return uint0_scan(arg, &o->workers) && o->workers && o->workers <= 1000 ;
+    case 'T' : return uint0_scan(arg, &o->timeout) && o->timeout && o->timeout <= 86400 ;
+    case 'm' : return uint0_oscan(arg, &o->mode) && o->mode <= 0777 ;
+    case 'b' : return !!uint640_scan(arg, &o->maxbytes) ;
+    default : return -1 ;
+  }
+}
+
 /* ---- a worker ------------------------------------------------------------------------------ */
 
 static qfilterd_opts const *opts ;
@@ -247,7 +260,7 @@ void qfilterd_main (char const *path, qfilterd_opts const *o, void (*init) (void
       if (tain_less(&STAMP, &later)) { if (tain_less(&later, &deadline)) deadline = later ; continue ; }
       pids[i] = fork() ;
       if (pids[i] < 0) { pids[i] = 0 ; strerr_warnwu1sys("fork a worker") ; tain_copynow(&started[i]) ; continue ; }
-      if (!pids[i]) { selfpipe_finish() ; close(sfd) ; free(pids) ; free(started) ; worker_main(init) ; }
+      if (!pids[i]) { selfpipe_finish() ; free(pids) ; free(started) ; worker_main(init) ; }
       tain_copynow(&started[i]) ;
       alive++ ;
     }

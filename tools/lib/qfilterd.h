@@ -38,7 +38,13 @@ struct qfilterd_opts_s
   unsigned int mode ;      /* of the socket */
   uint64_t maxbytes ;      /* a bigger message is refused (31), 0: no limit */
 } ;
+#define QFILTERD_OPTS "d:c:T:m:b:"
+#define QFILTERD_ZERO { .workers = 2, .timeout = 1200, .mode = 0600, .maxbytes = 0 }
 #define QFILTERD_MEMMAX 1048576   /* bytes of a message kept in memory; more in a file */
+
+/* The service's options (QFILTERD_OPTS): -d socket (into *sock), -c workers, -T timeout,
+   -m mode, -b maxbytes. 1 taken, 0 a bad value, -1 not one of them. */
+extern int qfilterd_option (int opt, char const *arg, qfilterd_opts *o, char const **sock) ;
 
 /* The program mode: read the message and envelope (qfilter_read), run f, hand the result on
    (qfilter_handon). The code to exit with, or does not return (exec). */
