@@ -12,7 +12,7 @@
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
 command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
 command -v swaks >/dev/null || skip_all "swaks not installed"
-plan 24
+plan 26
 
 q_init
 q_user bob@example.com
@@ -113,6 +113,20 @@ smtpd_at 192.0.2.1 QMAILQUEUESOCK="$A2"
 send "$PORT" "$T/signed.msg"
 like "$AR" 'spf=temperror.*dkim=temperror.*dmarc=temperror' "DNS silent: temperror everywhere"
 like "$(cat "$T/sw")" '<- +250 2\.0\.0 ok queued as' "and the message is queued"
+
+# --- DNS down, then back: the service caches no failure -----------------------------------------
+DP=$(free_port udp)
+A3=$T/ar3.sock
+start_bg env DNSCACHEIP="127.0.0.1:$DP" "$B/auth-results" -d "$A3" -c 1 2>>"$T/ar.log"
+wait_for 5 test -S "$A3"
+smtpd_at 192.0.2.1 QMAILQUEUESOCK="$A3"
+send "$PORT" "$T/signed.msg"
+like "$AR" 'spf=temperror smtp\.mailfrom' "no DNS server at DNSCACHEIP: spf=temperror"
+start_bg dnsmasq -k -C "$T/dns.conf" --pid-file= --port="$DP" --listen-address=127.0.0.1 --bind-interfaces \
+  --no-resolv --no-hosts --local=/test/ 2>>"$T/dnsmasq.err"
+wait_listen "$DP" udp
+send "$PORT" "$T/signed.msg"
+like "$AR" 'spf=pass smtp\.mailfrom=joe@pass\.test.*dkim=pass.*dmarc=pass' "the server back: the same worker passes the next message (no failure kept in its cache)"
 
 # --- chained: dkim-sign -d, then auth-results -d, then the queue ---------------------------------
 K=$T/dkim.sock

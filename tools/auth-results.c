@@ -17,6 +17,7 @@
 #include <arpa/nameser.h>
 #include <resolv.h>
 #include <spf2/spf.h>
+#include <spf2/spf_dns_cache.h>
 #include <opendkim/dkim.h>
 #include <opendmarc/dmarc.h>
 #include <skalibs/sgetopt.h>
@@ -371,7 +372,13 @@ static int filter (char const *msgs, size_t msglen, char const *envs, size_t env
   /* SPF, when the client is known (a network server's message) */
   if (ip && *ip)
   {
-    if (!srv && !(srv = SPF_server_new(SPF_DNS_CACHE, 0))) die_nomem() ;
+    if (!srv)
+    {
+      if (!(srv = SPF_server_new(SPF_DNS_CACHE, 0))) die_nomem() ;
+      /* a service keeps its cache: records as long as their TTL says, not libspf2's
+         minimums (half an hour, failures included: a DNS outage would outlive itself) */
+      SPF_dns_cache_set_ttl(srv->resolver, 0, 0, 0, 0) ;
+    }
     if (helo) spfhelo = spf_check(srv, ip, helo, 0) ;
     if (*sender) spfmail = spf_check(srv, ip, helo, sender) ;
     else spfmail = spfhelo ;
