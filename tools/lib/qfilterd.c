@@ -190,6 +190,7 @@ static void worker_main (void (*init) (void))
 {
   struct sigaction sa ;
   sigset_t term ;
+  unsigned int served = 0 ;
   memset(&sa, 0, sizeof sa) ;
   sa.sa_handler = &worker_term ;
   sigemptyset(&sa.sa_mask) ;
@@ -211,6 +212,9 @@ static void worker_main (void (*init) (void))
     }
     serve(fd) ;
     close(fd) ;
+    /* a fresh process now and then: what setenv and the libraries keep of each message
+       (glibc keeps every value a variable ever had) does not grow for ever */
+    if (++served >= QFILTERD_MAXUSE) _exit(0) ;
   }
 }
 

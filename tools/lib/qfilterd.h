@@ -41,6 +41,7 @@ struct qfilterd_opts_s
 #define QFILTERD_OPTS "d:c:T:m:b:"
 #define QFILTERD_ZERO { .workers = 2, .timeout = 1200, .mode = 0600, .maxbytes = 0 }
 #define QFILTERD_MEMMAX 1048576   /* bytes of a message kept in memory; more in a file */
+#define QFILTERD_MAXUSE 10000     /* messages a worker serves before another replaces it */
 
 /* The service's options (QFILTERD_OPTS): -d socket (into *sock), -c workers, -T timeout,
    -m mode, -b maxbytes. 1 taken, 0 a bad value, -1 not one of them. */
