@@ -43,3 +43,16 @@ filt() {
   env CAP="$T/$_o" NEXTQUEUE="$T/cap" "$@" "$B/$_tool" < "$_m" 1< "$T/env" 2> "$T/err"
   RC=$?
 }
+#   qmsg FILE                 the message of a queue file (after its header and envelope)
+#   qsend SOCK MODE [VARS]    t/qinj.py: a message for bob@example.org from joe@example.com
+#                             ($T/m) over a queue-injectd-protocol socket; MODE: whole, drop
+#                             (closes mid-message), hold (stops mid-message until $T/go
+#                             exists, then commits); prints the answer
+qmsg() {
+  "$PY" -c 'import sys
+d = open(sys.argv[1], "rb").read()
+h, _, rest = d.partition(b"\n\n")
+n = int([l for l in h.split(b"\n") if l.startswith(b"envelope ")][0].split()[1])
+sys.stdout.buffer.write(rest[n:])' "$1"
+}
+qsend() { T=$T "$PY" "$TOP/t/qinj.py" "$@"; }

@@ -17,19 +17,24 @@
 #include <arpa/nameser.h>
 #include <resolv.h>
 #include <spf2/spf.h>
+#include <spf2/spf_dns_cache.h>
 #include <opendkim/dkim.h>
 #include <opendmarc/dmarc.h>
+#include <skalibs/sgetopt.h>
 #include <skalibs/sig.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
+#include <skalibs/types.h>
 #include "authdns.h"
 #include "control.h"
 #include "dns.h"
 #include "qfilter.h"
+#include "qfilterd.h"
 #include "queue.h"
 
-#define USAGE "auth-results"
+#define USAGE "auth-results [ -d socket [ -c workers ] [ -T timeout ] [ -m mode ] [ -b maxbytes ] ]"
+#define dieusage() strerr_dieusage(100, USAGE)
 #define CODE_CONFIG 55
 #define CODE_REFUSED 31
 #define PSL "/usr/share/publicsuffix/public_suffix_list.dat"
@@ -185,24 +190,28 @@ static char const *dkim_name (DKIM_SIGINFO *sig)
    of temporary failures. */
 static unsigned int dkim_check (DMARC_POLICY_T *dm, char const *msg, size_t len)
 {
-  DKIM_LIB *lib = dkim_init(0, 0) ;
+  static DKIM_LIB *lib = 0 ;   /* made once: in a daemon's worker, for every message */
   DKIM *d ;
   DKIM_STAT st ;
   DKIM_SIGINFO **sigs ;
   int nsigs = 0, i ;
   unsigned int temp = 0 ;
-  unsigned int flags = DKIM_LIBFLAGS_FIXCRLF ;
-  if (!lib || dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK)
+  if (!lib)
   {
-    strerr_warnwu1x("initialise libopendkim") ;
-    _exit(QUEUE_BUG) ;
+    unsigned int flags = DKIM_LIBFLAGS_FIXCRLF ;
+    lib = dkim_init(0, 0) ;
+    if (!lib || dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK)
+    {
+      strerr_warnwu1x("initialise libopendkim") ;
+      _exit(QUEUE_BUG) ;
+    }
+    dkim_dns_set_init(lib, 0) ;
+    dkim_dns_set_close(lib, 0) ;
+    dkim_dns_set_query_service(lib, &dkres) ;
+    dkim_dns_set_query_start(lib, &dkdns_start) ;
+    dkim_dns_set_query_waitreply(lib, &dkdns_wait) ;
+    dkim_dns_set_query_cancel(lib, &dkdns_cancel) ;
   }
-  dkim_dns_set_init(lib, 0) ;
-  dkim_dns_set_close(lib, 0) ;
-  dkim_dns_set_query_service(lib, &dkres) ;
-  dkim_dns_set_query_start(lib, &dkdns_start) ;
-  dkim_dns_set_query_waitreply(lib, &dkdns_wait) ;
-  dkim_dns_set_query_cancel(lib, &dkdns_cancel) ;
   d = dkim_verify(lib, (unsigned char const *)"auth-results", 0, &st) ;
   if (!d) { strerr_warnwu2x("start verifying: ", dkim_getresultstr(st)) ; _exit(QUEUE_BUG) ; }
   st = dkim_chunk(d, (unsigned char *)msg, len) ;
@@ -239,7 +248,6 @@ static unsigned int dkim_check (DMARC_POLICY_T *dm, char const *msg, size_t len)
         (u_char *)name) ;
   }
   dkim_free(d) ;
-  dkim_close(lib) ;
   return temp ;
 }
 
@@ -278,8 +286,11 @@ static int excepted (char const *domain)
   {
     char const *e = sa.s + i ;
     size_t k = strlen(e) ;
-    if (!strcasecmp(e, domain)) return 1 ;
-    if (e[0] == '.' && n > k && !strcasecmp(domain + n - k, e)) return 1 ;
+    if (!strcasecmp(e, domain) || (e[0] == '.' && n > k && !strcasecmp(domain + n - k, e)))
+    {
+      stralloc_free(&sa) ;
+      return 1 ;
+    }
   }
   stralloc_free(&sa) ;
   return 0 ;
@@ -299,22 +310,34 @@ static int names_us (char const *f, size_t len, char const *me)
     && (i + n == len || strchr("; \t\r\n(", f[i + n])) ;
 }
 
-int main (int argc, char const *const *argv)
+/* the libraries and the settings that hold for every message, once */
+static void init (void)
 {
-  stralloc msg = STRALLOC_ZERO, env = STRALLOC_ZERO, me = STRALLOC_ZERO, from = STRALLOC_ZERO,
-           out = STRALLOC_ZERO, policy = STRALLOC_ZERO, rec = STRALLOC_ZERO ;
+  static int done = 0 ;
+  OPENDMARC_LIB_T lib ;
+  if (done) return ;
+  if (!authdns_init()) strerr_warnw1x("DNSCACHEIP is not an IPv4 address: SPF and DKIM keys cannot be looked up") ;
+  memset(&lib, 0, sizeof lib) ;
+  if (opendmarc_policy_library_init(&lib) != DMARC_PARSE_OKAY) { strerr_warnwu1x("initialise libopendmarc") ; _exit(QUEUE_BUG) ; }
+  done = 1 ;
+}
+
+/* the filter: the Authentication-Results: field before the message, without the fields
+   forged in our name */
+static int filter (char const *msgs, size_t msglen, char const *envs, size_t envlen, qfilterd_out *o)
+{
+  static stralloc me = STRALLOC_ZERO, from = STRALLOC_ZERO, out = STRALLOC_ZERO,
+                  policy = STRALLOC_ZERO, rec = STRALLOC_ZERO ;
+  static SPF_server_t *srv = 0 ;   /* its DNS cache stays warm from message to message */
+  struct { char const *s ; size_t len ; } msg = { msgs, msglen } ;
+  stralloc env = { .s = (char *)envs, .len = envlen, .a = envlen } ;
   char const *ip = getenv("TCPREMOTEIP"), *helo = getenv("SMTPHELO"), *sender ;
   DMARC_POLICY_T *dm = 0 ;
   spfres spfhelo = { .result = SPF_RESULT_NONE, .name = "none" }, spfmail = spfhelo ;
   unsigned int nfrom = 0, temp = 0 ;
-  int refuse = 0, code, r ;
-  PROG = "auth-results" ;
-  (void)argv ;
-  if (argc > 1) strerr_dieusage(100, USAGE) ;
-  sig_ignore(SIGPIPE) ;
-
-  code = qfilter_read(&msg, &env) ;
-  if (code) return code ;
+  int refuse = 0, r ;
+  init() ;
+  ar.len = 0 ; out.len = 0 ; author = 0 ; unaligned = 0 ;
   sender = qfilter_sender(&env) ;
   r = control_readline(&me, "authservid", 0) ;
   if (!r) r = control_readline(&me, "me", 0) ;
@@ -326,13 +349,10 @@ int main (int argc, char const *const *argv)
     strerr_warnw3x("control/dmarcpolicy: line 1: ", policy.s, ": neither tag nor reject") ;
     return CODE_CONFIG ;
   }
-  if (!authdns_init()) strerr_warnw1x("DNSCACHEIP is not an IPv4 address: SPF and DKIM keys cannot be looked up") ;
   if (helo && (!*helo || *helo == '[')) helo = 0 ;   /* an address literal has no SPF record */
 
   arcat("Authentication-Results: ") ; arcat(me.s) ;
   {
-    OPENDMARC_LIB_T lib ;
-    memset(&lib, 0, sizeof lib) ;
     r = control_readline(&psl, "publicsuffix", PSL) ;
     if (r < 0) { strerr_warnwu1sys("read control/publicsuffix") ; return CODE_CONFIG ; }
     if (access(psl.s, R_OK) < 0)
@@ -340,7 +360,6 @@ int main (int argc, char const *const *argv)
       if (r > 0) { strerr_warnwu2sys("read ", psl.s) ; return CODE_CONFIG ; }
       psl.len = 0 ;
     }
-    if (opendmarc_policy_library_init(&lib) != DMARC_PARSE_OKAY) { strerr_warnwu1x("initialise libopendmarc") ; return QUEUE_BUG ; }
   }
   if (qfilter_from_domain(msg.s, msg.len, &from, &nfrom) && nfrom == 1)
   {
@@ -353,8 +372,13 @@ int main (int argc, char const *const *argv)
   /* SPF, when the client is known (a network server's message) */
   if (ip && *ip)
   {
-    SPF_server_t *srv = SPF_server_new(SPF_DNS_CACHE, 0) ;
-    if (!srv) die_nomem() ;
+    if (!srv)
+    {
+      if (!(srv = SPF_server_new(SPF_DNS_CACHE, 0))) die_nomem() ;
+      /* a service keeps its cache: records as long as their TTL says, not libspf2's
+         minimums (half an hour, failures included: a DNS outage would outlive itself) */
+      SPF_dns_cache_set_ttl(srv->resolver, 0, 0, 0, 0) ;
+    }
     if (helo) spfhelo = spf_check(srv, ip, helo, 0) ;
     if (*sender) spfmail = spf_check(srv, ip, helo, sender) ;
     else spfmail = spfhelo ;
@@ -374,7 +398,6 @@ int main (int argc, char const *const *argv)
           *sender ? DMARC_POLICY_SPF_ORIGIN_MAILFROM : DMARC_POLICY_SPF_ORIGIN_HELO, (u_char *)spfmail.name) ;
     }
     if (spfmail.result == SPF_RESULT_TEMPERROR) temp++ ;
-    SPF_server_free(srv) ;
   }
 
   temp += dkim_check(dm, msg.s, msg.len) ;
@@ -421,6 +444,7 @@ int main (int argc, char const *const *argv)
   if (refuse)
   {
     strerr_warnw3x("refused: ", from.s, " publishes p=reject and the message fails DMARC") ;
+    o->why = "the author domain's DMARC policy says reject and the message fails DMARC" ;
     return CODE_REFUSED ;
   }
 
@@ -435,5 +459,28 @@ int main (int argc, char const *const *argv)
       }
     if (!stralloc_catb(&out, msg.s + kept, msg.len - kept)) die_nomem() ;
   }
-  return qfilter_handon(ar.s, ar.len, out.s, out.len, env.s, env.len) ;
+  o->head = ar.s ; o->headlen = ar.len ;
+  o->msg = out.s ; o->msglen = out.len ;
+  return 0 ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  char const *sock = 0 ;
+  qfilterd_opts o = QFILTERD_ZERO ;
+  PROG = "auth-results" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, QFILTERD_OPTS, &l) ;
+      if (opt == -1) break ;
+      if (qfilterd_option(opt, l.arg, &o, &sock) != 1) dieusage() ;
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc) dieusage() ;
+  sig_ignore(SIGPIPE) ;
+  if (sock) qfilterd_main(sock, &o, &init, &filter) ;
+  return qfilterd_once(&filter) ;
 }

@@ -20,12 +20,14 @@
 #include <skalibs/sig.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
+#include <skalibs/types.h>
 #include "atomic.h"
 #include "control.h"
 #include "qfilter.h"
+#include "qfilterd.h"
 #include "queue.h"
 
-#define USAGE "dkim-sign [ -g [ -t rsa|ed25519 ] domain selector ]"
+#define USAGE "dkim-sign [ -g [ -t rsa|ed25519 ] domain selector ] [ -d socket [ -c workers ] [ -T timeout ] [ -m mode ] [ -b maxbytes ] ]"
 #define dieusage() strerr_dieusage(100, USAGE)
 #define CODE_CONFIG 55          /* a key or control file that cannot be read */
 #define CODE_SIGN 81            /* the library failed: temporary, nothing queued */
@@ -133,20 +135,47 @@ static int genkey (char const *domain, char const *selector, char const *type)
 
 /* ---- signing ------------------------------------------------------------------------------ */
 
-/* the header names to sign: control/dkimheaders (one a line), else the default list */
-static char const **signed_headers (stralloc *sa)
+/* the header names to sign: control/dkimheaders (one a line), else the default list; 0 with
+   *code set on failure */
+static char const **signed_headers (stralloc *sa, int *code)
 {
   char const **list ;
   size_t i, n = 0 ;
   int r = control_readlines(sa, "dkimheaders") ;
-  if (r < 0) { strerr_warnwu1sys("read control/dkimheaders") ; _exit(CODE_CONFIG) ; }
+  if (r < 0) { strerr_warnwu1sys("read control/dkimheaders") ; *code = CODE_CONFIG ; return 0 ; }
   if (!sa->len) return (char const **)default_headers ;
   for (i = 0 ; i < sa->len ; i++) if (!sa->s[i]) n++ ;
   list = malloc((n + 1) * sizeof *list) ;
-  if (!list) _exit(QUEUE_NOMEM) ;
+  if (!list) { *code = QUEUE_NOMEM ; return 0 ; }
   for (i = 0, n = 0 ; i < sa->len ; i += strlen(sa->s + i) + 1) list[n++] = sa->s + i ;
   list[n] = 0 ;
   return list ;
+}
+
+/* the library, made once: in a daemon's worker, for every message it signs (control/
+   dkimheaders is read then) */
+static DKIM_LIB *lib_get (int *code)
+{
+  static DKIM_LIB *lib = 0 ;
+  static stralloc hdrs = STRALLOC_ZERO ;
+  unsigned int flags = DKIM_LIBFLAGS_FIXCRLF ;
+  char const **list ;
+  if (lib) return lib ;
+  list = signed_headers(&hdrs, code) ;
+  if (!list) return 0 ;
+  lib = dkim_init(0, 0) ;
+  if (!lib
+   || dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK
+   || dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, list, sizeof list) != DKIM_STAT_OK
+   || dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, (void *)oversign, sizeof list) != DKIM_STAT_OK)
+  {
+    strerr_warnwu1x("initialise libopendkim") ;
+    if (lib) dkim_close(lib) ;
+    lib = 0 ;
+    *code = CODE_SIGN ;
+    return 0 ;
+  }
+  return lib ;
 }
 
 /* one DKIM-Signature: field for msg, with the key in path, appended to head. 1, or the code */
@@ -192,7 +221,7 @@ static int sign_one (DKIM_LIB *lib, stralloc *head, char const *domain, char con
    code to exit with */
 static int sign_all (stralloc *head, char const *domain, char const *msg, size_t len)
 {
-  stralloc dir = STRALLOC_ZERO, hdrs = STRALLOC_ZERO, path = STRALLOC_ZERO ;
+  stralloc dir = STRALLOC_ZERO, path = STRALLOC_ZERO ;
   DKIM_LIB *lib = 0 ;
   DIR *dp ;
   size_t dirlen ;
@@ -222,21 +251,7 @@ static int sign_all (stralloc *head, char const *domain, char const *msg, size_t
     if (!strcmp(dot, ".rsa")) alg = DKIM_SIGN_RSASHA256 ;
     else if (!strcmp(dot, ".ed25519")) alg = DKIM_SIGN_ED25519SHA256 ;
     else continue ;
-    if (!lib)
-    {
-      unsigned int flags = DKIM_LIBFLAGS_FIXCRLF ;
-      char const **list = signed_headers(&hdrs) ;
-      lib = dkim_init(0, 0) ;
-      if (!lib
-       || dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK
-       || dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, list, sizeof list) != DKIM_STAT_OK
-       || dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, (void *)oversign, sizeof list) != DKIM_STAT_OK)
-      {
-        strerr_warnwu1x("initialise libopendkim") ;
-        code = CODE_SIGN ;
-        break ;
-      }
-    }
+    if (!lib && !(lib = lib_get(&code))) break ;
     path.len = 0 ;
     if (!stralloc_catb(&path, dir.s, dirlen) || !stralloc_cats(&path, de->d_name) || !stralloc_0(&path)) { code = QUEUE_NOMEM ; break ; }
     {
@@ -250,41 +265,50 @@ static int sign_all (stralloc *head, char const *domain, char const *msg, size_t
     if (code) break ;
   }
   closedir(dp) ;
-  if (lib) dkim_close(lib) ;
+  stralloc_free(&dir) ;
+  stralloc_free(&path) ;
   return code ;
+}
+
+/* the filter: the signatures of the From: domain's keys, before the message */
+static int filter (char const *msg, size_t len, char const *env, size_t envlen, qfilterd_out *out)
+{
+  static stralloc dom = STRALLOC_ZERO, head = STRALLOC_ZERO ;
+  (void)env ; (void)envlen ;
+  head.len = 0 ;
+  if (qfilter_from_domain(msg, len, &dom, 0))
+  {
+    int code = sign_all(&head, dom.s, msg, len) ;
+    if (code) { out->why = "unable to sign the message" ; return code ; }   /* a key exists but no signature: nothing is queued */
+  }
+  out->head = head.s ; out->headlen = head.len ;
+  return 0 ;
 }
 
 int main (int argc, char const *const *argv)
 {
-  stralloc msg = STRALLOC_ZERO, env = STRALLOC_ZERO, dom = STRALLOC_ZERO, head = STRALLOC_ZERO ;
-  char const *type = "rsa" ;
-  int gen = 0, code ;
+  char const *type = "rsa", *sock = 0 ;
+  qfilterd_opts o = QFILTERD_ZERO ;
+  int gen = 0 ;
   PROG = "dkim-sign" ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "gt:", &l) ;
+      int opt = subgetopt_r(argc, argv, "gt:" QFILTERD_OPTS, &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
         case 'g' : gen = 1 ; break ;
         case 't' : type = l.arg ; break ;
-        default : dieusage() ;
+        default : if (qfilterd_option(opt, l.arg, &o, &sock) != 1) dieusage() ;
       }
     }
     argc -= l.ind ; argv += l.ind ;
   }
-  if (gen) { if (argc != 2) dieusage() ; return genkey(argv[0], argv[1], type) ; }
+  if (gen) { if (argc != 2 || sock) dieusage() ; return genkey(argv[0], argv[1], type) ; }
   if (argc) dieusage() ;
   sig_ignore(SIGPIPE) ;
-
-  code = qfilter_read(&msg, &env) ;
-  if (code) return code ;
-  if (qfilter_from_domain(msg.s, msg.len, &dom, 0))
-  {
-    code = sign_all(&head, dom.s, msg.s, msg.len) ;
-    if (code) return code ;   /* a key exists but no signature: nothing is queued */
-  }
-  return qfilter_handon(head.s, head.len, msg.s, msg.len, env.s, env.len) ;
+  if (sock) qfilterd_main(sock, &o, 0, &filter) ;
+  return qfilterd_once(&filter) ;
 }

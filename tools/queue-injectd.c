@@ -25,6 +25,7 @@
 #include <skalibs/types.h>
 #include "unixlisten.h"
 #include "fdpass.h"
+#include "qinjsrv.h"
 #include "qqueue.h"
 #include "queue.h"
 
@@ -55,100 +56,9 @@ static int netuid (uid_t u)
 
 /* ---- a worker: one connection ------------------------------------------------------------ */
 
-typedef struct conn_s conn ;
-struct conn_s
-{
-  int fd ;
-  size_t pos, len ;
-  char buf[65536] ;
-} ;
-
-/* more input within the deadline: 1, 0 at EOF, -1 error or timeout (errno) */
-static int conn_fill (conn *c)
-{
-  struct pollfd p = { .fd = c->fd, .events = POLLIN, .revents = 0 } ;
-  ssize_t r ;
-  c->pos = c->len = 0 ;
-  for (;;)
-  {
-    int k = poll(&p, 1, timeout * 1000) ;
-    if (k < 0) { if (errno == EINTR) continue ; return -1 ; }
-    if (!k) { errno = ETIMEDOUT ; return -1 ; }
-    r = read(c->fd, c->buf, sizeof c->buf) ;
-    if (r < 0) { if (errno == EINTR || errno == EAGAIN) continue ; return -1 ; }
-    c->len = r ;
-    return r > 0 ;
-  }
-}
-
-static int conn_byte (conn *c, char *ch)
-{
-  if (c->pos == c->len)
-  {
-    int r = conn_fill(c) ;
-    if (r <= 0) return r ;
-  }
-  *ch = c->buf[c->pos++] ;
-  return 1 ;
-}
-
-/* the length of the next netstring, its ':' read: 1, 0 at EOF, -1 error, -2 malformed */
-static int conn_nslen (conn *c, uint64_t *len)
-{
-  unsigned int digits = 0 ;
-  *len = 0 ;
-  for (;;)
-  {
-    char ch ;
-    int r = conn_byte(c, &ch) ;
-    if (r <= 0) return r ;
-    if (ch == ':') return digits ? 1 : -2 ;
-    if (ch < '0' || ch > '9' || ++digits > 10) return -2 ;
-    *len = *len * 10 + (uint64_t)(ch - '0') ;
-  }
-}
-
-/* the ',' that ends a netstring: 1, or as conn_nslen */
-static int conn_nsend (conn *c)
-{
-  char ch ;
-  int r = conn_byte(c, &ch) ;
-  if (r <= 0) return r ;
-  return ch == ',' ? 1 : -2 ;
-}
-
-/* len bytes into sa (appended): 1, or as conn_nslen */
-static int conn_get (conn *c, stralloc *sa, size_t len)
-{
-  if (!stralloc_readyplus(sa, len)) return -1 ;
-  while (len)
-  {
-    size_t n ;
-    if (c->pos == c->len)
-    {
-      int r = conn_fill(c) ;
-      if (r <= 0) return r ;
-    }
-    n = c->len - c->pos < len ? c->len - c->pos : len ;
-    memcpy(sa->s + sa->len, c->buf + c->pos, n) ;
-    sa->len += n ; c->pos += n ; len -= n ;
-  }
-  return 1 ;
-}
-
 static void answer (int fd, int code, char const *text)
 {
-  stralloc sa = STRALLOC_ZERO ;
-  char fmt[UINT_FMT] ;
-  size_t n = uint_fmt(fmt, (unsigned int)code) ;
-  size_t len = n + 1 + strlen(text) ;
-  char head[UINT_FMT + 1] ;
-  size_t h = uint_fmt(head, (unsigned int)len) ;
-  head[h++] = ':' ;
-  if (stralloc_catb(&sa, head, h) && stralloc_catb(&sa, fmt, n) && stralloc_catb(&sa, " ", 1)
-   && stralloc_cats(&sa, text) && stralloc_catb(&sa, ",", 1))
-    allwrite(fd, sa.s, sa.len) ;
-  stralloc_free(&sa) ;
+  qinjsrv_answer(fd, code, text) ;
 }
 
 /* what went wrong, for the log: a failed read from the client */
@@ -168,36 +78,29 @@ static void serve (int fd)
 {
   static queue_writer w ;
   static stralloc sa = STRALLOC_ZERO, rcv = STRALLOC_ZERO ;
-  static conn c ;
+  static qinjsrv c ;
   struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 } ;
   socklen_t credlen = sizeof cred ;
-  uint64_t len ;
+  unsigned int flags ;
   int network, r, code ;
-  c.fd = fd ; c.pos = c.len = 0 ;
+  qinjsrv_init(&c, fd, timeout) ;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0)
   {
     strerr_warnwu1sys("read the credentials of a client") ;
     answer(fd, QUEUE_BUG, "unable to read the client's credentials") ;
     return ;
   }
-  /* the greeting: "1", and "n" when the client wrote its own Received: line */
+  /* the greeting: "1", with "n" when the client wrote its own Received: line; the
+     variables a client passes on for a filter ("e") are not for the queue */
   sa.len = 0 ;
-  r = conn_nslen(&c, &len) ;
-  if (r == 1) r = len <= 8 ? conn_get(&c, &sa, len) : -2 ;
-  if (r == 1) r = conn_nsend(&c) ;
+  r = qinjsrv_greeting(&c, &flags, &sa) ;
+  if (r == -3) { answer(fd, QUEUE_BUG, "unknown protocol") ; return ; }
   if (r != 1) { code = readfail(r) ; if (r != 0) answer(fd, code, "bad greeting") ; return ; }
-  if (!sa.len || sa.s[0] != QQUEUE_PROTO[0] || (sa.len > 1 && (sa.len > 2 || sa.s[1] != 'n')))
-  {
-    answer(fd, QUEUE_BUG, "unknown protocol") ;
-    return ;
-  }
-  network = sa.len == 2 && netuid(cred.uid) ;
+  network = (flags & QINJSRV_NET) && netuid(cred.uid) ;
   /* the envelope */
   sa.len = 0 ;
-  r = conn_nslen(&c, &len) ;
-  if (r == 1 && len > QUEUE_ENVMAX) { answer(fd, QUEUE_TOOLONG, "envelope too long") ; return ; }
-  if (r == 1) r = conn_get(&c, &sa, len) ;
-  if (r == 1) r = conn_nsend(&c) ;
+  r = qinjsrv_envelope(&c, &sa, QUEUE_ENVMAX) ;
+  if (r == -3) { answer(fd, QUEUE_TOOLONG, "envelope too long") ; return ; }
   if (r != 1) { code = readfail(r) ; if (r != 0) answer(fd, code, "bad envelope netstring") ; return ; }
   rcv.len = 0 ;
   if (!network && !queue_received_local(&rcv, cred.pid, cred.uid)) { answer(fd, QUEUE_NOMEM, "out of memory") ; return ; }
@@ -211,31 +114,18 @@ static void serve (int fd)
   /* the message, up to the empty netstring */
   for (;;)
   {
-    r = conn_nslen(&c, &len) ;
+    char const *s ;
+    size_t n ;
+    r = qinjsrv_data(&c, &s, &n) ;
     if (r != 1) break ;
-    if (!len) { r = conn_nsend(&c) ; if (r == 1) r = 2 ; break ; }
-    while (len)
+    code = queue_write_data(&w, s, n) ;
+    if (code)
     {
-      size_t n ;
-      if (c.pos == c.len)
-      {
-        r = conn_fill(&c) ;
-        if (r <= 0) goto out ;
-      }
-      n = c.len - c.pos < len ? c.len - c.pos : (size_t)len ;
-      code = queue_write_data(&w, c.buf + c.pos, n) ;
-      if (code)
-      {
-        strerr_warnwu1sys("write a message into the queue") ;
-        answer(fd, code, qqueue_strerror(code)) ;
-        return ;
-      }
-      c.pos += n ; len -= n ;
+      strerr_warnwu1sys("write a message into the queue") ;
+      answer(fd, code, qqueue_strerror(code)) ;
+      return ;
     }
-    r = conn_nsend(&c) ;
-    if (r != 1) break ;
   }
- out:
   if (r != 2)
   {
     queue_write_abort(&w) ;

@@ -69,15 +69,15 @@ static int spawn_program (qqueue *q)
   return 1 ;
 }
 
-int qqueue_connect (void)
+/* a connected stream socket to root followed by sub */
+static int connect_path (char const *root, char const *sub)
 {
   struct sockaddr_un sun = { .sun_family = AF_UNIX } ;
-  char const *root = control_root() ;
-  size_t n = strlen(root) ;
+  size_t n = strlen(root), k = strlen(sub) ;
   int fd ;
-  if (n + sizeof "/queue/inject" > sizeof sun.sun_path) { errno = ENAMETOOLONG ; return -1 ; }
+  if (n + k + 1 > sizeof sun.sun_path) { errno = ENAMETOOLONG ; return -1 ; }
   memcpy(sun.sun_path, root, n) ;
-  memcpy(sun.sun_path + n, "/queue/inject", sizeof "/queue/inject") ;
+  memcpy(sun.sun_path + n, sub, k + 1) ;
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) ;
   if (fd < 0) return -1 ;
   if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0)
@@ -88,6 +88,11 @@ int qqueue_connect (void)
     return -1 ;
   }
   return fd ;
+}
+
+int qqueue_connect (void)
+{
+  return connect_path(control_root(), "/queue/inject") ;
 }
 
 /* LEN: into buf (at least UINT64_FMT + 1 bytes): its length */
@@ -105,16 +110,39 @@ static int nsput (int fd, char const *s, size_t len)
   return allwrite(fd, head, n) == n && allwrite(fd, s, len) == len && allwrite(fd, ",", 1) == 1 ;
 }
 
-int qqueue_hello (int fd, char const *env, size_t envlen)
+/* the greeting; with vars, the flag e and the variables of QQUEUE_VARS that are set */
+static int hello (int fd, char const *env, size_t envlen, int vars)
 {
+  static char const *const names[] = { QQUEUE_VARS, 0 } ;
   char const *proto = getenv("PROTO") ;
   char head[UINT64_FMT + 1] ;
-  size_t n ;
-  if (!nsput(fd, proto && *proto ? QQUEUE_PROTO "n" : QQUEUE_PROTO, proto && *proto ? 2 : 1)) return 0 ;
+  char greet[4] = QQUEUE_PROTO ;
+  size_t n = 1 ;
+  if (proto && *proto) greet[n++] = 'n' ;
+  if (vars) greet[n++] = 'e' ;
+  if (!nsput(fd, greet, n)) return 0 ;
+  if (vars)
+  {
+    stralloc sa = STRALLOC_ZERO ;
+    int ok = 1 ;
+    for (char const *const *p = names ; *p && ok ; p++)
+    {
+      char const *v = getenv(*p) ;
+      if (v) ok = stralloc_cats(&sa, *p) && stralloc_catb(&sa, "=", 1) && stralloc_cats(&sa, v) && stralloc_0(&sa) ;
+    }
+    ok = ok && nsput(fd, sa.s, sa.len) ;
+    stralloc_free(&sa) ;
+    if (!ok) return 0 ;
+  }
   /* the envelope and its final \0 as one netstring */
   n = nshead(head, envlen + 1) ;
   return allwrite(fd, head, n) == n && allwrite(fd, env, envlen) == envlen && allwrite(fd, "", 1) == 1
     && allwrite(fd, ",", 1) == 1 ;
+}
+
+int qqueue_hello (int fd, char const *env, size_t envlen)
+{
+  return hello(fd, env, envlen, 0) ;
 }
 
 /* a whole netstring at buf[0..len): 1 with its payload at buf[*at..*at+*n), 0-terminated in
@@ -131,6 +159,12 @@ static int nsparse (char *buf, size_t len, size_t *at, size_t *n)
 }
 
 int qqueue_commit (int fd, char *id)
+{
+  char why[2] ;
+  return qqueue_commit_why(fd, id, why, sizeof why) ;
+}
+
+int qqueue_commit_why (int fd, char *id, char *why, size_t whymax)
 {
   char buf[256] ;
   size_t len = 0, at = 0, n = 0, k ;
@@ -150,6 +184,13 @@ int qqueue_commit (int fd, char *id)
   if (!whole) return 54 ;
   k = uint_scan(buf + at, &code) ;
   if (!k || code > 255 || (k < n && buf[at + k] != ' ')) return 54 ;
+  if (code && whymax)
+  {
+    size_t w = k < n ? n - k - 1 : 0 ;
+    if (w >= whymax) w = whymax - 1 ;
+    if (w) memcpy(why, buf + at + k + 1, w) ;
+    why[w] = 0 ;
+  }
   if (!code)
   {
     if (k >= n || n - k - 1 >= 48) return 54 ;
@@ -162,9 +203,22 @@ int qqueue_commit (int fd, char *id)
 int qqueue_start (qqueue *q, char const *env, size_t envlen)
 {
   char const *prog = getenv("QMAILQUEUE") ;
-  q->env = env ; q->envlen = envlen ; q->id[0] = 0 ;
+  char const *sock = getenv("QMAILQUEUESOCK") ;
+  q->env = env ; q->envlen = envlen ; q->id[0] = 0 ; q->why[0] = 0 ;
   q->pid = 0 ; q->msgfd = -1 ; q->envfd = -1 ;
-  if (!prog || !*prog)
+  if (sock && *sock)
+  {
+    /* a filter's socket; when it cannot be reached, its program or nothing: never the
+       queue behind the filter's back */
+    int fd = connect_path(sock, "") ;
+    if (fd >= 0)
+    {
+      if (hello(fd, env, envlen, 1)) { q->msgfd = fd ; return 1 ; }
+      close(fd) ;
+    }
+    if (!prog || !*prog) return 0 ;
+  }
+  else if (!prog || !*prog)
   {
     int fd = qqueue_connect() ;
     if (fd >= 0)
@@ -219,7 +273,7 @@ int qqueue_finish (qqueue *q)
   {
     /* the caller may have made the socket non-blocking to write with deadlines */
     if (q->msgfd >= 0) ndelay_off(q->msgfd) ;
-    code = q->msgfd >= 0 ? qqueue_commit(q->msgfd, q->id) : 54 ;
+    code = q->msgfd >= 0 ? qqueue_commit_why(q->msgfd, q->id, q->why, sizeof q->why) : 54 ;
     if (q->msgfd >= 0) close(q->msgfd) ;
     q->msgfd = -1 ;
     return code ;

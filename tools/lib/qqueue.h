@@ -2,7 +2,9 @@
    interface (DESIGN.md): that program, message on its fd 0, envelope on its fd 1 as Fsender\0
    Trcpt\0 ... \0. Otherwise to queue-injectd over its socket, $SLUICEDIR/queue/inject (no
    process to start), and when nobody listens there, through the program queue-inject (found
-   in PATH). The caller should ignore SIGPIPE. */
+   in PATH). With $QMAILQUEUESOCK set, to the filter listening on that socket first (same
+   protocol, the client's variables passed on: QQUEUE_VARS), then to $QMAILQUEUE when set;
+   never to the queue past the filter. The caller should ignore SIGPIPE. */
 #ifndef SLUICE_QQUEUE_H
 #define SLUICE_QQUEUE_H
 #include <sys/types.h>
@@ -17,8 +19,9 @@ struct qqueue_s
   char const *env ; /* the envelope given to qqueue_start (not copied) */
   size_t envlen ;
   char id[48] ;     /* the queue ID queue-injectd gave the message, or "" */
+  char why[160] ;   /* the reason a socket gave with a non-zero code, or "" */
 } ;
-#define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1, .env = 0, .envlen = 0, .id = "" }
+#define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1, .env = 0, .envlen = 0, .id = "", .why = "" }
 
 /* Start handing a message over, with its envelope env[0..envlen) (built with
    qqueue_envelope_add, without the final \0; it must stay valid until qqueue_finish).
@@ -58,10 +61,16 @@ extern char const *qqueue_strerror (int code) ;
 /* ---- the queue-injectd protocol (sluice-queue(5)) --------------------------------------
    On the stream socket, netstrings (LEN:BYTES,): first "1" then flags ("n": the caller is a
    network server that wrote its own Received: line), then the envelope with its final \0,
-   then the message in non-empty pieces, then an empty netstring that commits. The answer is
+   then the message in non-empty pieces, then an empty netstring that commits. With the flag
+   "e" in the greeting, a netstring of NAME=value\0 pairs follows it (to a filter's socket:
+   the variables of QQUEUE_VARS that are set). The answer is
    one netstring: "0 ID" when the message is queued, else the exit code in decimal, a space
    and a reason. Closing before the empty netstring drops the message. */
 #define QQUEUE_PROTO "1"
+/* what a filter may need of its client's environment (auth-results: TCPREMOTEIP, SMTPHELO) */
+#define QQUEUE_VARS "PROTO", "TCPLOCALIP", "TCPLOCALPORT", "TCPLOCALHOST", "TCPREMOTEIP", \
+  "TCPREMOTEPORT", "TCPREMOTEHOST", "TCPREMOTEINFO", "SMTPHELO", "RELAYCLIENT", "AUTHUSER", \
+  "SSL_PROTOCOL", "SSL_CIPHER"
 
 /* Connect to queue-injectd's socket: the descriptor (blocking, close-on-exec), or -1 with
    errno (ENOENT, ECONNREFUSED: it is not running). */
@@ -72,5 +81,8 @@ extern int qqueue_hello (int fd, char const *env, size_t envlen) ;
 
 /* Commit and read the answer on a socket: the code (and id, 48 bytes, when 0). */
 extern int qqueue_commit (int fd, char *id) ;
+
+/* The same, with the reason of a non-zero code in why (whymax bytes, 0-terminated). */
+extern int qqueue_commit_why (int fd, char *id, char *why, size_t whymax) ;
 
 #endif

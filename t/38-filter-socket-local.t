@@ -1,0 +1,44 @@
+#!/bin/sh
+# Local injection through a filter service: mail-inject and sendmail with QMAILQUEUESOCK
+# naming the socket of dkim-sign -d hand their messages to it (no process per message), and
+# they are queued signed, with queue-injectd's local Received: line (no network flag); the
+# service down: mail-inject fails temporarily and queues nothing, or runs QMAILQUEUE when set.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/queue-lib.sh"
+. "$(dirname "$0")/dkim-lib.sh"
+"$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
+plan 11
+
+q_init
+"$B/dkim-sign" -g mx.test.example r1 > "$T/r1.txt"
+start_bg "$B/queue-injectd" 2>>"$T/inject.log"
+wait_for 5 test -S "$Q/inject"
+K=$T/dkim.sock
+start_bg "$B/dkim-sign" -d "$K" -m 0666 2>>"$T/dkim.log"
+DPID=$BGPID
+wait_for 5 test -S "$K"
+is "$(stat -c %a "$K")" 666 "-m 0666: a socket any local user may use"
+todo() { ls "$Q/todo" | wc -l | tr -d ' '; }
+newest() { ls -t "$Q/todo/"* | head -1; }
+
+printf 'To: bob@example.org\nSubject: local\n\nbody\n' | env USER=alice QMAILQUEUESOCK="$K" "$B/mail-inject" bob@example.org
+is "$?" 0 "mail-inject through the service: exit 0"
+qmsg "$(newest)" > "$T/q.msg"
+is "$(grep -c '^DKIM-Signature:' "$T/q.msg")" 1 "queued signed for the From: mail-inject added (alice@mx.test.example)"
+is "$($DT verify "$T/q.msg" "$T/r1.txt")" pass "python's dkim verifies it"
+like "$(head -1 "$T/q.msg")" '^Received: \(sluice [0-9]+ invoked by uid [0-9]+\); ' "queue-injectd's local Received: line first (no network flag)"
+
+printf 'From: alice@mx.test.example\nTo: bob@example.org\nSubject: by sendmail\n\nbody\n' | env USER=alice QMAILQUEUESOCK="$K" "$B/sendmail" -t
+is "$?" 0 "sendmail -t through the service: exit 0"
+qmsg "$(newest)" > "$T/q.msg"
+is "$($DT verify "$T/q.msg" "$T/r1.txt")" pass "queued signed"
+
+stop_pid "$DPID"
+n=$(todo)
+printf 'Subject: down\n\nbody\n' | env USER=alice QMAILQUEUESOCK="$K" "$B/mail-inject" bob@example.org 2> "$T/err"
+is "$?" 111 "the service down: mail-inject fails temporarily (111)"
+is "$(todo)" "$n" "and nothing is queued unsigned"
+printf 'Subject: program\n\nbody\n' | env USER=alice QMAILQUEUESOCK="$K" QMAILQUEUE="$B/dkim-sign" "$B/mail-inject" bob@example.org
+is "$?" 0 "down, QMAILQUEUE=dkim-sign set too: the program takes it"
+qmsg "$(newest)" > "$T/q.msg"
+is "$($DT verify "$T/q.msg" "$T/r1.txt")" pass "signed all the same"
