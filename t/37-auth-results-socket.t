@@ -96,7 +96,7 @@ like "$(cat "$T/q.msg")" 'Authentication-Results: other\.example; dkim=pass' "an
 echo reject > "$S/control/dmarcpolicy"
 n=$(todo)
 send "$P9" "$T/m"
-like "$(cat "$T/sw")" "<\*\* +554 5\.3\.0 queue failure: .*\(#31\)" "control/dmarcpolicy reject (read per message): p=reject and a failure refused with 554"
+like "$(cat "$T/sw")" "<\*\* +554 5\.3\.0 queue failure: the author domain.s DMARC policy says reject and the message fails DMARC \(#31\)" "control/dmarcpolicy reject (read per message): p=reject and a failure refused with 554 and the filter's reason"
 is "$(todo)" "$n" "nothing queued"
 like "$(cat "$T/ar.log")" 'refused: pass\.test publishes p=reject' "the service says why"
 send "$P1" "$T/signed.msg"

@@ -874,8 +874,14 @@ static void smtp_data (size_t arglen)
     char fmt[UINT_FMT] ;
     S.sa.tmp.len = 0 ;
     if (!stralloc_cats(&S.sa.tmp, qqueue_permanent(code) ? "554 5.3.0 " : "451 4.3.0 ")
-     || !stralloc_cats(&S.sa.tmp, "queue failure: ") || !stralloc_cats(&S.sa.tmp, qqueue_strerror(code))
-     || !stralloc_cats(&S.sa.tmp, " (#") || !stralloc_catb(&S.sa.tmp, fmt, uint_fmt(fmt, code))
+     || !stralloc_cats(&S.sa.tmp, "queue failure: ")) die_nomem() ;
+    if (S.qq.why[0])   /* a filter's or queue-injectd's own reason: printable ASCII only */
+    {
+      for (char const *w = S.qq.why ; *w ; w++)
+        if (!stralloc_catb(&S.sa.tmp, (*w >= 32 && *w < 127) ? w : "?", 1)) die_nomem() ;
+    }
+    else if (!stralloc_cats(&S.sa.tmp, qqueue_strerror(code))) die_nomem() ;
+    if (!stralloc_cats(&S.sa.tmp, " (#") || !stralloc_catb(&S.sa.tmp, fmt, uint_fmt(fmt, code))
      || !stralloc_cats(&S.sa.tmp, ")") || !stralloc_0(&S.sa.tmp)) die_nomem() ;
     reply_error(S.sa.tmp.s, 0, R_LOG) ;   /* the queue's failure is not the client's */
   }
