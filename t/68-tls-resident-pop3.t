@@ -32,8 +32,10 @@ print("stat", p.stat()[0])
 print("retr", p.retr(1)[1])
 p.quit()
 EOF2
-"$PY" "$T/stls.py" $P1 tls "$C/ca.pem" > "$T/a.out" 2>&1
-"$PY" "$T/stls.py" $P1 clear > "$T/b.out" 2>&1
+# ended(N): the worker is free again once tcpsrv logs the Nth end (else a busy pool grows)
+ended() { wait_for 20 test "$(grep -c '^tcpsrv: end ' "$T/$1.log")" -ge "$2"; }
+"$PY" "$T/stls.py" $P1 tls "$C/ca.pem" > "$T/a.out" 2>&1; ended p1 1
+"$PY" "$T/stls.py" $P1 clear > "$T/b.out" 2>&1; ended p1 2
 "$PY" "$T/stls.py" $P1 tls "$C/ca.pem" > "$T/c.out" 2>&1
 like "$(cat "$T/a.out")" 'tls TLSv1\.[23] False' "first client: STLS through the resident tls-wrap, then no STLS offered"
 like "$(cat "$T/a.out")" "stat 2" "... login and STAT inside TLS"
@@ -50,6 +52,7 @@ srv_start p2 $B/tcpsrv -1 -v -H -R -P -w 1 -c 2 127.0.0.1 0 "$B/tls-wrap" $CHAIN
 for i in 1 2; do
   curl -s --max-time 20 --cacert "$C/ca.pem" --resolve mx.example.org:$PORT:127.0.0.1 \
     --user 'alice@example.com:alice pw' "pop3s://mx.example.org:$PORT/$i" > "$T/curl$i.out" 2>&1
+  ended p2 $i
 done
 like "$(cat "$T/curl1.out")" 'first' "curl pop3s:// fetches message 1"
 like "$(cat "$T/curl2.out")" 'second' "... then, on a new connection, message 2"
