@@ -33,24 +33,24 @@ is_rc 100 "init: -p port 65536" "$C" -d "$S" init $IDOPTS -p smtpd:65536 mx.t.ex
 is_rc 100 "init: -p for the queue, which has no port" "$C" -d "$S" init $IDOPTS -p queue:25 mx.t.example
 like "$(cat "$T/err")" 'no network service of that name: queue' "it says so"
 is_rc 100 "init: an address with a blank" "$C" -d "$S" init $IDOPTS -a '127.0.0.1 x' mx.t.example
-is_rc 100 "init: the mail owner as root" "$C" -d "$S" init -o 0:0 -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the mail owner as root" "$C" -d "$S" init -o 0:0 -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the mail owner must not be root' "it says why"
-is_rc 100 "init: the log user's gid 0" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $SMTPD -r $REMOTE -l 4259:0 mx.t.example
+is_rc 100 "init: the log user's gid 0" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $SMTPD -r $REMOTE -l 4259:0 -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the log user must not be root \(uid or gid 0\): 4259:0' "it is named"
-is_rc 100 "init: a user that does not exist, without -c" "$C" -d "$S" init -o sluice-no-such-user -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: a user that does not exist, without -c" "$C" -d "$S" init -o sluice-no-such-user -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'no such user: sluice-no-such-user \(the mail owner\): give -c to create it, or uid:gid' "and how to go on"
-is_rc 100 "init: a queue user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q ${QUEUE%:*}:${REMOTE#*:} -s $SMTPD -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: a queue user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q ${QUEUE%:*}:${REMOTE#*:} -s $SMTPD -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" "the queue user's group must be the mail owner's" "it says why"
-is_rc 100 "init: the queue user as the mail owner" "$C" -d "$S" init -o $OWNER -q $OWNER -s $SMTPD -r $REMOTE -l $LOG mx.t.example
-is_rc 100 "init: the SMTP user as root" "$C" -d "$S" init -o $OWNER -q $QUEUE -s 0:0 -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the queue user as the mail owner" "$C" -d "$S" init -o $OWNER -q $OWNER -s $SMTPD -r $REMOTE -l $LOG -F $FILTER mx.t.example
+is_rc 100 "init: the SMTP user as root" "$C" -d "$S" init -o $OWNER -q $QUEUE -s 0:0 -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the SMTP user must not be root' "it says so"
-is_rc 100 "init: the SMTP user as the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $OWNER -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the SMTP user as the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $OWNER -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the SMTP user must not be the mail owner: the mailboxes would be open to smtpd' "it says why"
-is_rc 100 "init: the SMTP user as the queue user" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $QUEUE -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the SMTP user as the queue user" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $QUEUE -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the SMTP user must not be the queue user' "it says why"
-is_rc 100 "init: an SMTP user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s ${SMTPD%:*}:${REMOTE#*:} -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: an SMTP user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s ${SMTPD%:*}:${REMOTE#*:} -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" "the SMTP user's group must be the mail owner's: smtpd reads the users database" "it says why"
-is_rc 100 "init: an SMTP user that does not exist, without -c" "$C" -d "$S" init -o $OWNER -q $QUEUE -s sluice-no-such-user -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: an SMTP user that does not exist, without -c" "$C" -d "$S" init -o $OWNER -q $QUEUE -s sluice-no-such-user -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'no such user: sluice-no-such-user \(the SMTP user\)' "it is named"
 is "$(ls -A "$S")" "" "refused, init wrote nothing"
 
