@@ -138,7 +138,7 @@ like "$(cat "$T/err")" "$S/queue belongs to uid 4259, not to the queue user" "it
 chown "$QUEUE" "$S/queue"
 
 # ---- init: TLS ----------------------------------------------------------------------------
-is "$(ls "$S/service" | tr '\n' ' ')$(ls "$S/env" | grep -c -e CERT -e KEYFILE) $(test -e "$S/tls" && echo tls/)" "inject pop3d queue smtpd submission 0 " \
+is "$(ls "$S/service" | tr '\n' ' ')$(ls "$S/env" | grep -c -e CERT -e KEYFILE) $(test -e "$S/tls" && echo tls/)" "auth-results dkim-sign inject pop3d queue smtpd submission 0 " \
    "without a certificate: no smtps or pop3s service, no CERTFILE, KEYFILE or CERTDIR, no tls/"
 selfsigned() {    # NAME: NAME.pem and NAME.key in $T/pem, a self-signed pair
   mkdir -p "$T/pem" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/pem/$1.key" \
@@ -168,7 +168,7 @@ rm -rf "$L"
 is_rc 0 "init -C and -K, relative names" sh -c "cd '$T/pem' && exec '$C' -d '$L' init $IDOPTS -C mx.t.example.pem -K mx.t.example.key mx.t.example"
 is "$(cat "$L/env/CERTFILE") $(cat "$L/env/KEYFILE") $(cat "$T/err")" "$T/pem/mx.t.example.pem $T/pem/mx.t.example.key " \
    "env/CERTFILE and env/KEYFILE name them from / (the services run elsewhere); a key of root's alone, no warning"
-is "$(ls "$L/service" | tr '\n' ' ')$(perm "$L/log/smtps") $(perm "$L/log/pop3s")" "inject pop3d pop3s queue smtpd smtps submission 750 $LOG 750 $LOG" \
+is "$(ls "$L/service" | tr '\n' ' ')$(perm "$L/log/smtps") $(perm "$L/log/pop3s")" "auth-results dkim-sign inject pop3d pop3s queue smtpd smtps submission 750 $LOG 750 $LOG" \
    "with a certificate: the smtps and pop3s services, with their log directories"
 ok "their run scripts are the shipped ones" sh -c "cmp '$TOP/services/smtps/run' '$L/service/smtps/run' && cmp '$TOP/services/pop3s/run' '$L/service/pop3s/run'"
 is "$(cat "$L/service/smtps/env/PORT") $(cat "$L/service/pop3s/env/PORT") $(cat "$L/service/smtps/env/REQUIREAUTH")" "465 995 1" "ports 465 and 995; SMTPS requires AUTH"
@@ -181,7 +181,7 @@ serial=$(openssl x509 -in "$L/tls/cert.pem" -noout -serial)
 is_rc 0 "init -S again" "$C" -d "$L" init -S mx.t.example
 is "$(openssl x509 -in "$L/tls/cert.pem" -noout -serial)" "$serial" "the certificate is kept, not made again"
 is_rc 0 "init again, no TLS option" "$C" -d "$L" init mx.t.example
-is "$(cat "$L/env/CERTFILE") $(cat "$L/env/KEYFILE") $(ls "$L/service" | grep -c 's$')" "$L/tls/cert.pem $L/tls/key.pem 2" "the setting and the TLS services stay"
+is "$(cat "$L/env/CERTFILE") $(cat "$L/env/KEYFILE") $(ls "$L/service" | grep -cx -e smtps -e pop3s)" "$L/tls/cert.pem $L/tls/key.pem 2" "the setting and the TLS services stay"
 chmod 644 "$L/tls/key.pem"
 is_rc 0 "init with a key readable by all: done" "$C" -d "$L" init mx.t.example
 like "$(cat "$T/err")" "warning: the key $L/tls/key\.pem can be read by others than root \(mode 0644, uid 0\): tls-wrap reads it as root, so chown root and chmod 600 it" "with a warning"
@@ -197,6 +197,8 @@ is_rc 111 "status of an instance not started: not all up" "$C" -d "$S" status
 is "$(cat "$T/out")" "pop3d: down (not supervised: sluice-ctl start)
 smtpd: down (not supervised: sluice-ctl start)
 submission: down (not supervised: sluice-ctl start)
+auth-results: down (not supervised: sluice-ctl start)
+dkim-sign: down (not supervised: sluice-ctl start)
 inject: down (not supervised: sluice-ctl start)
 queue: down (not supervised: sluice-ctl start)" "status says so for each service, the queue's last"
 is_rc 0 "stop when nothing runs" "$C" -d "$S" stop
