@@ -13,7 +13,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks s6-svscan dnsmasq; do command -v $t >/dev/null || skip_all "$t is not installed"; done
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
-plan 38
+plan 39
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -56,6 +56,10 @@ is "$(perm "$S/control/dkim/example.com") $(perm "$S/control/dkim/example.com/s1
 ln "$S/control/dkim/example.com/s1.rsa" "$S/control/dkim/link.rsa"
 is_rc 100 "init: a key file with a second link is refused (never given away)" "$C" -d "$S" init mx.test.example
 rm "$S/control/dkim/link.rsa"
+echo secret > "$T/rootfile"; chmod 600 "$T/rootfile"
+ln -s "$T/rootfile" "$S/control/dkim/example.com/evil.rsa"
+is "$("$C" -d "$S" init mx.test.example; echo "rc=$?") $(perm "$T/rootfile")" "rc=0 600 0:0" "init: a symbolic link there is left alone, never followed"
+rm "$S/control/dkim/example.com/evil.rsa"
 
 { $DT dnsmasq "$T/s1.txt"; cat <<EOF2
 txt-record=example.com,"v=spf1 ip4:127.0.0.1 -all"

@@ -1212,35 +1212,48 @@ static void make_queue (void)
   for (unsigned int k = 0 ; k < 4 ; k++) mkdir_owned(CAT(p, q, sub[k]), 0700, roles[QUEUE].uid, roles[QUEUE].gid) ;
 }
 
-/* path and what is under it (a key made by root with dkim-sign -g) owned by uid:gid, files
-   0600, directories 0700 */
-static void own_tree (char const *path, uid_t uid, gid_t gid)
+/* the directory dfd (path, for messages) and what is under it (a key made by root with
+   dkim-sign -g) owned by uid:gid, files 0600, directories 0700; everything through
+   descriptors, no link followed: the directories are the filter user's, who could swap a
+   name for a link to a file of root's while init runs */
+static void own_fd (int dfd, char const *path, uid_t uid, gid_t gid)
 {
   DIR *dir ;
-  mkdir_owned(path, 0700, uid, gid) ;
-  dir = opendir(path) ;
+  if (fchown(dfd, uid, gid) < 0 || fchmod(dfd, 0700) < 0) strerr_diefu2sys(111, "give to the filter user ", path) ;
+  dir = fdopendir(dfd) ;
   if (!dir) strerr_diefu2sys(111, "open ", path) ;
   for (;;)
   {
     struct dirent *e = readdir(dir) ;
     char p[PATHMAX] ;
     struct stat st ;
+    int fd ;
     if (!e) break ;
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue ;
     CAT(p, path, "/", e->d_name) ;
-    if (lstat(p, &st) < 0) strerr_diefu2sys(111, "stat ", p) ;
-    if (S_ISDIR(st.st_mode)) own_tree(p, uid, gid) ;
-    else if (S_ISREG(st.st_mode))
+    fd = openat(dirfd(dir), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) ;
+    if (fd < 0)
     {
-      /* a hard link to another file (made by the directory's owner) is not given away */
-      int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) ;
-      if (fd < 0 || fstat(fd, &st) < 0) strerr_diefu2sys(111, "open ", p) ;
-      if (!S_ISREG(st.st_mode) || st.st_nlink != 1) strerr_dief2x(100, "not a key file of its own (a link?): ", p) ;
-      if (fchown(fd, uid, gid) < 0 || fchmod(fd, 0600) < 0) strerr_diefu2sys(111, "give to the filter user ", p) ;
-      close(fd) ;
+      if (errno == ELOOP) continue ;   /* a symbolic link: left alone */
+      strerr_diefu2sys(111, "open ", p) ;
     }
+    if (fstat(fd, &st) < 0) strerr_diefu2sys(111, "stat ", p) ;
+    if (S_ISDIR(st.st_mode)) { own_fd(fd, p, uid, gid) ; continue ; }
+    /* a hard link to another file (made by the directory's owner) is not given away */
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) strerr_dief2x(100, "not a key file of its own (a link?): ", p) ;
+    if (fchown(fd, uid, gid) < 0 || fchmod(fd, 0600) < 0) strerr_diefu2sys(111, "give to the filter user ", p) ;
+    close(fd) ;
   }
   closedir(dir) ;
+}
+
+static void own_tree (char const *path, uid_t uid, gid_t gid)
+{
+  int fd ;
+  mkdir_owned(path, 0700, uid, gid) ;
+  fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) ;
+  if (fd < 0) strerr_diefu2sys(111, "open ", path) ;
+  own_fd(fd, path, uid, gid) ;
 }
 
 /* the filters' places: control/dkim (the DKIM keys, the filter user's alone) and filter/ (their
@@ -1248,7 +1261,7 @@ static void own_tree (char const *path, uid_t uid, gid_t gid)
 static void make_filterdirs (void)
 {
   char p[PATHMAX] ;
-  own_tree(RP(p, "/control/dkim"), roles[FILTER].uid, roles[FILTER].gid) ;
+  own_tree(RP(p, "/control/", "dkim"), roles[FILTER].uid, roles[FILTER].gid) ;   /* keys, not control files */
   mkdir_owned(RP(p, "/filter"), 0750, roles[FILTER].uid, roles[SMTPD].gid) ;
 }
 
