@@ -13,7 +13,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks s6-svscan dnsmasq; do command -v $t >/dev/null || skip_all "$t is not installed"; done
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
-plan 39
+plan 41
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -124,3 +124,5 @@ m=$(mails)
 is_rc 0 "submission again" auth "tok-up-$$"
 ok "delivered" wait_for 20 has $((m + 1))
 is "$($DT verify "$(newest)" "$T/s1.txt")" pass "signed again"
+is_rc 0 "stop" "$C" -d "$S" stop
+is "$(grep -lE 'runtime error|AddressSanitizer|LeakSanitizer' "$S"/log/*/current "$S/log/s6-svscan")" "" "no sanitizer report in any log"
