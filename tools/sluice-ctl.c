@@ -36,7 +36,7 @@
 #define USAGE "sluice-ctl [ -d dir ] [ -t secs ] command [ arg ... ]"
 #define dieusage() strerr_dieusage(100, USAGE)
 #define dienomem() strerr_diefu1sys(111, "allocate memory")
-#define USAGE_INIT "sluice-ctl init [ -c ] [ -o owner ] [ -q queueuser ] [ -s smtpduser ] [ -r remoteuser ] [ -l loguser ] [ -a address ] [ -p service:port ] [ -C certfile -K keyfile ] [ -L certdir ] [ -F filteruser ] [ -S ] fqdn"
+#define USAGE_INIT "sluice-ctl init [ -c ] [ -o owner ] [ -q queueuser ] [ -s smtpduser ] [ -r remoteuser ] [ -l loguser ] [ -F filteruser ] [ -a address ] [ -p service:port ] [ -C certfile -K keyfile ] [ -L certdir ] [ -S ] fqdn"
 
 #define PATHMAX 4096
 #define SVMAX 64
