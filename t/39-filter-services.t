@@ -13,7 +13,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root: the services change user"
 for t in swaks s6-svscan dnsmasq; do command -v $t >/dev/null || skip_all "$t is not installed"; done
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
-plan 41
+plan 43
 C=$B/sluice-ctl
 chmod 755 "$T"
 free_ids
@@ -39,6 +39,8 @@ except OSError:
     print("no")' "$2"
 }
 
+is_rc 100 "init: the filter user as the SMTP user is refused" "$C" -d "$T/no" init -o $OWNER -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG -F $SMTPD mx.test.example
+like "$(cat "$T/err")" 'the filter user must not be the SMTP user: the DKIM keys are the filter user' "it says why"
 is_rc 0 "init" "$C" -d "$S" init $IDOPTS -a 127.0.0.1 -p smtpd:$PS -p submission:$PM -p pop3d:$PP mx.test.example
 sanitizer_env "$S"
 is "$(cat "$S/service/dkim-sign/env/RUNAS") $(cat "$S/service/auth-results/env/RUNAS") $(cat "$S/service/inject/env/FILTERUSER")" \
