@@ -5,7 +5,7 @@
 # STARTTLS on the SMTP, submission and POP3 ports and implicit TLS on SMTPS and POP3S, started
 # under a private s6-svscan; then how to send and fetch a message. Run again, it reuses DIR.
 #   services/demo.sh BIN DIR DOMAIN SMTP SUBMISSION POP3 SMTPS POP3S IDS...
-# BIN holds the sluice tools; IDS are sluice-ctl init's user options (-o -q -s -r -l).
+# BIN holds the sluice tools; IDS are sluice-ctl init's user options (-o -q -s -r -l -F).
 set -e
 BIN=$1 DIR=$2 DOMAIN=$3 SMTP=$4 SUBMISSION=$5 POP3=$6 SMTPS=$7 POP3S=$8
 shift 8

@@ -33,24 +33,24 @@ is_rc 100 "init: -p port 65536" "$C" -d "$S" init $IDOPTS -p smtpd:65536 mx.t.ex
 is_rc 100 "init: -p for the queue, which has no port" "$C" -d "$S" init $IDOPTS -p queue:25 mx.t.example
 like "$(cat "$T/err")" 'no network service of that name: queue' "it says so"
 is_rc 100 "init: an address with a blank" "$C" -d "$S" init $IDOPTS -a '127.0.0.1 x' mx.t.example
-is_rc 100 "init: the mail owner as root" "$C" -d "$S" init -o 0:0 -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the mail owner as root" "$C" -d "$S" init -o 0:0 -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the mail owner must not be root' "it says why"
-is_rc 100 "init: the log user's gid 0" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $SMTPD -r $REMOTE -l 4259:0 mx.t.example
+is_rc 100 "init: the log user's gid 0" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $SMTPD -r $REMOTE -l 4259:0 -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the log user must not be root \(uid or gid 0\): 4259:0' "it is named"
-is_rc 100 "init: a user that does not exist, without -c" "$C" -d "$S" init -o sluice-no-such-user -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: a user that does not exist, without -c" "$C" -d "$S" init -o sluice-no-such-user -q $QUEUE -s $SMTPD -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'no such user: sluice-no-such-user \(the mail owner\): give -c to create it, or uid:gid' "and how to go on"
-is_rc 100 "init: a queue user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q ${QUEUE%:*}:${REMOTE#*:} -s $SMTPD -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: a queue user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q ${QUEUE%:*}:${REMOTE#*:} -s $SMTPD -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" "the queue user's group must be the mail owner's" "it says why"
-is_rc 100 "init: the queue user as the mail owner" "$C" -d "$S" init -o $OWNER -q $OWNER -s $SMTPD -r $REMOTE -l $LOG mx.t.example
-is_rc 100 "init: the SMTP user as root" "$C" -d "$S" init -o $OWNER -q $QUEUE -s 0:0 -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the queue user as the mail owner" "$C" -d "$S" init -o $OWNER -q $OWNER -s $SMTPD -r $REMOTE -l $LOG -F $FILTER mx.t.example
+is_rc 100 "init: the SMTP user as root" "$C" -d "$S" init -o $OWNER -q $QUEUE -s 0:0 -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the SMTP user must not be root' "it says so"
-is_rc 100 "init: the SMTP user as the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $OWNER -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the SMTP user as the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $OWNER -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the SMTP user must not be the mail owner: the mailboxes would be open to smtpd' "it says why"
-is_rc 100 "init: the SMTP user as the queue user" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $QUEUE -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: the SMTP user as the queue user" "$C" -d "$S" init -o $OWNER -q $QUEUE -s $QUEUE -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'the SMTP user must not be the queue user' "it says why"
-is_rc 100 "init: an SMTP user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s ${SMTPD%:*}:${REMOTE#*:} -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: an SMTP user of another group than the mail owner" "$C" -d "$S" init -o $OWNER -q $QUEUE -s ${SMTPD%:*}:${REMOTE#*:} -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" "the SMTP user's group must be the mail owner's: smtpd reads the users database" "it says why"
-is_rc 100 "init: an SMTP user that does not exist, without -c" "$C" -d "$S" init -o $OWNER -q $QUEUE -s sluice-no-such-user -r $REMOTE -l $LOG mx.t.example
+is_rc 100 "init: an SMTP user that does not exist, without -c" "$C" -d "$S" init -o $OWNER -q $QUEUE -s sluice-no-such-user -r $REMOTE -l $LOG -F $FILTER mx.t.example
 like "$(cat "$T/err")" 'no such user: sluice-no-such-user \(the SMTP user\)' "it is named"
 is "$(ls -A "$S")" "" "refused, init wrote nothing"
 
@@ -138,7 +138,7 @@ like "$(cat "$T/err")" "$S/queue belongs to uid 4259, not to the queue user" "it
 chown "$QUEUE" "$S/queue"
 
 # ---- init: TLS ----------------------------------------------------------------------------
-is "$(ls "$S/service" | tr '\n' ' ')$(ls "$S/env" | grep -c -e CERT -e KEYFILE) $(test -e "$S/tls" && echo tls/)" "inject pop3d queue smtpd submission 0 " \
+is "$(ls "$S/service" | tr '\n' ' ')$(ls "$S/env" | grep -c -e CERT -e KEYFILE) $(test -e "$S/tls" && echo tls/)" "auth-results dkim-sign inject pop3d queue smtpd submission 0 " \
    "without a certificate: no smtps or pop3s service, no CERTFILE, KEYFILE or CERTDIR, no tls/"
 selfsigned() {    # NAME: NAME.pem and NAME.key in $T/pem, a self-signed pair
   mkdir -p "$T/pem" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/pem/$1.key" \
@@ -168,7 +168,7 @@ rm -rf "$L"
 is_rc 0 "init -C and -K, relative names" sh -c "cd '$T/pem' && exec '$C' -d '$L' init $IDOPTS -C mx.t.example.pem -K mx.t.example.key mx.t.example"
 is "$(cat "$L/env/CERTFILE") $(cat "$L/env/KEYFILE") $(cat "$T/err")" "$T/pem/mx.t.example.pem $T/pem/mx.t.example.key " \
    "env/CERTFILE and env/KEYFILE name them from / (the services run elsewhere); a key of root's alone, no warning"
-is "$(ls "$L/service" | tr '\n' ' ')$(perm "$L/log/smtps") $(perm "$L/log/pop3s")" "inject pop3d pop3s queue smtpd smtps submission 750 $LOG 750 $LOG" \
+is "$(ls "$L/service" | tr '\n' ' ')$(perm "$L/log/smtps") $(perm "$L/log/pop3s")" "auth-results dkim-sign inject pop3d pop3s queue smtpd smtps submission 750 $LOG 750 $LOG" \
    "with a certificate: the smtps and pop3s services, with their log directories"
 ok "their run scripts are the shipped ones" sh -c "cmp '$TOP/services/smtps/run' '$L/service/smtps/run' && cmp '$TOP/services/pop3s/run' '$L/service/pop3s/run'"
 is "$(cat "$L/service/smtps/env/PORT") $(cat "$L/service/pop3s/env/PORT") $(cat "$L/service/smtps/env/REQUIREAUTH")" "465 995 1" "ports 465 and 995; SMTPS requires AUTH"
@@ -181,7 +181,7 @@ serial=$(openssl x509 -in "$L/tls/cert.pem" -noout -serial)
 is_rc 0 "init -S again" "$C" -d "$L" init -S mx.t.example
 is "$(openssl x509 -in "$L/tls/cert.pem" -noout -serial)" "$serial" "the certificate is kept, not made again"
 is_rc 0 "init again, no TLS option" "$C" -d "$L" init mx.t.example
-is "$(cat "$L/env/CERTFILE") $(cat "$L/env/KEYFILE") $(ls "$L/service" | grep -c 's$')" "$L/tls/cert.pem $L/tls/key.pem 2" "the setting and the TLS services stay"
+is "$(cat "$L/env/CERTFILE") $(cat "$L/env/KEYFILE") $(ls "$L/service" | grep -cx -e smtps -e pop3s)" "$L/tls/cert.pem $L/tls/key.pem 2" "the setting and the TLS services stay"
 chmod 644 "$L/tls/key.pem"
 is_rc 0 "init with a key readable by all: done" "$C" -d "$L" init mx.t.example
 like "$(cat "$T/err")" "warning: the key $L/tls/key\.pem can be read by others than root \(mode 0644, uid 0\): tls-wrap reads it as root, so chown root and chmod 600 it" "with a warning"
@@ -197,6 +197,8 @@ is_rc 111 "status of an instance not started: not all up" "$C" -d "$S" status
 is "$(cat "$T/out")" "pop3d: down (not supervised: sluice-ctl start)
 smtpd: down (not supervised: sluice-ctl start)
 submission: down (not supervised: sluice-ctl start)
+auth-results: down (not supervised: sluice-ctl start)
+dkim-sign: down (not supervised: sluice-ctl start)
 inject: down (not supervised: sluice-ctl start)
 queue: down (not supervised: sluice-ctl start)" "status says so for each service, the queue's last"
 is_rc 0 "stop when nothing runs" "$C" -d "$S" stop

@@ -69,7 +69,7 @@ is "$(cat "$S/service/smtps/env/RUNAS") $(cat "$S/service/pop3s/env/RUNAS") $(ca
 # ---- start ------------------------------------------------------------------------------------
 is_rc 0 "start returns once every service answers" "$CTL" -d "$S" start
 is_rc 0 "status: all up" "$CTL" -d "$S" status
-is "$(cut -d: -f1 "$T/out" | tr '\n' ' ')" "pop3d pop3s smtpd smtps submission inject queue " "seven services, smtps and pop3s among them"
+is "$(cut -d: -f1 "$T/out" | tr '\n' ' ')" "pop3d pop3s smtpd smtps submission auth-results dkim-sign inject queue " "nine services, smtps, pop3s and the filters among them"
 like "$(cmdline smtpd)" " tls-wrap -s -u ${SMTPD%:*} -g ${SMTPD#*:} smtpd auth-check -n true $" "port 25: tls-wrap -s in front of smtpd, becoming the SMTP user"
 like "$(cmdline pop3d)" " tls-wrap -s -u ${OWNER%:*} -g ${OWNER#*:} pop3-login mx\.test\.example " "port 110: tls-wrap -s in front of pop3-login, becoming the mail owner"
 like "$(cmdline smtps)" " tls-wrap -u ${SMTPD%:*} -g ${SMTPD#*:} smtpd " "SMTPS: tls-wrap (implicit TLS) in front of smtpd"

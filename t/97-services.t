@@ -63,6 +63,8 @@ is "$(sed 's/(pid [0-9]*) [0-9]* seconds/(pid N) S seconds/g; s/ready [0-9]* sec
 "pop3d: up (pid N) S seconds, ready S seconds; log: up (pid N) S seconds
 smtpd: up (pid N) S seconds, ready S seconds; log: up (pid N) S seconds
 submission: up (pid N) S seconds, ready S seconds; log: up (pid N) S seconds
+auth-results: up (pid N) S seconds; log: up (pid N) S seconds
+dkim-sign: up (pid N) S seconds; log: up (pid N) S seconds
 inject: up (pid N) S seconds; log: up (pid N) S seconds
 queue: up (pid N) S seconds; log: up (pid N) S seconds" "status: each service and its logger, with pid and time"
 is "$(banner $PS)" "220 mx.test.example ESMTP" "the SMTP service greets"

@@ -36,7 +36,7 @@
 #define USAGE "sluice-ctl [ -d dir ] [ -t secs ] command [ arg ... ]"
 #define dieusage() strerr_dieusage(100, USAGE)
 #define dienomem() strerr_diefu1sys(111, "allocate memory")
-#define USAGE_INIT "sluice-ctl init [ -c ] [ -o owner ] [ -q queueuser ] [ -s smtpduser ] [ -r remoteuser ] [ -l loguser ] [ -a address ] [ -p service:port ] [ -C certfile -K keyfile ] [ -L certdir ] [ -S ] fqdn"
+#define USAGE_INIT "sluice-ctl init [ -c ] [ -o owner ] [ -q queueuser ] [ -s smtpduser ] [ -r remoteuser ] [ -l loguser ] [ -F filteruser ] [ -a address ] [ -p service:port ] [ -C certfile -K keyfile ] [ -L certdir ] [ -S ] fqdn"
 
 #define PATHMAX 4096
 #define SVMAX 64
@@ -271,12 +271,18 @@ static void sleep_ms (unsigned int ms)
 static char sv[SVMAX][NAMEMAX] ;    /* the service directories of the instance, in start order */
 static unsigned int nsv ;
 
-/* queue-injectd, queue-run and userdb-mysqld come after the others when starting, and go
-   after them when stopping: the front doors close before the queue they feed and the users
-   database they read */
+/* the filter services: dkim-sign and auth-results, on sockets under filter/ */
+static int filter (char const *name)
+{
+  return !strcmp(name, "dkim-sign") || !strcmp(name, "auth-results") ;
+}
+
+/* queue-injectd, queue-run, userdb-mysqld and the filters come after the others when
+   starting, and go after them when stopping: the front doors close before the filters and
+   the queue they feed and the users database they read */
 static int backend (char const *name)
 {
-  return !strcmp(name, "inject") || !strcmp(name, "queue") || !strcmp(name, "userdb-mysqld") ;
+  return !strcmp(name, "inject") || !strcmp(name, "queue") || !strcmp(name, "userdb-mysqld") || filter(name) ;
 }
 
 static int svcmp (void const *a, void const *b)
@@ -425,13 +431,14 @@ static int socket_answers (char const *sub)
   return r ;
 }
 
-/* ready beyond what s6 knows: the sockets of queue-injectd and userdb-mysqld answer,
-   queue-run holds its lock */
+/* ready beyond what s6 knows: the sockets of queue-injectd, userdb-mysqld and the filters
+   answer, queue-run holds its lock */
 static int ready (unsigned int i)
 {
   char p[PATHMAX] ;
   if (!strcmp(sv[i], "inject")) return socket_answers("/queue/inject") ;
   if (!strcmp(sv[i], "userdb-mysqld")) return socket_answers("/users/mysql.sock") ;
+  if (filter(sv[i])) return socket_answers(CAT(p, "/filter/", sv[i])) ;
   if (!strcmp(sv[i], "queue")) return locked(RP(p, "/queue/lock")) ;
   return 1 ;
 }
@@ -870,14 +877,14 @@ struct role_s
 {
   char const *what ;          /* for messages */
   char const *dflt ;          /* the user made by -c when no other is given */
-  char const *given ;         /* -o, -q, -s, -r or -l */
+  char const *given ;         /* -o, -q, -s, -r, -l or -F */
   char const *group ;         /* the group -c gives the user: 0, its own, or OWNERGROUP */
   int renew ;                 /* the instance's setting is replaced though the user was not given */
   uid_t uid ;
   gid_t gid ;
 } ;
 
-enum { OWNER, QUEUE, SMTPD, REMOTE, LOG, NROLES } ;
+enum { OWNER, QUEUE, SMTPD, REMOTE, LOG, FILTER, NROLES } ;
 
 /* the mail owner's group, whatever it is: queue-run and smtpd read the users database, which
    that group may read */
@@ -890,6 +897,7 @@ static role roles[NROLES] =
   [SMTPD] = { .what = "SMTP user", .dflt = "sluice-smtpd", .group = OWNERGROUP },
   [REMOTE] = { .what = "remote delivery user", .dflt = "sluice-remote", .group = 0 },
   [LOG] = { .what = "log user", .dflt = "sluice-log", .group = 0 },
+  [FILTER] = { .what = "filter user", .dflt = "sluice-filter", .group = 0 },
 } ;
 
 /* "uid:gid", both numbers: 1 */
@@ -1047,6 +1055,9 @@ static void install_service (char const *share, char const *name, char const *co
     if (!strcmp(name, "queue")) setting(CAT(p, d, "/env/REMOTE"), role_setting(REMOTE, ids), ids[REMOTE]) ;
     /* queue-injectd takes smtpd's word (and no other user's) that it wrote its Received: */
     if (!strcmp(name, "inject")) setting(CAT(p, d, "/env/SMTPUSER"), role_setting(SMTPD, ids), ids[SMTPD]) ;
+    /* and the filters' word, which hand smtpd's messages on with the Received: it wrote */
+    if (!strcmp(name, "inject")) setting(CAT(p, d, "/env/FILTERUSER"), role_setting(FILTER, ids), ids[FILTER]) ;
+    if (filter(name)) setting(CAT(p, d, "/env/RUNAS"), role_setting(FILTER, ids), ids[FILTER]) ;
   }
   else if (exists(CAT(p, d, "/env/PORT")))
   {
@@ -1201,6 +1212,59 @@ static void make_queue (void)
   for (unsigned int k = 0 ; k < 4 ; k++) mkdir_owned(CAT(p, q, sub[k]), 0700, roles[QUEUE].uid, roles[QUEUE].gid) ;
 }
 
+/* the directory dfd (path, for messages) and what is under it (a key made by root with
+   dkim-sign -g) owned by uid:gid, files 0600, directories 0700; everything through
+   descriptors, no link followed: the directories are the filter user's, who could swap a
+   name for a link to a file of root's while init runs */
+static void own_fd (int dfd, char const *path, uid_t uid, gid_t gid)
+{
+  DIR *dir ;
+  if (fchown(dfd, uid, gid) < 0 || fchmod(dfd, 0700) < 0) strerr_diefu2sys(111, "give to the filter user ", path) ;
+  dir = fdopendir(dfd) ;
+  if (!dir) strerr_diefu2sys(111, "open ", path) ;
+  for (;;)
+  {
+    struct dirent *e = readdir(dir) ;
+    char p[PATHMAX] ;
+    struct stat st ;
+    int fd ;
+    if (!e) break ;
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue ;
+    CAT(p, path, "/", e->d_name) ;
+    fd = openat(dirfd(dir), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) ;
+    if (fd < 0)
+    {
+      if (errno == ELOOP) continue ;   /* a symbolic link: left alone */
+      strerr_diefu2sys(111, "open ", p) ;
+    }
+    if (fstat(fd, &st) < 0) strerr_diefu2sys(111, "stat ", p) ;
+    if (S_ISDIR(st.st_mode)) { own_fd(fd, p, uid, gid) ; continue ; }
+    /* a hard link to another file (made by the directory's owner) is not given away */
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) strerr_dief2x(100, "not a key file of its own (a link?): ", p) ;
+    if (fchown(fd, uid, gid) < 0 || fchmod(fd, 0600) < 0) strerr_diefu2sys(111, "give to the filter user ", p) ;
+    close(fd) ;
+  }
+  closedir(dir) ;
+}
+
+static void own_tree (char const *path, uid_t uid, gid_t gid)
+{
+  int fd ;
+  mkdir_owned(path, 0700, uid, gid) ;
+  fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) ;
+  if (fd < 0) strerr_diefu2sys(111, "open ", path) ;
+  own_fd(fd, path, uid, gid) ;
+}
+
+/* the filters' places: control/dkim (the DKIM keys, the filter user's alone) and filter/ (their
+   sockets, made by the filter user, reached by smtpd's group and by nobody else) */
+static void make_filterdirs (void)
+{
+  char p[PATHMAX] ;
+  own_tree(RP(p, "/control/", "dkim"), roles[FILTER].uid, roles[FILTER].gid) ;   /* keys, not control files */
+  mkdir_owned(RP(p, "/filter"), 0750, roles[FILTER].uid, roles[SMTPD].gid) ;
+}
+
 /* a log directory, and what s6-log keeps in it, owned by the log user */
 static void make_logdir (char const *name)
 {
@@ -1237,7 +1301,7 @@ static int cmd_init (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "co:q:s:r:l:a:p:C:K:L:S", &l) ;
+      int opt = subgetopt_r(argc, argv, "co:q:s:r:l:F:a:p:C:K:L:S", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
@@ -1247,6 +1311,7 @@ static int cmd_init (int argc, char const *const *argv)
         case 's' : roles[SMTPD].given = l.arg ; break ;
         case 'r' : roles[REMOTE].given = l.arg ; break ;
         case 'l' : roles[LOG].given = l.arg ; break ;
+        case 'F' : roles[FILTER].given = l.arg ; break ;
         case 'a' : addr = l.arg ; break ;
         case 'C' : certfile = l.arg ; break ;
         case 'K' : keyfile = l.arg ; break ;
@@ -1272,8 +1337,8 @@ static int cmd_init (int argc, char const *const *argv)
   if (!certfile != !keyfile) strerr_dief1x(100, "-C and -K go together: the certificate and its key") ;
   if (selfsigned && certfile) strerr_dief1x(100, "-S makes the certificate and key that -C and -K would name: give one or the other") ;
   if ((certfile && !*certfile) || (certdir && !*certdir)) strerr_dieusage(100, USAGE_INIT) ;
-  if (strlen(root) + sizeof "/queue/inject" > sizeof ((struct sockaddr_un *)0)->sun_path)
-    strerr_dief3x(100, "the instance root's path is too long for the socket ", root, "/queue/inject") ;
+  if (strlen(root) + sizeof "/filter/auth-results" > sizeof ((struct sockaddr_un *)0)->sun_path)
+    strerr_dief3x(100, "the instance root's path is too long for the socket ", root, "/filter/auth-results") ;
   find_share(share) ;
   tls_settings(certfile, keyfile, certdir, selfsigned, fqdn) ;
   for (unsigned int k = 0 ; k < nports ; k++)
@@ -1290,7 +1355,7 @@ static int cmd_init (int argc, char const *const *argv)
   /* the users: given, else what the instance has, else the default names */
   if (mkdir(root, 0755) < 0 && errno != EEXIST) strerr_diefu2sys(111, "create ", root) ;
   {
-    char const *have[NROLES] = { "/control/mailowner", "/service/queue/env/RUNAS", "/service/smtpd/env/RUNAS", "/service/queue/env/REMOTE", "/env/LOGUSER" } ;
+    char const *have[NROLES] = { "/control/mailowner", "/service/queue/env/RUNAS", "/service/smtpd/env/RUNAS", "/service/queue/env/REMOTE", "/env/LOGUSER", "/service/dkim-sign/env/RUNAS" } ;
     for (unsigned int k = 0 ; k < NROLES ; k++)
     {
       char const *spec = roles[k].given ;
@@ -1319,6 +1384,9 @@ static int cmd_init (int argc, char const *const *argv)
     strerr_dief1x(100, "the SMTP user must not be the mail owner: the mailboxes would be open to smtpd, which talks to the whole Internet") ;
   if (roles[SMTPD].uid == roles[QUEUE].uid)
     strerr_dief1x(100, "the SMTP user must not be the queue user: smtpd would write the queue itself, past queue-injectd") ;
+  for (unsigned int k = 0 ; k < NROLES ; k++)
+    if (k != FILTER && roles[FILTER].uid == roles[k].uid)
+      strerr_dief3x(100, "the filter user must not be the ", roles[k].what, ": the DKIM keys are the filter user's alone") ;
 
   if (selfsigned) make_selfsigned(fqdn, addr) ;   /* before anything else: openssl may fail */
 
@@ -1367,6 +1435,7 @@ static int cmd_init (int argc, char const *const *argv)
     close(fd) ;
   }
   make_queue() ;
+  make_filterdirs() ;
 
   /* the settings every service reads first */
   mkdir_owned(RP(p, "/env"), 0755, 0, 0) ;

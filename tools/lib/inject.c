@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/bytestr.h>
+#include <skalibs/djbunix.h>
 #include <skalibs/genalloc.h>
 #include <skalibs/sig.h>
 #include <skalibs/stralloc.h>
@@ -100,6 +102,29 @@ static void readcontrol (stralloc *sa, char const *name, char const *dflt)
 {
   if (control_readline(sa, name, dflt) < 0) strerr_diefu4sys(111, "read ", control_root(), "/control/", name) ;
   if (!sa->s[0] && dflt && !(stralloc_copys(sa, dflt) && stralloc_0(sa))) dienomem() ;
+}
+
+/* the instance's filter for local mail: the socket named in $SLUICEDIR/env/QMAILQUEUESOCK
+   (which the services read too), unless the caller's environment names a queue program or
+   socket of its own */
+static void instance_queuesock (void)
+{
+  stralloc path = STRALLOC_ZERO, sock = STRALLOC_ZERO ;
+  if (getenv("QMAILQUEUE") || getenv("QMAILQUEUESOCK")) return ;
+  if (!stralloc_cats(&path, control_root()) || !stralloc_cats(&path, "/env/QMAILQUEUESOCK") || !stralloc_0(&path)) dienomem() ;
+  if (!openslurpclose(&sock, path.s))
+  {
+    if (errno != ENOENT) strerr_diefu2sys(111, "read ", path.s) ;
+  }
+  else
+  {
+    size_t n = byte_chr(sock.s, sock.len, '\n') ;
+    sock.len = n ;
+    if (!stralloc_0(&sock)) dienomem() ;
+    if (sock.s[0] && setenv("QMAILQUEUESOCK", sock.s, 1) < 0) dienomem() ;
+  }
+  stralloc_free(&sock) ;
+  stralloc_free(&path) ;
 }
 
 static void settings (void)
@@ -469,6 +494,7 @@ void inject_run (inject_opts const *o, char const *const *rcpt)
   {
     /* not a network server: the queue writes the Received: line that names our uid */
     unsetenv("PROTO") ;
+    instance_queuesock() ;
     if (!qqueue_start(&qq, env.s, env.len)) strerr_diefu1sys(111, "start the queue program") ;
     queueing = 1 ;
   }
