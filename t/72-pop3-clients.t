@@ -62,7 +62,11 @@ rm -f "$T/fm/new/"*
 fmrc alice@example.com 'alice pw' '' 'no keep fetchall'
 fm; is "$?" 0 "fetchmail no keep: fetched"
 is "$(find "$MA/new" "$MA/cur" -type f | wc -l)" 0 "and deleted on the server"
-n=0; for f in $(ls "$T/fm/new" | sort); do n=$((n+1)); cp "$T/fm/new/$f" "$T/f$n"; done
+# which file is which by its subject (Maildir names do not sort in delivery order: the
+# microseconds in them are not zero-padded)
+for f in "$T/fm/new/"*; do
+  case $(head -1 "$f") in 'Subject: dots') cp "$f" "$T/f1" ;; 'Subject: nofinal') cp "$f" "$T/f2" ;; esac
+done
 ok "fetchmail: the message with '.' lines is byte-exact" cmp "$T/f1" "$T/m1"
 { cat "$T/m2"; echo; } > "$T/m2nl"
 ok "fetchmail: the one without a final newline gets only its newline" cmp "$T/f2" "$T/m2nl"
