@@ -101,6 +101,7 @@ lm unsub "$H2/team" dave@example.com
 is "$(lm list "$L" | grep -c '^dave@')" 0 "removed on the other, gone from the first"
 n=$(qqn)
 post alice@example.com second | SENDER=alice@example.com $AS "$B/list-expand" "$H2/team" 2>"$T/err"; RC=$?
+[ "$RC" = 0 ] || diag "list-expand through the second root:" "$(cat "$T/err")"
 is "$RC:$(rcpts $((n + 1)) | wc -l)" "0:2502" "a post through the second root reaches the same subscribers"
 
 # ---- the database down -------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ my_start() {
     mariadb --no-defaults -S "$MYSOCK" -u root -e "CREATE DATABASE sluice;
       CREATE USER 'sluice'@'localhost' IDENTIFIED BY 'pa\\'ss\"w0rd';
       GRANT ALL ON sluice.* TO 'sluice'@'localhost';"
-    printf '# userdb-mysqld(8): the test database\nsocket=%s\ndatabase=sluice\nuser=sluice\npassword=%s\ntimeout=2\n' \
+    printf '# userdb-mysqld(8): the test database\nsocket=%s\ndatabase=sluice\nuser=sluice\npassword=%s\ntimeout=4\n' \
       "$MYSOCK" "$MYPASS" > "$MYCONF"
     chmod 600 "$MYCONF"
   fi
