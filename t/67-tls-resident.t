@@ -16,20 +16,6 @@ ENVW="$(cd "$(dirname "$0")" && pwd)/resident-env.py"
 mkdir -p "$T/live/other.example.org"
 cp "$C/other.pem" "$T/live/other.example.org/fullchain.pem"; cp "$C/other.key" "$T/live/other.example.org/privkey.pem"
 
-# rsrv NAME TCPSRV-OPTS... -- PROG...: tcpsrv -v on a loopback port; its log in $T/NAME.log,
-# its pid in $SPID, its port in $PORT
-_rn=0
-rsrv() {
-  _name=$1; shift
-  _rn=$((_rn+1))
-  _o=""
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do _o="$_o $1"; shift; done
-  shift
-  start_bg "$B/tcpsrv" -1 -v -H -R -P $_o 127.0.0.1 0 "$@" > "$T/rport.$_rn" 2> "$T/$_name.log"
-  SPID=$BGPID
-  wait_for 5 test -s "$T/rport.$_rn" || { diag "tcpsrv did not start"; return 1; }
-  PORT=$(head -1 "$T/rport.$_rn")
-}
 readies() { grep -c 'worker [0-9]* ready' "$T/$1.log"; }
 wpid() { sed -n 's/^tcpsrv: worker \([0-9]*\) ready$/\1/p' "$T/$1.log" | tail -1; }
 ppid_of() { awk '{ sub(/^.*\) /, ""); print $2 }' "/proc/$1/stat" 2>/dev/null; }

@@ -19,20 +19,6 @@ EOF
 chmod +x "$T/qqenv"
 QMAILQUEUE=$T/qqenv; export QMAILQUEUE
 
-# rsrv NAME TCPSRV-OPTS... -- PROG...: tcpsrv -v on a loopback port; its log in $T/NAME.log,
-# $PORT, $SPID
-_rn=0
-rsrv() {
-  _name=$1; shift
-  _rn=$((_rn+1))
-  _o=""
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do _o="$_o $1"; shift; done
-  shift
-  start_bg "$B/tcpsrv" -1 -v -H -R -P $_o 127.0.0.1 0 "$@" > "$T/rport.$_rn" 2> "$T/$_name.log"
-  SPID=$BGPID
-  wait_for 5 test -s "$T/rport.$_rn" || { diag "tcpsrv did not start"; return 1; }
-  PORT=$(head -1 "$T/rport.$_rn")
-}
 readycount() { grep -c '^tcpsrv: worker [0-9]* ready$' "$T/$1.log"; }
 readypids() { sed -n 's/^tcpsrv: worker \([0-9]*\) ready$/\1/p' "$T/$1.log"; }
 

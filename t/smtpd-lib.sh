@@ -5,6 +5,9 @@
 #                             serve smtpd on a loopback port through the TCP server ("$B/tcpsrv"
 #                             when it exists, else Debian's /usr/bin/tcpserver); $PORT; smtpd's
 #                             log in $T/NAME.log
+#   rsrv NAME TCPSRV-OPTS... -- PROG...
+#                             tcpsrv -v -H -R -P (resident tests: -w ...) on a loopback port;
+#                             its log in $T/NAME.log, its pid in $SPID, its port in $PORT
 #   $PY                       python3 to run
 #   raw PORT FILE             connect, read the greeting, send FILE's bytes, print every byte
 #                             the server sends until it closes (5 s at most)
@@ -96,3 +99,16 @@ qq_count() { ls -d "$QQ"/msg.*[0-9] 2>/dev/null | wc -l; }
 qq_last() { ls -d "$QQ"/msg.*[0-9] 2>/dev/null | tail -1; }
 qq_clear() { rm -rf "$QQ"/msg.*; }
 qq_mode() { echo "$1" > "$QQ/mode"; }
+
+_rn=0
+rsrv() {
+  _name=$1; shift
+  _rn=$((_rn+1))
+  _o=""
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do _o="$_o $1"; shift; done
+  shift
+  start_bg "$B/tcpsrv" -1 -v -H -R -P $_o 127.0.0.1 0 "$@" > "$T/rport.$_rn" 2> "$T/$_name.log"
+  SPID=$BGPID
+  wait_for 5 test -s "$T/rport.$_rn" || { diag "tcpsrv did not start"; return 1; }
+  PORT=$(head -1 "$T/rport.$_rn")
+}
