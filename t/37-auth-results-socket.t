@@ -12,7 +12,7 @@
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
 command -v dnsmasq >/dev/null || skip_all "dnsmasq not installed"
 command -v swaks >/dev/null || skip_all "swaks not installed"
-plan 26
+plan 30
 
 q_init
 q_user bob@example.com
@@ -129,6 +129,33 @@ wait_listen "$DP" udp
 sleep 2
 send "$PORT" "$T/signed.msg"
 like "$AR" 'spf=pass smtp\.mailfrom=joe@pass\.test.*dkim=pass.*dmarc=pass' "the server back: the same worker passes the next message (no failure kept in its cache for half an hour)"
+
+# --- answers kept for their TTL (dnscache): the keys and the DMARC record asked once -----------
+# dnsmasq gives its own records a TTL of 0 unless told (--local-ttl): never kept above.
+# dnsttl TTL: a dnsmasq with that TTL logging its queries to $T/dns-TTL.log, and one worker
+# asking it behind smtpd at $PORT
+dnsttl() {
+  _dp=$(free_port udp)
+  { grep -v '^log-facility=' "$T/dns.conf"; echo "log-facility=$T/dns-$1.log"; } > "$T/dns-$1.conf"
+  start_bg dnsmasq -k -C "$T/dns-$1.conf" --pid-file= --port="$_dp" --listen-address=127.0.0.1 --bind-interfaces \
+    --no-resolv --no-hosts --local=/test/ --local-ttl="$1" 2>>"$T/dnsmasq.err"
+  wait_listen "$_dp" udp
+  start_bg env DNSCACHEIP="127.0.0.1:$_dp" "$B/auth-results" -d "$T/ar-$1.sock" -c 1 2>>"$T/ar.log"
+  wait_for 5 test -S "$T/ar-$1.sock"
+  smtpd_at 192.0.2.1 QMAILQUEUESOCK="$T/ar-$1.sock"
+}
+asked() { echo "$(grep -c 'query\[TXT\] r1\._domainkey\.pass\.test' "$T/dns-$1.log")/$(grep -c 'query\[TXT\] _dmarc\.pass\.test' "$T/dns-$1.log")"; }
+dnsttl 300
+send "$PORT" "$T/signed.msg"
+send "$PORT" "$T/signed.msg"
+like "$AR" 'dkim=pass header\.d=pass\.test header\.s=(r1|e1).*dkim=pass header\.d=pass\.test header\.s=(r1|e1).*dmarc=pass' "records with a TTL of 300 s: the second message passes too"
+is "$(asked 300)" "1/1" "and the key and the DMARC record were asked for once (kept for their TTL)"
+dnsttl 1
+send "$PORT" "$T/signed.msg"
+sleep 2
+send "$PORT" "$T/signed.msg"
+like "$AR" 'dkim=pass header\.d=pass\.test header\.s=r1 .*dmarc=pass' "a TTL of 1 s: the message after it passed passes"
+is "$(asked 1)" "2/2" "and the key and the record were asked for again once the TTL had passed"
 
 # --- chained: dkim-sign -d, then auth-results -d, then the queue ---------------------------------
 K=$T/dkim.sock

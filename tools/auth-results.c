@@ -27,6 +27,8 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "authdns.h"
+#include "dnscache.h"
+#include "keycache.h"
 #include "control.h"
 #include "dns.h"
 #include "qfilter.h"
@@ -38,7 +40,6 @@
 #define CODE_CONFIG 55
 #define CODE_REFUSED 31
 #define PSL "/usr/share/publicsuffix/public_suffix_list.dat"
-#define DMARC_TIMEOUT 5         /* seconds for the _dmarc lookups, all of them */
 
 /* not in dmarc.h, exported by libopendmarc: the organizational domain of domain */
 extern int opendmarc_get_tld (u_char *domain, u_char *tld, size_t tld_len) ;
@@ -152,16 +153,28 @@ static struct __res_state dkres ;
 static int dkres_ok = 0 ;
 static int dkreply = -1 ;
 
-static int dkdns_start (void *srv, int type, unsigned char *query, unsigned char *buf, size_t buflen, void **qh)
+/* a query of type for name through dkres, the answer into buf[0..buflen): its length, -1
+   when no answer came, -2 for a name that cannot be asked (too long); an answer kept in dnscache (its TTL) is given without asking */
+static int cached_query (int type, char const *name, unsigned char *buf, size_t buflen)
 {
   unsigned char q[512] ;
-  int n ;
+  uint64_t now = dnscache_now() ;
+  int n = dnscache_get((uint16_t)type, name, buf, buflen, now) ;
+  if (n >= 0) return n ;
+  if (!dkres_ok) { if (res_ninit(&dkres) < 0) return -1 ; dkres_ok = 1 ; }
+  n = res_nmkquery(&dkres, QUERY, name, C_IN, type, 0, 0, 0, q, sizeof q) ;
+  if (n <= 0) return -2 ;
+  n = res_nsend(&dkres, q, n, buf, buflen > 65535 ? 65535 : (int)buflen) ;
+  if (n > 0) dnscache_put((uint16_t)type, name, buf, (size_t)n, now) ;
+  return n ;
+}
+
+static int dkdns_start (void *srv, int type, unsigned char *query, unsigned char *buf, size_t buflen, void **qh)
+{
   (void)srv ;
   *qh = &dkreply ;
-  dkreply = -1 ;
-  if (!dkres_ok) { if (res_ninit(&dkres) < 0) return DKIM_DNS_SUCCESS ; dkres_ok = 1 ; }
-  n = res_nmkquery(&dkres, QUERY, (char const *)query, C_IN, type, 0, 0, 0, q, sizeof q) ;
-  if (n > 0) dkreply = res_nsend(&dkres, q, n, buf, buflen > 65535 ? 65535 : (int)buflen) ;
+  dkreply = cached_query(type, (char const *)query, buf, buflen) ;
+  if (dkreply < 0) dkreply = -1 ;
   return DKIM_DNS_SUCCESS ;
 }
 
@@ -253,24 +266,49 @@ static unsigned int dkim_check (DMARC_POLICY_T *dm, char const *msg, size_t len)
 
 /* ---- DMARC ----------------------------------------------------------------------------------- */
 
-/* the DMARC record of domain into rec: 1 found, 0 none, -1 temporary failure */
-static int dmarc_lookup (stralloc *rec, char const *domain, tain const *deadline)
+/* the DMARC record of domain into rec: 1 found, 0 none, -1 temporary failure. Asked as the
+   DKIM keys are (cached_query): a record seen before is not asked for again within its TTL. */
+static int dmarc_lookup (stralloc *rec, char const *domain)
 {
+  static unsigned char buf[65536] ;
   stralloc name = STRALLOC_ZERO, txt = STRALLOC_ZERO ;
-  size_t i ;
-  int r, found = 0 ;
+  ns_msg m ;
+  int n, i, count, rcode, found = 0 ;
   if (!stralloc_cats(&name, "_dmarc.") || !stralloc_cats(&name, domain) || !stralloc_0(&name)) die_nomem() ;
-  r = dns_txt(&txt, name.s, deadline) ;
+  n = cached_query(T_TXT, name.s, buf, sizeof buf) ;
   stralloc_free(&name) ;
-  if (r < 0) return errno == EINVAL || errno == EBADMSG ? 0 : -1 ;
-  /* the one record that starts with v=DMARC1 */
-  for (i = 0 ; r > 0 && i < txt.len ; i += strlen(txt.s + i) + 1)
-    if (!strncmp(txt.s + i, "v=DMARC1", 8) && (txt.s[i + 8] == ';' || txt.s[i + 8] == ' ' || !txt.s[i + 8]))
+  if (n == -2) return 0 ;   /* no such name can exist */
+  if (n <= 0 || ns_initparse(buf, n, &m) < 0) return -1 ;
+  rcode = ns_msg_getflag(m, ns_f_rcode) ;
+  if (rcode == ns_r_nxdomain) return 0 ;
+  if (rcode != ns_r_noerror) return -1 ;
+  count = ns_msg_count(m, ns_s_an) ;
+  for (i = 0 ; i < count ; i++)
+  {
+    ns_rr rr ;
+    unsigned char const *p, *end ;
+    if (ns_parserr(&m, ns_s_an, i, &rr) < 0) return -1 ;
+    if (ns_rr_type(rr) != ns_t_txt) continue ;
+    /* the record's strings joined */
+    txt.len = 0 ;
+    p = ns_rr_rdata(rr) ; end = p + ns_rr_rdlen(rr) ;
+    while (p < end)
+    {
+      size_t k = *p++ ;
+      if (k > (size_t)(end - p)) break ;
+      if (!stralloc_catb(&txt, (char const *)p, k)) die_nomem() ;
+      p += k ;
+    }
+    if (!stralloc_0(&txt)) die_nomem() ;
+    if (strlen(txt.s) != txt.len - 1) continue ;   /* a NUL inside: not a DMARC record */
+    /* the one record that starts with v=DMARC1 */
+    if (!strncmp(txt.s, "v=DMARC1", 8) && (txt.s[8] == ';' || txt.s[8] == ' ' || !txt.s[8]))
     {
       if (found++) break ;
       rec->len = 0 ;
-      if (!stralloc_cats(rec, txt.s + i) || !stralloc_0(rec)) die_nomem() ;
+      if (!stralloc_copy(rec, &txt)) die_nomem() ;
     }
+  }
   stralloc_free(&txt) ;
   return found == 1 ;
 }
@@ -317,6 +355,7 @@ static void init (void)
   OPENDMARC_LIB_T lib ;
   if (done) return ;
   if (!authdns_init()) strerr_warnw1x("DNSCACHEIP is not an IPv4 address: SPF and DKIM keys cannot be looked up") ;
+  keycache_init() ;   /* a DKIM key seen again is not parsed again */
   memset(&lib, 0, sizeof lib) ;
   if (opendmarc_policy_library_init(&lib) != DMARC_PARSE_OKAY) { strerr_warnwu1x("initialise libopendmarc") ; _exit(QUEUE_BUG) ; }
   done = 1 ;
@@ -407,14 +446,11 @@ static int filter (char const *msgs, size_t msglen, char const *envs, size_t env
   else
   {
     char org[256] ;
-    tain deadline ;
-    tain_now_g() ;
-    tain_addsec_g(&deadline, DMARC_TIMEOUT) ;
-    r = dmarc_lookup(&rec, from.s, &deadline) ;
+    r = dmarc_lookup(&rec, from.s) ;
     org[0] = 0 ;
     if (!r || unaligned) psl_load() ;
     if (!r && pslloaded && !opendmarc_get_tld((u_char *)from.s, (u_char *)org, sizeof org) && org[0] && strcasecmp(org, from.s))
-      r = dmarc_lookup(&rec, org, &deadline) ;
+      r = dmarc_lookup(&rec, org) ;
     arcat(";\n\tdmarc=") ;
     if (r < 0) arcat("temperror") ;
     else if (!r) arcat("none") ;

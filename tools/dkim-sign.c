@@ -23,6 +23,7 @@
 #include <skalibs/types.h>
 #include "atomic.h"
 #include "control.h"
+#include "keycache.h"
 #include "qfilter.h"
 #include "qfilterd.h"
 #include "queue.h"
@@ -309,6 +310,7 @@ int main (int argc, char const *const *argv)
   if (gen) { if (argc != 2 || sock) dieusage() ; return genkey(argv[0], argv[1], type) ; }
   if (argc) dieusage() ;
   sig_ignore(SIGPIPE) ;
+  keycache_init() ;   /* a key file read again is not parsed again */
   if (sock) qfilterd_main(sock, &o, 0, &filter) ;
   return qfilterd_once(&filter) ;
 }

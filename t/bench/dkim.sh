@@ -85,7 +85,8 @@ DP=$("$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
   echo 'txt-record=mx.both.test,"v=spf1 ip4:192.0.2.1 -all"'
   echo 'txt-record=_dmarc.both.test,"v=DMARC1; p=reject"'
 } > "$W/dns.conf"
-bg dnsmasq -k -C "$W/dns.conf" --pid-file= --port="$DP" --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts
+# records with a TTL of 5 minutes, as published records have (dnsmasq gives its own 0)
+bg dnsmasq -k -C "$W/dns.conf" --pid-file= --port="$DP" --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts --local-ttl=300
 sleep 0.3
 export DNSCACHEIP=127.0.0.1:$DP
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <sys/mman.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/exec.h>
@@ -59,10 +60,10 @@ int qfilter_handon (char const *head, size_t headlen, char const *msg, size_t ms
     if (fd >= 0)
     {
       qqueue q = QQUEUE_ZERO ;
+      struct iovec v[2] = { { (char *)head, headlen }, { (char *)msg, msglen } } ;
       if (!qqueue_hello(fd, env, envlen - 1)) { close(fd) ; return QUEUE_READ ; }
       q.msgfd = fd ;
-      if (!qqueue_write(&q, head, headlen) || !qqueue_write(&q, msg, msglen))
-        if (errno != EPIPE) { qqueue_abort(&q) ; return QUEUE_WRITE ; }
+      if (!qqueue_writev(&q, v, 2) && errno != EPIPE) { qqueue_abort(&q) ; return QUEUE_WRITE ; }
       return qqueue_finish(&q) ;
     }
   }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
@@ -100,6 +101,7 @@ static void forward (int fd, qfilterd_out const *out, char const *env, size_t en
 {
   qqueue q = QQUEUE_ZERO ;
   char qp[4 + PID_FMT] = "qp-" ;
+  struct iovec v[2] ;
   int code ;
   if (!qqueue_start(&q, env, envlen - 1))
   {
@@ -108,7 +110,9 @@ static void forward (int fd, qfilterd_out const *out, char const *env, size_t en
     return ;
   }
   if (q.pid) qp[3 + pid_fmt(qp + 3, q.pid)] = 0 ;
-  if ((!qqueue_write(&q, out->head, out->headlen) || !qqueue_write(&q, out->msg, out->msglen)) && errno != EPIPE)
+  v[0].iov_base = (char *)out->head ; v[0].iov_len = out->headlen ;
+  v[1].iov_base = (char *)out->msg ; v[1].iov_len = out->msglen ;
+  if (!qqueue_writev(&q, v, 2) && errno != EPIPE)
   {
     strerr_warnwu1sys("write to the queue") ;
     qqueue_abort(&q) ;

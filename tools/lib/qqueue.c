@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
@@ -103,41 +104,68 @@ static size_t nshead (char *buf, size_t len)
   return n ;
 }
 
-static int nsput (int fd, char const *s, size_t len)
+/* a netstring of the pieces v[0..n) (at most 8) in one system call: a reader woken by each
+   small write costs more than the write */
+static int nsputv (int fd, struct iovec const *v, unsigned int n)
 {
   char head[UINT64_FMT + 1] ;
-  size_t n = nshead(head, len) ;
-  return allwrite(fd, head, n) == n && allwrite(fd, s, len) == len && allwrite(fd, ",", 1) == 1 ;
+  struct iovec w[10] ;
+  size_t len = 0, total ;
+  unsigned int i ;
+  if (n > 8) { errno = EINVAL ; return 0 ; }
+  for (i = 0 ; i < n ; i++) { len += v[i].iov_len ; w[i + 1] = v[i] ; }
+  w[0].iov_base = head ; w[0].iov_len = nshead(head, len) ;
+  w[n + 1].iov_base = (char *)"," ; w[n + 1].iov_len = 1 ;
+  total = w[0].iov_len + len + 1 ;
+  return allwritev(fd, w, n + 2) == total ;
 }
 
-/* the greeting; with vars, the flag e and the variables of QQUEUE_VARS that are set */
+static int nsput (int fd, char const *s, size_t len)
+{
+  struct iovec v = { .iov_base = (char *)s, .iov_len = len } ;
+  return nsputv(fd, &v, 1) ;
+}
+
+/* a netstring appended to sa */
+static int nscat (stralloc *sa, char const *s, size_t len)
+{
+  char head[UINT64_FMT + 1] ;
+  return stralloc_catb(sa, head, nshead(head, len)) && stralloc_catb(sa, s, len) && stralloc_catb(sa, ",", 1) ;
+}
+
+/* the greeting; with vars, the flag e and the variables of QQUEUE_VARS that are set; then
+   the envelope and its final \0: built whole, written at once */
 static int hello (int fd, char const *env, size_t envlen, int vars)
 {
   static char const *const names[] = { QQUEUE_VARS, 0 } ;
+  static stralloc out = STRALLOC_ZERO, sa = STRALLOC_ZERO ;
   char const *proto = getenv("PROTO") ;
-  char head[UINT64_FMT + 1] ;
   char greet[4] = QQUEUE_PROTO ;
   size_t n = 1 ;
   if (proto && *proto) greet[n++] = 'n' ;
   if (vars) greet[n++] = 'e' ;
-  if (!nsput(fd, greet, n)) return 0 ;
+  out.len = 0 ;
+  if (!nscat(&out, greet, n)) return 0 ;
   if (vars)
   {
-    stralloc sa = STRALLOC_ZERO ;
-    int ok = 1 ;
-    for (char const *const *p = names ; *p && ok ; p++)
+    sa.len = 0 ;
+    for (char const *const *p = names ; *p ; p++)
     {
-      char const *v = getenv(*p) ;
-      if (v) ok = stralloc_cats(&sa, *p) && stralloc_catb(&sa, "=", 1) && stralloc_cats(&sa, v) && stralloc_0(&sa) ;
+      char const *val = getenv(*p) ;
+      if (val && !(stralloc_cats(&sa, *p) && stralloc_catb(&sa, "=", 1) && stralloc_cats(&sa, val) && stralloc_0(&sa))) return 0 ;
     }
-    ok = ok && nsput(fd, sa.s, sa.len) ;
-    stralloc_free(&sa) ;
-    if (!ok) return 0 ;
+    if (!nscat(&out, sa.s, sa.len)) return 0 ;
   }
-  /* the envelope and its final \0 as one netstring */
-  n = nshead(head, envlen + 1) ;
-  return allwrite(fd, head, n) == n && allwrite(fd, env, envlen) == envlen && allwrite(fd, "", 1) == 1
-    && allwrite(fd, ",", 1) == 1 ;
+  /* the envelope and its final \0 as one netstring, after the rest */
+  {
+    char head[UINT64_FMT + 1] ;
+    if (!stralloc_catb(&out, head, nshead(head, envlen + 1))) return 0 ;
+  }
+  if (!stralloc_catb(&out, "\0,", 2)) return 0 ;
+  {
+    struct iovec w[3] = { { out.s, out.len - 2 }, { (char *)env, envlen }, { out.s + out.len - 2, 2 } } ;
+    return allwritev(fd, w, 3) == out.len + envlen ;
+  }
 }
 
 int qqueue_hello (int fd, char const *env, size_t envlen)
@@ -240,6 +268,18 @@ int qqueue_write (qqueue *q, char const *s, size_t len)
   if (!len) return 1 ;
   if (q->pid) return allwrite(q->msgfd, s, len) == len ;
   return nsput(q->msgfd, s, len) ;
+}
+
+int qqueue_writev (qqueue *q, struct iovec const *v, unsigned int n)
+{
+  struct iovec w[8] ;
+  size_t len = 0 ;
+  unsigned int i, k = 0 ;
+  if (n > 8) { errno = EINVAL ; return 0 ; }
+  for (i = 0 ; i < n ; i++) if (v[i].iov_len) { w[k++] = v[i] ; len += v[i].iov_len ; }
+  if (!len) return 1 ;
+  if (q->pid) return allwritev(q->msgfd, w, k) == len ;
+  return nsputv(q->msgfd, w, k) ;
 }
 
 size_t qqueue_frame (qqueue const *q, char *buf, size_t off, size_t len, size_t *start)

@@ -36,6 +36,10 @@ extern int qqueue_envelope_add (stralloc *env, char kind, char const *addr) ;
    only qqueue_finish's code matters then). */
 extern int qqueue_write (qqueue *q, char const *s, size_t len) ;
 
+/* The same for the pieces v[0..n) (at most 8), in one system call where it can. */
+struct iovec ;
+extern int qqueue_writev (qqueue *q, struct iovec const *v, unsigned int n) ;
+
 /* For callers that write q->msgfd themselves (non-blocking, with deadlines): turn the piece
    of message buf[off..off+len) into what must be written, in place. buf must have at least
    QQUEUE_HEADROOM bytes before off and 1 after off+len. *start gets where the bytes to write
