@@ -12,7 +12,7 @@
 . "$(dirname "$0")/dkim-lib.sh"
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
 command -v swaks >/dev/null || skip_all "swaks not installed"
-plan 36
+plan 49
 
 q_init
 "$B/dkim-sign" -g example.com r1 > "$T/r1.txt"
@@ -110,6 +110,50 @@ rm "$S/control/dkim/example.com/r1.rsa"
 send example.com rekeyed
 is "$($DT verify "$T/q.msg" "$T/r1new.txt" "$T/e1.txt" | tr '\n' ' ')" "pass pass " "a key replaced while the service runs: the new key signs, no restart"
 like "$($DT verify "$T/q.msg" "$T/r1.txt" "$T/e1.txt" | tr '\n' ' ')" "fail" "(the old key's record no longer verifies)"
+
+# --- control/dkimpolicy: what an authenticated user gets signed (AUTHUSER, from smtpd) ---------
+q_user joe@example.com
+"$B/dkim-sign" -g other.example o1 > "$T/o1.txt"
+PA=$(free_port)
+start_bg env QMAILQUEUESOCK="$K" REQUIREAUTH=1 "$B/tcpsrv" -H -R 127.0.0.1 "$PA" \
+  "$B/smtpd" "$B/auth-check" -n true 2>>"$T/smtpd.log"
+wait_listen "$PA"
+AUTH="--auth PLAIN --auth-user joe@example.com --auth-password secret"
+SPORT=$PA send other.example pol-any $AUTH
+is "$($DT verify "$T/q.msg" "$T/o1.txt" | tr '\n' ' ')" "pass " "no control/dkimpolicy (any): joe@example.com's message From: other.example is signed for other.example"
+echo own > "$S/control/dkimpolicy"
+SPORT=$PA send other.example pol-own $AUTH
+like "$(cat "$T/sw")" '<- +250 2\.0\.0 ok queued as' "own: joe@example.com's message From: other.example is queued"
+is "$(grep -c '^DKIM-Signature:' "$T/q.msg")" 0 "unsigned"
+like "$(cat "$T/dkim.log")" 'not signed: From: domain other\.example is not that of the authenticated user joe@example\.com' "and the service says why"
+SPORT=$PA send example.com pol-own2 $AUTH
+is "$($DT verify "$T/q.msg" "$T/r1new.txt" "$T/e1.txt" | tr '\n' ' ')" "pass pass " "own: From: the user's own domain is signed"
+echo refuse > "$S/control/dkimpolicy"
+n=$(todo)
+SPORT=$PA send other.example pol-refuse $AUTH
+like "$(cat "$T/sw")" "<\*\* +554 5\.3\.0 queue failure: the From: domain is not the authenticated user.s: not signed, not sent \(#31\)" "refuse: From: another domain with keys is refused with 554 and the reason"
+is "$(todo)" "$n" "nothing queued"
+SPORT=$PA send nokey.example pol-nokey $AUTH
+like "$(cat "$T/sw")" '<- +250 2\.0\.0 ok queued as' "refuse: From: a domain without keys here goes through (nothing to sign)"
+send other.example pol-noauth
+is "$($DT verify "$T/q.msg" "$T/o1.txt" | tr '\n' ' ')" "pass " "refuse: a client that did not authenticate (RELAYCLIENT) is signed for as before"
+echo Refuse > "$S/control/dkimpolicy"
+SPORT=$PA send other.example pol-bad $AUTH
+like "$(cat "$T/sw")" '<\*\* +451 4\.3\.0 .*\(#55\)' "a control/dkimpolicy that says something else: 451 (55)"
+like "$(cat "$T/dkim.log")" 'control/dkimpolicy: line 1: Refuse: not any, own or refuse' "naming the file, the line and the value"
+rm "$S/control/dkimpolicy"
+# AUTHUSER for the queue program: set by a successful AUTH only, never taken from the start
+# environment
+printf '#!/bin/sh\nprintf "%%s" "${AUTHUSER-unset}" > "$0.user"; cat >/dev/null; cat <&1 >/dev/null\n' > "$T/envcap"
+chmod +x "$T/envcap"
+PE=$(free_port)
+start_bg env AUTHUSER=forged@example.com RELAYCLIENT= QMAILQUEUE="$T/envcap" "$B/tcpsrv" -H -R 127.0.0.1 "$PE" \
+  "$B/smtpd" "$B/auth-check" -n true 2>>"$T/smtpd.log"
+wait_listen "$PE"
+SPORT=$PE send example.com env-noauth
+is "$(cat "$T/envcap.user")" unset "smtpd without AUTH: no AUTHUSER for the queue program (one in its start environment dropped)"
+SPORT=$PE send example.com env-auth $AUTH
+is "$(cat "$T/envcap.user")" joe@example.com "after AUTH: AUTHUSER is the login"
 
 # --- failures: nothing queued -----------------------------------------------------------------
 mkdir -p "$S/control/dkim/broken.example"

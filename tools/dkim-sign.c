@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
@@ -24,6 +25,7 @@
 #include "atomic.h"
 #include "control.h"
 #include "keycache.h"
+#include "logtext.h"
 #include "qfilter.h"
 #include "qfilterd.h"
 #include "queue.h"
@@ -32,6 +34,7 @@
 #define dieusage() strerr_dieusage(100, USAGE)
 #define CODE_CONFIG 55          /* a key or control file that cannot be read */
 #define CODE_SIGN 81            /* the library failed: temporary, nothing queued */
+#define CODE_REFUSE 31          /* control/dkimpolicy refuse: permanent */
 
 /* signed unless control/dkimheaders says otherwise; From is also oversigned (one more From
    in h= than the message has), so that no From can be added after signing */
@@ -271,17 +274,85 @@ static int sign_all (stralloc *head, char const *domain, char const *msg, size_t
   return code ;
 }
 
+/* control/dkimpolicy for a client that authenticated (AUTHUSER, set by smtpd): 0 any (sign
+   for whatever From: domain has keys), 1 own (sign only for the domain of the login, pass
+   anything else on unsigned), 2 refuse (refuse anything else that would have been signed);
+   -1 when the file cannot be read or says something else */
+static int policy (void)
+{
+  static stralloc sa = STRALLOC_ZERO ;
+  int r = control_readline(&sa, "dkimpolicy", "any") ;
+  if (r < 0) { strerr_warnwu1sys("read control/dkimpolicy") ; return -1 ; }
+  if (!strcmp(sa.s, "any")) return 0 ;
+  if (!strcmp(sa.s, "own")) return 1 ;
+  if (!strcmp(sa.s, "refuse")) return 2 ;
+  strerr_warnw3x("control/dkimpolicy: line 1: ", sa.s, ": not any, own or refuse") ;
+  return -1 ;
+}
+
+/* 1 when the domain has a key of ours (a file SELECTOR.rsa or SELECTOR.ed25519 under
+   control/dkim/DOMAIN), 0 when not, -1 when its directory cannot be read */
+static int has_key (char const *domain)
+{
+  stralloc dir = STRALLOC_ZERO ;
+  DIR *dp ;
+  int r = 0 ;
+  if (!stralloc_cats(&dir, control_root()) || !stralloc_cats(&dir, "/control/dkim/")
+   || !stralloc_cats(&dir, domain) || !stralloc_0(&dir)) { stralloc_free(&dir) ; return -1 ; }
+  dp = opendir(dir.s) ;
+  if (!dp) r = errno == ENOENT || errno == ENOTDIR ? 0 : -1 ;
+  else
+  {
+    struct dirent *de ;
+    while (!r && (de = readdir(dp)))
+    {
+      char const *dot = strrchr(de->d_name, '.') ;
+      if (de->d_name[0] != '.' && dot && dot > de->d_name && (!strcmp(dot, ".rsa") || !strcmp(dot, ".ed25519"))) r = 1 ;
+    }
+    closedir(dp) ;
+  }
+  stralloc_free(&dir) ;
+  return r ;
+}
+
 /* the filter: the signatures of the From: domain's keys, before the message */
 static int filter (char const *msg, size_t len, char const *env, size_t envlen, qfilterd_out *out)
 {
-  static stralloc dom = STRALLOC_ZERO, head = STRALLOC_ZERO ;
+  static stralloc dom = STRALLOC_ZERO, head = STRALLOC_ZERO, who = STRALLOC_ZERO ;
+  char const *user = getenv("AUTHUSER") ;
   (void)env ; (void)envlen ;
   head.len = 0 ;
   if (qfilter_from_domain(msg, len, &dom, 0))
   {
-    int code = sign_all(&head, dom.s, msg, len) ;
+    int code ;
+    if (user && *user)
+    {
+      char const *at = strrchr(user, '@') ;
+      if (!at || strcasecmp(at + 1, dom.s))
+      {
+        /* the From: domain is not the authenticated user's */
+        int p = policy(), k ;
+        if (p < 0) { out->why = "unable to read control/dkimpolicy" ; return CODE_CONFIG ; }
+        if (p && (k = has_key(dom.s)))
+        {
+          if (k < 0) { out->why = "unable to read the domain's keys" ; return CODE_CONFIG ; }
+          who.len = 0 ;
+          if (!logtext_cat(&who, user, strlen(user), 128, 0) || !stralloc_0(&who)) return QUEUE_NOMEM ;
+          if (p == 2)
+          {
+            strerr_warnw4x("refused: From: domain ", dom.s, " is not that of the authenticated user ", who.s) ;
+            out->why = "the From: domain is not the authenticated user's: not signed, not sent" ;
+            return CODE_REFUSE ;
+          }
+          strerr_warnw4x("not signed: From: domain ", dom.s, " is not that of the authenticated user ", who.s) ;
+          goto end ;
+        }
+      }
+    }
+    code = sign_all(&head, dom.s, msg, len) ;
     if (code) { out->why = "unable to sign the message" ; return code ; }   /* a key exists but no signature: nothing is queued */
   }
+ end:
   out->head = head.s ; out->headlen = head.len ;
   return 0 ;
 }

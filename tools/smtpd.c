@@ -457,6 +457,8 @@ static void readenv (void)
   S.remoteinfo = getenv("TCPREMOTEINFO") ;
   S.localip = getenv("TCPLOCALIP") ;
   S.relayclient = getenv("RELAYCLIENT") ;
+  /* set after a successful AUTH only: a value from the start environment means nothing */
+  unsetenv("AUTHUSER") ;
   S.rblsmtpd = getenv("RBLSMTPD") ;
   if (S.rblsmtpd && !*S.rblsmtpd) S.rblsmtpd = 0 ;
   {
@@ -1065,6 +1067,8 @@ static void smtp_auth (char const *arg, size_t len)
   {
     S.authed = 1 ;
     if (!stralloc_copy(&S.sa.authuser, &S.sa.tmp)) die_nomem() ;
+    /* for the queue program and the filters (dkim-sign's control/dkimpolicy): who sends */
+    if (!stralloc_0(&S.sa.tmp) || setenv("AUTHUSER", S.sa.tmp.s, 1) < 0) die_nomem() ;
     out("235 2.7.0 authentication successful\r\n") ;
   }
   else if (r == 1 || r == 2) reply_error("535 5.7.8 authentication failed", 0, R_COUNT) ;
@@ -1121,6 +1125,7 @@ static void smtp_starttls (size_t arglen)
   S.seenhelo = 0 ; S.esmtp = 0 ; S.sa.helo.len = 0 ;
   transaction_reset() ;
   S.authed = 0 ; S.sa.authuser.len = 0 ;
+  unsetenv("AUTHUSER") ;
 }
 
 static void smtp_help (void)
