@@ -3,11 +3,13 @@
 # naming the socket of dkim-sign -d hand their messages to it (no process per message), and
 # they are queued signed, with queue-injectd's local Received: line (no network flag); the
 # service down: mail-inject fails temporarily and queues nothing, or runs QMAILQUEUE when set.
+# Whose injection it is: the service passes its client's uid on (flag l), believed only from
+# the trusted, as uid 65534 and as root, through the service and to queue-injectd directly.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue-lib.sh"
 . "$(dirname "$0")/dkim-lib.sh"
 "$PY" -c 'import dkim' 2>/dev/null || skip_all "python3-dkim not installed"
-plan 11
+plan 16
 
 q_init
 "$B/dkim-sign" -g mx.test.example r1 > "$T/r1.txt"
@@ -32,6 +34,27 @@ printf 'From: alice@mx.test.example\nTo: bob@example.org\nSubject: by sendmail\n
 is "$?" 0 "sendmail -t through the service: exit 0"
 qmsg "$(newest)" > "$T/q.msg"
 is "$($DT verify "$T/q.msg" "$T/r1.txt")" pass "queued signed"
+
+# --- whose injection it is: the service hands on its client's uid, not its own (flag l) --------
+# rcvd SOCKET [QORIGIN]: the message of $T/m through SOCKET by qinj.py as uid 65534 (or as
+# root with ROOT=1); the first line of what was queued
+rcvd() {
+  if [ -n "${ROOT:-}" ]; then _a=$(env T="$T" QORIGIN="${2:-}" "$PY" "$TOP/t/qinj.py" "$1" whole)
+  else _a=$(setpriv --reuid=65534 --regid=65534 --clear-groups env T="$T" QORIGIN="${2:-}" "$PY" "$TOP/t/qinj.py" "$1" whole); fi
+  _id=$(printf '%s' "$_a" | sed -n 's/^[0-9]*:0 \([0-9.]*\),$/\1/p')
+  [ -n "$_id" ] && qmsg "$Q/todo/$_id" | head -1
+}
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  chmod o+x "$T" "$S" "$Q"
+  printf 'From: alice@mx.test.example\nSubject: whose\n\nbody\n' > "$T/m"; chmod o+r "$T/m"
+  like "$(rcvd "$K")" 'invoked by uid 65534\)' "a local user (uid 65534) injecting through the service: queue-injectd's Received: line names that user, not the service's uid"
+  like "$(rcvd "$K" "0 1")" 'invoked by uid 65534\)' "the same user saying it injects for root (flag l): not believed by the service"
+  like "$(rcvd "$Q/inject" "0 1")" 'invoked by uid 65534\)' "nor by queue-injectd"
+  like "$(ROOT=1 rcvd "$K" "1234 99")" 'invoked by uid 1234\)' "the service's own user (a filter before it) or root: its word taken"
+  like "$(ROOT=1 rcvd "$Q/inject" "1234 99")" 'invoked by uid 1234\)' "queue-injectd takes it from its own user and those of -N"
+else
+  skip 5 "not root, or no setpriv: cannot inject as another user"
+fi
 
 stop_pid "$DPID"
 n=$(todo)

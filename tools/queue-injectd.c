@@ -90,13 +90,20 @@ static void serve (int fd)
     answer(fd, QUEUE_BUG, "unable to read the client's credentials") ;
     return ;
   }
-  /* the greeting: "1", with "n" when the client wrote its own Received: line; the
-     variables a client passes on for a filter ("e") are not for the queue */
+  /* the greeting: "1", with "n" when the client wrote its own Received: line, "l" when a
+     filter says for whom it injects; the variables a client passes on for a filter ("e")
+     are not for the queue */
   sa.len = 0 ;
   r = qinjsrv_greeting(&c, &flags, &sa) ;
   if (r == -3) { answer(fd, QUEUE_BUG, "unknown protocol") ; return ; }
   if (r != 1) { code = readfail(r) ; if (r != 0) answer(fd, code, "bad greeting") ; return ; }
   network = (flags & QINJSRV_NET) && netuid(cred.uid) ;
+  /* a filter service handing on a local injection says whose it is: believed from the
+     uids trusted with -N (the filters' user), else the client's own credentials stand */
+  if (!network && (flags & QINJSRV_ORIGIN) && netuid(cred.uid))
+  {
+    cred.uid = (uid_t)c.ouid ; cred.pid = (pid_t)c.opid ;
+  }
   /* the envelope */
   sa.len = 0 ;
   r = qinjsrv_envelope(&c, &sa, QUEUE_ENVMAX) ;

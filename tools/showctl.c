@@ -42,6 +42,7 @@ static ctl const table[] =
   { "defaulthost", LINE, "me", "mail-inject sendmail" },
   { "delaywarning", NUMBER, "0 (no delay warnings)", "queue-run" },
   { "dkimheaders", LINES, "From Sender Reply-To Subject Date Message-ID To Cc, the MIME fields, In-Reply-To References List-*", "dkim-sign" },
+  { "dkimpolicy", LINE, "any", "dkim-sign" },
   { "dmarcexceptions", LINES, "none", "auth-results" },
   { "dmarcpolicy", LINE, "tag", "auth-results" },
   { "doublebouncehost", LINE, "me", "queue-run" },

@@ -87,6 +87,17 @@ int main (int argc, char const *const *argv)
   CHECK(FEED("1:")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == 0) ; close(sv[1]) ;
   CHECK(FEED("")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == 0) ; close(sv[1]) ;
   CHECK(FEED("2:1e,9000:")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == -2) ; close(sv[1]) ;
+  /* the origin of a local injection a filter hands on (flag l): "UID PID" */
+  CHECK(FEED("2:1l,9:1000 4242,")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == 1 && flags == QINJSRV_ORIGIN && c.ouid == 1000 && c.opid == 4242) ; close(sv[1]) ;
+  sa.len = 0 ;
+  CHECK(FEED("3:1el,4:A=1\0,3:0 7,")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == 1 && flags == (QINJSRV_VARS | QINJSRV_ORIGIN) && sa.len == 4 && c.ouid == 0 && c.opid == 7) ; close(sv[1]) ;
+  CHECK(FEED("2:1l,4:1000,")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == -2) ; close(sv[1]) ;
+  CHECK(FEED("2:1l,6:x 1234,")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == -2) ; close(sv[1]) ;
+  CHECK(FEED("2:1l,7:1 2 3 4,")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == -2) ; close(sv[1]) ;
+  CHECK(FEED("2:1l,6:1 234 ,")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == -2) ; close(sv[1]) ;
+  CHECK(FEED("2:1l,50:")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == -2) ; close(sv[1]) ;
+  CHECK(FEED("3:1ll,")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == -3) ; close(sv[1]) ;
+  CHECK(FEED("2:1l,")) ; CHECK(qinjsrv_greeting(&c, &flags, &sa) == 0) ; close(sv[1]) ;
   /* nothing comes within the deadline (0 s here) */
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0)
   {

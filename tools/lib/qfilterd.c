@@ -96,13 +96,15 @@ static int tmpfile_open (void)
   return fd ;
 }
 
-/* hand the filtered message on; the answer to the client */
-static void forward (int fd, qfilterd_out const *out, char const *env, size_t envlen)
+/* hand the filtered message on; the answer to the client. A local injection goes on as its
+   injector's (origin), not as this service's. */
+static void forward (int fd, qfilterd_out const *out, char const *env, size_t envlen, qinjsrv const *origin)
 {
   qqueue q = QQUEUE_ZERO ;
   char qp[4 + PID_FMT] = "qp-" ;
   struct iovec v[2] ;
   int code ;
+  if (origin) { q.origin = 1 ; q.ouid = origin->ouid ; q.opid = origin->opid ; }
   if (!qqueue_start(&q, env, envlen - 1))
   {
     strerr_warnwu1sys("hand a message on to the queue") ;
@@ -133,12 +135,26 @@ static void serve (int fd)
   size_t nrcpt ;
   char *map = 0 ;
   int tfd = -1, big = 0, r, code ;
+  struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 } ;
+  socklen_t credlen = sizeof cred ;
   qinjsrv_init(&c, fd, opts->timeout) ;
   vars.len = env.len = mem.len = 0 ;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0)
+  {
+    strerr_warnwu1sys("read the credentials of a client") ;
+    qinjsrv_answer(fd, QUEUE_BUG, "unable to read the client's credentials") ;
+    return ;
+  }
   r = qinjsrv_greeting(&c, &flags, &vars) ;
   if (r == -3) { qinjsrv_answer(fd, QUEUE_BUG, "unknown protocol") ; return ; }
   if (r != 1) { readfail(fd, r) ; return ; }
   client_env(flags, &vars) ;
+  /* who injected a local message: the client, unless it is a filter before this one (this
+     service's own user, or root) handing on the word of its own client */
+  if (!(flags & QINJSRV_ORIGIN) || (cred.uid != geteuid() && cred.uid != 0))
+  {
+    c.ouid = (unsigned int)cred.uid ; c.opid = (unsigned int)cred.pid ;
+  }
   r = qinjsrv_envelope(&c, &env, QUEUE_ENVMAX) ;
   if (r == -3) { qinjsrv_answer(fd, QUEUE_TOOLONG, "envelope too long") ; return ; }
   if (r != 1) { readfail(fd, r) ; return ; }
@@ -172,7 +188,7 @@ static void serve (int fd)
   if (!out.msg) out.msg = "" ;
   code = filter(out.msg, total, env.s, env.len, &out) ;
   if (code) qinjsrv_answer(fd, code, out.why ? out.why : qqueue_strerror(code)) ;
-  else forward(fd, &out, env.s, env.len) ;
+  else forward(fd, &out, env.s, env.len, flags & QINJSRV_NET ? 0 : &c) ;
   goto end ;
  wfail:
   strerr_warnwu1sys("keep a message") ;

@@ -11,6 +11,7 @@
 void qinjsrv_init (qinjsrv *c, int fd, unsigned int timeout)
 {
   c->fd = fd ; c->timeout = timeout ; c->left = 0 ; c->inpiece = 0 ; c->pos = c->len = 0 ;
+  c->ouid = c->opid = 0 ;
 }
 
 /* more input within the deadline: 1, 0 at EOF, -1 error or timeout (errno) */
@@ -109,13 +110,30 @@ int qinjsrv_greeting (qinjsrv *c, unsigned int *flags, stralloc *vars)
   if (!sa.len || sa.s[0] != QQUEUE_PROTO[0]) return -3 ;
   for (i = 1 ; i < sa.len ; i++)
   {
-    unsigned int f = sa.s[i] == 'n' ? QINJSRV_NET : sa.s[i] == 'e' ? QINJSRV_VARS : 0 ;
+    unsigned int f = sa.s[i] == 'n' ? QINJSRV_NET : sa.s[i] == 'e' ? QINJSRV_VARS : sa.s[i] == 'l' ? QINJSRV_ORIGIN : 0 ;
     if (!f || (*flags & f)) return -3 ;
     *flags |= f ;
   }
-  if (!(*flags & QINJSRV_VARS)) return 1 ;
-  r = netstring(c, vars, QINJSRV_VARSMAX) ;
-  return r == -3 ? -2 : r ;
+  if (*flags & QINJSRV_VARS)
+  {
+    r = netstring(c, vars, QINJSRV_VARSMAX) ;
+    if (r != 1) return r == -3 ? -2 : r ;
+  }
+  if (*flags & QINJSRV_ORIGIN)
+  {
+    char o[40] ;
+    stralloc os = { .s = o, .len = 0, .a = sizeof o - 1 } ;
+    size_t k ;
+    r = netstring(c, &os, sizeof o - 1) ;
+    if (r != 1) return r == -3 ? -2 : r ;
+    o[os.len] = 0 ;
+    /* "UID PID", both decimal, nothing else */
+    k = uint_scan(o, &c->ouid) ;
+    if (!k || o[k] != ' ') return -2 ;
+    i = uint_scan(o + k + 1, &c->opid) ;
+    if (!i || k + 1 + i != os.len) return -2 ;
+  }
+  return 1 ;
 }
 
 int qinjsrv_envelope (qinjsrv *c, stralloc *env, size_t max)

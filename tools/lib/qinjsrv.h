@@ -11,6 +11,7 @@
 
 #define QINJSRV_NET 1           /* greeting flag n: the client wrote its own Received: line */
 #define QINJSRV_VARS 2          /* greeting flag e: the client's variables follow */
+#define QINJSRV_ORIGIN 4        /* greeting flag l: the local injector's uid and pid follow */
 #define QINJSRV_VARSMAX 8192    /* bytes of variables at most */
 
 typedef struct qinjsrv_s qinjsrv ;
@@ -20,6 +21,7 @@ struct qinjsrv_s
   unsigned int timeout ;  /* seconds each read may wait */
   uint64_t left ;         /* bytes of the current message piece not yet returned */
   int inpiece ;
+  unsigned int ouid, opid ;  /* with QINJSRV_ORIGIN: who injected, as the client says */
   size_t pos, len ;
   char buf[65536] ;
 } ;
@@ -28,8 +30,10 @@ struct qinjsrv_s
 extern void qinjsrv_init (qinjsrv *c, int fd, unsigned int timeout) ;
 
 /* The greeting: its flags (QINJSRV_*) in *flags and, with QINJSRV_VARS, the client's
-   variables (NAME=value\0 ..., at most QINJSRV_VARSMAX bytes, not checked) in vars. -3 for
-   a greeting of another protocol. */
+   variables (NAME=value\0 ..., at most QINJSRV_VARSMAX bytes, not checked) in vars; with
+   QINJSRV_ORIGIN, the uid and pid the client says it injects for ("UID PID", decimal) in
+   c->ouid and c->opid (whether to believe it is the caller's business). -3 for a greeting
+   of another protocol. */
 extern int qinjsrv_greeting (qinjsrv *c, unsigned int *flags, stralloc *vars) ;
 
 /* The envelope netstring, its final \0 included, appended to env. -3 when longer than max

@@ -135,15 +135,17 @@ static int nscat (stralloc *sa, char const *s, size_t len)
 
 /* the greeting; with vars, the flag e and the variables of QQUEUE_VARS that are set; then
    the envelope and its final \0: built whole, written at once */
-static int hello (int fd, char const *env, size_t envlen, int vars)
+static int hello (int fd, char const *env, size_t envlen, int vars, qqueue const *q)
 {
   static char const *const names[] = { QQUEUE_VARS, 0 } ;
   static stralloc out = STRALLOC_ZERO, sa = STRALLOC_ZERO ;
   char const *proto = getenv("PROTO") ;
-  char greet[4] = QQUEUE_PROTO ;
+  char greet[5] = QQUEUE_PROTO ;
   size_t n = 1 ;
+  int origin = q && q->origin && !(proto && *proto) ;
   if (proto && *proto) greet[n++] = 'n' ;
   if (vars) greet[n++] = 'e' ;
+  if (origin) greet[n++] = 'l' ;
   out.len = 0 ;
   if (!nscat(&out, greet, n)) return 0 ;
   if (vars)
@@ -155,6 +157,14 @@ static int hello (int fd, char const *env, size_t envlen, int vars)
       if (val && !(stralloc_cats(&sa, *p) && stralloc_catb(&sa, "=", 1) && stralloc_cats(&sa, val) && stralloc_0(&sa))) return 0 ;
     }
     if (!nscat(&out, sa.s, sa.len)) return 0 ;
+  }
+  if (origin)
+  {
+    char o[2 * UINT_FMT + 1] ;
+    size_t k = uint_fmt(o, q->ouid) ;
+    o[k++] = ' ' ;
+    k += uint_fmt(o + k, q->opid) ;
+    if (!nscat(&out, o, k)) return 0 ;
   }
   /* the envelope and its final \0 as one netstring, after the rest */
   {
@@ -170,7 +180,7 @@ static int hello (int fd, char const *env, size_t envlen, int vars)
 
 int qqueue_hello (int fd, char const *env, size_t envlen)
 {
-  return hello(fd, env, envlen, 0) ;
+  return hello(fd, env, envlen, 0, 0) ;
 }
 
 /* a whole netstring at buf[0..len): 1 with its payload at buf[*at..*at+*n), 0-terminated in
@@ -241,7 +251,7 @@ int qqueue_start (qqueue *q, char const *env, size_t envlen)
     int fd = connect_path(sock, "") ;
     if (fd >= 0)
     {
-      if (hello(fd, env, envlen, 1)) { q->msgfd = fd ; return 1 ; }
+      if (hello(fd, env, envlen, 1, q)) { q->msgfd = fd ; return 1 ; }
       close(fd) ;
     }
     if (!prog || !*prog) return 0 ;
@@ -251,7 +261,7 @@ int qqueue_start (qqueue *q, char const *env, size_t envlen)
     int fd = qqueue_connect() ;
     if (fd >= 0)
     {
-      if (qqueue_hello(fd, env, envlen)) { q->msgfd = fd ; return 1 ; }
+      if (hello(fd, env, envlen, 0, q)) { q->msgfd = fd ; return 1 ; }
       close(fd) ;
     }
   }

@@ -20,8 +20,10 @@ struct qqueue_s
   size_t envlen ;
   char id[48] ;     /* the queue ID queue-injectd gave the message, or "" */
   char why[160] ;   /* the reason a socket gave with a non-zero code, or "" */
+  int origin ;      /* set by a filter before qqueue_start: inject for ouid, opid (flag l) */
+  unsigned int ouid, opid ;
 } ;
-#define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1, .env = 0, .envlen = 0, .id = "", .why = "" }
+#define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1, .env = 0, .envlen = 0, .id = "", .why = "", .origin = 0, .ouid = 0, .opid = 0 }
 
 /* Start handing a message over, with its envelope env[0..envlen) (built with
    qqueue_envelope_add, without the final \0; it must stay valid until qqueue_finish).
@@ -67,7 +69,10 @@ extern char const *qqueue_strerror (int code) ;
    network server that wrote its own Received: line), then the envelope with its final \0,
    then the message in non-empty pieces, then an empty netstring that commits. With the flag
    "e" in the greeting, a netstring of NAME=value\0 pairs follows it (to a filter's socket:
-   the variables of QQUEUE_VARS that are set). The answer is
+   the variables of QQUEUE_VARS that are set). With the flag "l" (a filter handing on a
+   local injection: q->origin), a netstring "UID PID" follows, the injector's; queue-injectd
+   believes it only from the uids it trusts (-N), a filter only from its own uid and root.
+   The answer is
    one netstring: "0 ID" when the message is queued, else the exit code in decimal, a space
    and a reason. Closing before the empty netstring drops the message. */
 #define QQUEUE_PROTO "1"
