@@ -12,10 +12,28 @@
 #      no process per message); with the filters as services, QMAILQUEUESOCK naming the
 #      socket of dkim-sign -d (RSA-2048, Ed25519, both) or of auth-results -d (port 25, warm
 #      DNS cache: the service's SPF cache and dnsmasq's); and with the filters as
-#      QMAILQUEUE programs (a process a message). DKIM_BENCH_ROUNDS rounds (default 3), every
-#      path once a round; the median and the spread of the rounds.
-# The OpenDKIM milter in Postfix is not compared: the opendkim daemon is not installed here.
-# Prints: NAME msgs/s: sluice X, classic Y, ratio Z  (classic: the path without the filter)
+#      QMAILQUEUE programs (a process a message).
+#   3. the classic side, the same client, messages and counts, in the same rounds: a private
+#      Postfix (smtpd + cleanup; each message held in its queue, not delivered, as
+#      queue-injectd's is not) without a milter; with Debian's OpenDKIM milter signing with
+#      the same keys (relaxed/relaxed): RSA-2048, Ed25519 (opendkim 2.11 signs with one
+#      algorithm a daemon, so two daemons), both (the two milters in a row); and for port 25
+#      with OpenDKIM verifying (Mode v, its query cache) then OpenDMARC (SPFSelfValidate:
+#      SPF by libspf2 in opendmarc; DMARC). Checked first: python's dkim verifies what
+#      OpenDKIM signed, and OpenDKIM + OpenDMARC's Authentication-Results say dkim=pass twice,
+#      dmarc=pass and spf. The milters run in a network namespace of their own (loopback
+#      only) with a second dnsmasq from the same records on its 127.0.0.1:53 (opendmarc asks
+#      /etc/resolv.conf's server, on port 53 only: a resolv.conf is bound over it there), so
+#      they can ask no other server; Postfix reaches them by unix sockets. Both sides see the
+#      client as 127.0.0.1, for which libspf2 (in auth-results and in opendmarc) answers
+#      "pass" without a lookup ("localhost is always allowed").
+#   DKIM_BENCH_ROUNDS rounds (default 3), every path once a round; the median and the spread
+#   of the rounds. Without Postfix, opendkim, opendmarc, root or unshare, the classic side
+#   says why it was not measured and the sluice lines are printed alone.
+# Prints: NAME msgs/s: sluice X, classic Y, ratio Z  (classic: the path without the filter,
+#         then Postfix with the milters); NAME adds: sluice X%, Postfix+OpenDKIM Y%: what
+#         each filter adds to the time of a message on its own system (the issue's target:
+#         under 20%)
 # Tunables: DKIM_BENCH_MSGS (default 300), DKIM_BENCH_SMTP (default 200).
 . "$(dirname "$0")/common.shlib"
 N=${DKIM_BENCH_MSGS:-300}
@@ -150,9 +168,147 @@ SK=$W/dkim.sock SA=$W/ar.sock
 bg "$B/dkim-sign" -d "$SK" -c 2
 bg "$B/auth-results" -d "$SA" -c 2
 i=0; while { [ ! -S "$SK" ] || [ ! -S "$SA" ]; } && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+
+# --- the classic side: a private Postfix with the OpenDKIM and OpenDMARC milters ----------------
+# The milters run in a network namespace of their own (loopback only), where a second dnsmasq
+# from the same records listens on 127.0.0.1:53 and a resolv.conf says so: opendmarc (its SPF
+# check by libspf2, its DMARC lookups) asks the resolver of /etc/resolv.conf, on port 53 only,
+# and opendkim's libunbound would recurse from the root servers without a forwarder; in the
+# namespace nothing can reach any other DNS server. Postfix reaches them by unix sockets.
+# Postfix holds each message (smtpd_client_restrictions: HOLD): received, through the
+# milters, written to its queue by cleanup, not delivered, as queue-injectd's queue is not.
+PF_OK=0 PFNOTE="" PFVER=""
+NSPIDS=""
+ns_stop() {   # the daemons in the namespace, by the pids they wrote; waited for
+  for p in $NSPIDS; do kill -TERM "$p" 2>/dev/null; done
+  for p in $NSPIDS; do
+    i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  done
+}
+trap 'ns_stop; bench_cleanup' EXIT
+classic_setup() {
+  for t in opendkim opendmarc postfix postcat unshare ip; do
+    command -v $t >/dev/null 2>&1 || { PFNOTE="$t is not installed"; return 1; }
+  done
+  [ "$(id -u)" = 0 ] || { PFNOTE="the milters' network namespace and a private Postfix need root"; return 1; }
+  unshare -n -m true 2>/dev/null || { PFNOTE="unshare -n -m failed (no network namespace here)"; return 1; }
+  K=$S/control/dkim
+  printf 'rsa rsa.test:r1:%s\ned ed.test:e1:%s\nbothr both.test:r1:%s\nbothe both.test:e1:%s\n' \
+    "$K/rsa.test/r1.rsa" "$K/ed.test/e1.ed25519" "$K/both.test/r1.rsa" "$K/both.test/e1.ed25519" > "$W/keytable"
+  # opendkim 2.11 signs with one algorithm (SignatureAlgorithm) per daemon: an RSA one and an
+  # Ed25519 one; both signatures are the two milters in a row (the usual way to dual-sign)
+  odks() {   # odks NAME ALGORITHM SIGNINGTABLE-LINES
+    printf "$3" > "$W/st-$1"
+    cat > "$W/$1.conf" <<EOF2
+Mode s
+Socket local:$W/$1.sock
+PidFile $W/ns-$1.pid
+UMask 000
+Syslog no
+Canonicalization relaxed/relaxed
+SignatureAlgorithm $2
+KeyTable file:$W/keytable
+SigningTable refile:$W/st-$1
+EOF2
+  }
+  # RequireSafeKeys false: opendkim refuses a key below a world-writable directory (/tmp)
+  odks odksr rsa-sha256 '*@rsa.test rsa\n*@both.test bothr\n'
+  odks odkse ed25519-sha256 '*@ed.test ed\n*@both.test bothe\n'
+  echo 'RequireSafeKeys false' | tee -a "$W/odksr.conf" >> "$W/odkse.conf"
+  echo 192.0.2.254 > "$W/internal"
+  cat > "$W/odkv.conf" <<EOF2
+Mode v
+Socket local:$W/odkv.sock
+PidFile $W/ns-odkv.pid
+UMask 000
+Syslog no
+AuthservID mx.bench.example
+InternalHosts $W/internal
+ResolverConfiguration $W/unbound.conf
+QueryCache yes
+EOF2
+  # opendkim's resolver is libunbound: it would recurse from the root servers unless given a
+  # forwarder, refuses one on loopback unless told (do-not-query-localhost), and answers for
+  # "test." itself (NXDOMAIN, a special-use name) unless told (nodefault)
+  printf 'server:\n  do-not-query-localhost: no\n  local-zone: "test." nodefault\nforward-zone:\n  name: "."\n  forward-addr: 127.0.0.1\n' > "$W/unbound.conf"
+  cat > "$W/odm.conf" <<EOF2
+Socket local:$W/odm.sock
+PidFile $W/ns-odm.pid
+UMask 000
+Syslog false
+AuthservID mx.bench.example
+TrustedAuthservIDs mx.bench.example
+IgnoreHosts $W/internal
+PublicSuffixList $W/psl.dat
+SPFSelfValidate true
+SPFIgnoreResults true
+RejectFailures false
+FailureReports false
+EOF2
+  echo 'nameserver 127.0.0.1' > "$W/resolv.conf"
+  cat > "$W/ns.sh" <<EOF2
+ip link set lo up && mount --bind "$W/resolv.conf" /etc/resolv.conf || exit 1
+dnsmasq -C "$W/dns.conf" --pid-file="$W/ns-dnsmasq.pid" --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts --local-ttl=300 || exit 1
+opendkim -x "$W/odksr.conf" || exit 1
+opendkim -x "$W/odkse.conf" || exit 1
+opendkim -x "$W/odkv.conf" || exit 1
+opendmarc -c "$W/odm.conf" || exit 1
+EOF2
+  unshare -n -m sh "$W/ns.sh" > "$W/ns.log" 2>&1; _rc=$?
+  # the daemons write their pid files after they fork: wait for the sockets (or 5 s) before
+  # collecting them, even when one failed to start, so that the others are stopped on exit
+  socks() { [ -S "$W/odksr.sock" ] && [ -S "$W/odkse.sock" ] && [ -S "$W/odkv.sock" ] && [ -S "$W/odm.sock" ]; }
+  i=0; while ! socks && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  for f in dnsmasq odksr odkse odkv odm; do [ -s "$W/ns-$f.pid" ] && NSPIDS="$NSPIDS $(cat "$W/ns-$f.pid")"; done
+  [ $_rc = 0 ] && socks || { PFNOTE="the milters did not start: $(tr '\n' ' ' < "$W/ns.log")"; return 1; }
+  P0=$(free_port) PR=$(free_port) PE=$(free_port) PB=$(free_port) PV=$(free_port)
+  cat > "$W/main.extra" <<EOF2
+mydestination = bench.example
+local_recipient_maps =
+smtpd_peername_lookup = no
+smtpd_client_restrictions = check_client_access static:HOLD
+milter_default_action = tempfail
+EOF2
+  {
+    echo "127.0.0.1:$P0 inet n - n - - smtpd"
+    echo "127.0.0.1:$PR inet n - n - - smtpd -o smtpd_milters=unix:$W/odksr.sock"
+    echo "127.0.0.1:$PE inet n - n - - smtpd -o smtpd_milters=unix:$W/odkse.sock"
+    echo "127.0.0.1:$PB inet n - n - - smtpd -o smtpd_milters=unix:$W/odksr.sock,unix:$W/odkse.sock"
+    echo "127.0.0.1:$PV inet n - n - - smtpd -o smtpd_milters=unix:$W/odkv.sock,unix:$W/odm.sock"
+  } > "$W/master.extra"
+  pf_start "$W/main.extra" "$W/master.extra" || return 1
+  PFVER=$(postconf -dh mail_version)
+  for p in $P0 $PR $PE $PB $PV; do
+    i=0; while ! ss -ltnH "sport = :$p" 2>/dev/null | grep -q . && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  done
+  # the classic side must do the work: one message each way, its queue file read back
+  held() {   # held PORT MSG: send MSG, print the headers of the message Postfix held
+    [ "$("$PY" "$W/send.py" "$1" 1 "$2" 2>>"$W/pf.check")" != 0 ] || return 1
+    f=$(ls -t "$QROOT/pf/spool/hold" | head -1)
+    [ -n "$f" ] && postcat -c "$W/pf/etc" -bh "$QROOT/pf/spool/hold/$f"
+  }
+  held $P0 "$W/both.test.msg" > "$W/pf0.out" && grep -q '^Subject: bench' "$W/pf0.out" \
+    || { PFNOTE="Postfix did not take a message: $(tail -n 3 "$W/pf.check" "$W/pf/maillog" | tr '\n' ' ')"; return 1; }
+  for d in rsa:$PR ed:$PE both:$PB; do
+    held ${d#*:} "$W/${d%:*}.test.msg" > "$W/pf-${d%:*}.out" || { PFNOTE="Postfix + OpenDKIM did not take a message for ${d%:*}.test: $(tail -n 3 "$W/pf.check" "$W/pf/maillog" | tr '\n' ' ')"; return 1; }
+  done
+  v() { "$PY" "$(dirname "$0")/../dkimtool.py" verify "$@" "$W/r1.txt" "$W/e1.txt" "$W/r2.txt" "$W/e2.txt" 2>&1 | tr '\n' ' '; }
+  [ "$(v "$W/pf-rsa.out")" = "pass " ] && grep -q '^DKIM-Signature:.*a=rsa-sha256' "$W/pf-rsa.out" \
+    && [ "$(v "$W/pf-ed.out")" = "pass " ] && grep -q '^DKIM-Signature:.*a=ed25519-sha256' "$W/pf-ed.out" \
+    && [ "$(v "$W/pf-both.out")" = "pass pass " ] \
+    || { PFNOTE="OpenDKIM did not sign as asked (python's dkim: rsa $(v "$W/pf-rsa.out")/ ed25519 $(v "$W/pf-ed.out")/ both $(v "$W/pf-both.out"))"; return 1; }
+  held $PV "$W/signed.msg" > "$W/pf-ar.out" || { PFNOTE="Postfix + OpenDKIM + OpenDMARC did not take a message: $(tail -n 3 "$W/pf.check" "$W/pf/maillog" | tr '\n' ' ')"; return 1; }
+  ARV=$(grep -A3 '^Authentication-Results:' "$W/pf-ar.out" | tr -s ' \t\n' ' ')
+  case $ARV in *dkim=pass*dkim=pass*) ;; *) PFNOTE="OpenDKIM did not verify both signatures: $ARV"; return 1;; esac
+  case $ARV in *dmarc=pass*) ;; *) PFNOTE="OpenDMARC did not pass the message: $ARV"; return 1;; esac
+  case $ARV in *spf=*) ;; *) PFNOTE="OpenDMARC did not check SPF: $ARV"; return 1;; esac
+  PF_OK=1
+}
+classic_setup || :
 # rounds: every path once a round, in turn, so that a busy spell of the shared machine
 # weighs on all of them alike; the median of the rounds is printed, and the spread
 R=${DKIM_BENCH_ROUNDS:-3}
+pfsmtp() { "$PY" "$W/send.py" "$1" "$M" "$2" 2>>"$W/errors"; }   # pfsmtp PORT MSG: Postfix
 : > "$W/rounds"
 r=0
 while [ $r -lt "$R" ]; do
@@ -165,12 +321,20 @@ while [ $r -lt "$R" ]; do
   SMSG=$W/signed.msg; sar=$(smtp QMAILQUEUESOCK="$SA")
   SMSG=$W/both.test.msg; prog=$(smtp QMAILQUEUE="$B/dkim-sign")
   SMSG=$W/signed.msg; progar=$(smtp QMAILQUEUE="$B/auth-results")
-  echo "$plain $srsa $sed $sboth $sar $prog $progar" >> "$W/rounds"
+  pplain=0 prsa=0 ped=0 pboth=0 par=0
+  if [ $PF_OK = 1 ]; then
+    pplain=$(pfsmtp $P0 "$W/both.test.msg")
+    prsa=$(pfsmtp $PR "$W/rsa.test.msg")
+    ped=$(pfsmtp $PE "$W/ed.test.msg")
+    pboth=$(pfsmtp $PB "$W/both.test.msg")
+    par=$(pfsmtp $PV "$W/signed.msg")
+  fi
+  echo "$plain $srsa $sed $sboth $sar $prog $progar $pplain $prsa $ped $pboth $par" >> "$W/rounds"
 done
-# stats COLUMN: the median, lowest and highest msgs/s of that column over the rounds, then
-# the same of its ratio to column 1 (the path without a filter, same round)
+# stats COLUMN [BASE]: the median, lowest and highest msgs/s of that column over the rounds,
+# then the same of its ratio to column BASE (default 1, the path without a filter, same round)
 stats() {
-  awk -v c="$1" '{ v[NR] = $c; q[NR] = $1 > 0 ? $c / $1 : 0 }
+  awk -v c="$1" -v b="${2:-1}" '{ v[NR] = $c; q[NR] = $b > 0 ? $c / $b : 0 }
     function sort(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } }
     function med(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
     END { n = NR; sort(v, n); sort(q, n)
@@ -189,5 +353,37 @@ line "submission with dkim-sign -d, rsa+ed25519 (socket)" 4
 line "port 25 with auth-results -d, warm DNS cache (socket)" 5
 line "submission with dkim-sign as QMAILQUEUE, rsa+ed25519 (a process a message)" 6
 line "port 25 with auth-results as QMAILQUEUE (a process a message)" 7
+# the classic side: columns 8 (Postfix without a milter) to 12, each against sluice's own
+if [ $PF_OK = 1 ]; then
+  set -- $(stats 8)
+  echo "Postfix $PFVER without a milter (smtpd + cleanup, the message held in its queue): median $1 msgs/s, rounds $2-$3"
+fi
+cmp() {   # cmp NAME SLUICE-COLUMN POSTFIX-COLUMN CLASSIC-NAME
+  if [ $PF_OK = 1 ]; then
+    set -- "$1" "$4" $(stats "$2" "$3") $(stats "$3")
+    echo "$1 msgs/s: sluice $3, classic ($2) $9, ratio $6 (rounds: ratio $7-$8, classic ${10}-${11} msgs/s)"
+  else
+    set -- "$1" "$4" $(stats "$2")
+    echo "$1 msgs/s: sluice $3, classic ($2) n/a ($PFNOTE), ratio n/a"
+  fi
+}
+cmp "submission without a filter" 1 8 "Postfix without a milter"
+cmp "submission with dkim-sign -d, rsa-2048" 2 9 "Postfix + OpenDKIM milter"
+cmp "submission with dkim-sign -d, ed25519" 3 10 "Postfix + OpenDKIM milter"
+cmp "submission with dkim-sign -d, rsa+ed25519" 4 11 "Postfix + two OpenDKIM milters, RSA and Ed25519"
+cmp "port 25 with auth-results -d, warm DNS cache" 5 12 "Postfix + OpenDKIM verify + OpenDMARC milters"
+# what a filter adds to the time of a message, each against its own path without a filter (the
+# median of the rounds' ratios): the issue's target is under 20%
+adds() {   # adds NAME SLUICE-COLUMN POSTFIX-COLUMN CLASSIC-NAME
+  _s=$(stats "$2" 1 | awk '{ print $4 }')
+  _p=n/a; [ $PF_OK = 1 ] && _p=$(stats "$3" 8 | awk '{ print $4 }')
+  pc() { awk -v r="$1" 'BEGIN { if (r + 0 > 0) printf "%.0f%%", (1 / r - 1) * 100; else print "n/a" }'; }
+  echo "$1 adds: sluice $(pc "$_s"), $4 $(pc "$_p")"
+}
+adds "dkim rsa-2048" 2 9 "Postfix+OpenDKIM"
+adds "dkim ed25519" 3 10 "Postfix+OpenDKIM"
+adds "dkim rsa+ed25519" 4 11 "Postfix+OpenDKIM"
+adds "spf+dkim+dmarc check (port 25)" 5 12 "Postfix+OpenDKIM+OpenDMARC"
+[ $PF_OK = 1 ] || echo "the classic side was not measured: $PFNOTE"
 [ -s "$W/errors" ] && { echo "some runs failed (counted as 0 msgs/s):"; sort "$W/errors" | uniq -c; }
 exit 0
