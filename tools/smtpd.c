@@ -87,7 +87,7 @@ static struct session_s
   char inbuf[16384] ;
   char outbuf[8192] ;
   /* the message goes to the queue in pieces of up to 64 KiB, with room to frame them */
-  char qbuf[QQUEUE_HEADROOM + 65536 + 1] ;
+  char qbuf[QQUEUE_HEADROOM + 65536 + QQUEUE_TAILROOM] ;
 } S ;
 typedef char session_sa_is_strallocs[sizeof S.sa % sizeof (stralloc) ? -1 : 1] ;
 static volatile sig_atomic_t qqkilled = 0 ;
@@ -769,11 +769,13 @@ static void received (stralloc *sa)
   if (!stralloc_catb(sa, "\n", 1)) die_nomem() ;
 }
 
-/* one piece of the message to the queue, framed as the queue wants it: 1, or 0 (errno) */
-static int queue_put (char *buf, size_t len)
+/* one piece of the message to the queue, framed as the queue wants it (the last one with
+   the commit): 1, or 0 (errno) */
+static int queue_put (char *buf, size_t len, int last)
 {
   size_t start ;
-  size_t n = qqueue_frame(&S.qq, buf, QQUEUE_HEADROOM, len, &start) ;
+  size_t n = last ? qqueue_frame_last(&S.qq, buf, QQUEUE_HEADROOM, len, &start)
+    : qqueue_frame(&S.qq, buf, QQUEUE_HEADROOM, len, &start) ;
   return timed_write(S.qq.msgfd, buf + start, n) ;
 }
 
@@ -825,7 +827,7 @@ static void smtp_data (size_t arglen)
     }
     if (qlen && (r == SMTPDATA_END || qlen == qmax) && !qfail)
     {
-      if (!queue_put(qbuf, qlen))
+      if (!queue_put(qbuf, qlen, r == SMTPDATA_END))
       {
         /* a queue that stopped reading has usually exited or answered: its code decides,
            below; one that hangs is killed */

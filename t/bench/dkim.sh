@@ -8,7 +8,7 @@
 #      of starting any dynamic program here; and queue-inject alone, as the queue's owner
 #      (what a qmail-queue program without a filter costs, the disk write included).
 #   2. the submission path end to end: python's smtplib sends one message per connection
-#      through tcpsrv + smtpd: without a filter (smtpd hands over to queue-injectd's socket,
+#      through tcpsrv + smtpd (resident, as the services run it): without a filter (smtpd hands over to queue-injectd's socket,
 #      no process per message); with the filters as services, QMAILQUEUESOCK naming the
 #      socket of dkim-sign -d (RSA-2048, Ed25519, both) or of auth-results -d (port 25, warm
 #      DNS cache: the service's SPF cache and dnsmasq's); and with the filters as
@@ -34,10 +34,15 @@
 #         then Postfix with the milters); NAME adds: sluice X%, Postfix+OpenDKIM Y%: what
 #         each filter adds to the time of a message on its own system (the issue's target:
 #         under 20%)
-# Tunables: DKIM_BENCH_MSGS (default 300), DKIM_BENCH_SMTP (default 200).
+# Tunables: DKIM_BENCH_MSGS (default 300), DKIM_BENCH_SMTP (default 200), DKIM_BENCH_WORKERS
+#   (default 2, as the shipped services: tcpsrv -w 2, resident smtpd; 0: a process a
+#   connection), DKIM_BENCH_BUSY=1 (every round with one core kept busy by a loop, as when
+#   the two cores are shared).
 . "$(dirname "$0")/common.shlib"
 N=${DKIM_BENCH_MSGS:-300}
 M=${DKIM_BENCH_SMTP:-200}
+WORKERS=${DKIM_BENCH_WORKERS:-2}
+WOPT=""; [ "$WORKERS" = 0 ] || WOPT="-w $WORKERS"
 for t in dkim-sign auth-results queue-injectd tcpsrv smtpd; do
   [ -x "$B/$t" ] || { echo "dkim msgs/s: skipped ($B/$t is not built)"; exit 1; }
 done
@@ -157,7 +162,7 @@ print("%.0f" % (n / (time.monotonic() - t0)))
 EOF2
 smtp() {
   _p=$(free_port)
-  env "$@" RELAYCLIENT= "$B/tcpsrv" -H -R 127.0.0.1 "$_p" "$B/smtpd" 2>/dev/null &
+  env "$@" RELAYCLIENT= "$B/tcpsrv" $WOPT -H -R 127.0.0.1 "$_p" "$B/smtpd" 2>/dev/null &
   _pid=$!
   i=0; while ! "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1]))).close()' "$_p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
   "$PY" "$W/send.py" "$_p" "$M" "$SMSG" 2>>"$W/errors"
@@ -310,6 +315,7 @@ classic_setup || :
 R=${DKIM_BENCH_ROUNDS:-3}
 pfsmtp() { "$PY" "$W/send.py" "$1" "$M" "$2" 2>>"$W/errors"; }   # pfsmtp PORT MSG: Postfix
 : > "$W/rounds"
+[ "${DKIM_BENCH_BUSY:-0}" = 1 ] && busy_start
 r=0
 while [ $r -lt "$R" ]; do
   r=$((r+1))
@@ -331,6 +337,7 @@ while [ $r -lt "$R" ]; do
   fi
   echo "$plain $srsa $sed $sboth $sar $prog $progar $pplain $prsa $ped $pboth $par" >> "$W/rounds"
 done
+busy_stop
 # stats COLUMN [BASE]: the median, lowest and highest msgs/s of that column over the rounds,
 # then the same of its ratio to column BASE (default 1, the path without a filter, same round)
 stats() {
@@ -340,7 +347,7 @@ stats() {
     END { n = NR; sort(v, n); sort(q, n)
       printf "%.0f %.0f %.0f %.2f %.2f %.2f\n", med(v, n), v[1], v[n], med(q, n), q[1], q[n] }' "$W/rounds"
 }
-echo "end to end: python smtplib, one message per connection, $M per path and round, $R rounds; the machine is shared (2 cores, other engineers' jobs): a first indication only"
+echo "end to end: python smtplib, one message per connection, $M per path and round, $R rounds; sluice: tcpsrv ${WOPT:-(a process a connection)} + smtpd$( [ "${DKIM_BENCH_BUSY:-0}" = 1 ] && echo "; one core kept busy by a loop"); the machine is shared (2 cores, other engineers' jobs): a first indication only"
 set -- $(stats 1)
 echo "smtpd without a filter (queue-injectd's socket): median $1 msgs/s, rounds $2-$3"
 line() {

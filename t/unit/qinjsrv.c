@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <skalibs/stralloc.h>
@@ -34,8 +35,8 @@ static void collect (char const *name, char const *value, void *data)
 }
 
 /* the server of the unix socket test: one connection, checked; the answer says what failed */
-static void server (int lfd) gccattr_noreturn ;
-static void server (int lfd)
+static void server (int lfd, int origin) gccattr_noreturn ;
+static void server (int lfd, int origin)
 {
   static qinjsrv c ;
   stralloc vars = STRALLOC_ZERO, env = STRALLOC_ZERO, msg = STRALLOC_ZERO, got = STRALLOC_ZERO ;
@@ -47,7 +48,8 @@ static void server (int lfd)
   char const *bad = 0 ;
   qinjsrv_init(&c, fd, 5) ;
   if (qinjsrv_greeting(&c, &flags, &vars) != 1) bad = "greeting" ;
-  else if (flags != (QINJSRV_NET | QINJSRV_VARS)) bad = "flags" ;
+  else if (!origin && flags != (QINJSRV_NET | QINJSRV_VARS)) bad = "flags" ;
+  else if (origin && (flags != (QINJSRV_VARS | QINJSRV_ORIGIN) || c.ouid != 1000 || c.opid != 4242)) bad = "origin" ;
   else if (qinjsrv_envelope(&c, &env, 1000) != 1 || env.len != 11 || memcmp(env.s, "Fa@b\0Tc@d\0\0", 11)) bad = "envelope" ;
   if (!bad)
   {
@@ -57,7 +59,7 @@ static void server (int lfd)
   }
   qinjsrv_vars(vars.s, vars.len, names, &collect, &got) ;
   stralloc_0(&got) ;
-  if (!bad && strcmp(got.s, "PROTO=TCP;TCPREMOTEIP=192.0.2.1;SMTPHELO=h.example;")) bad = got.s ;
+  if (!bad && strcmp(got.s, origin ? "TCPREMOTEIP=192.0.2.1;SMTPHELO=h.example;" : "PROTO=TCP;TCPREMOTEIP=192.0.2.1;SMTPHELO=h.example;")) bad = got.s ;
   if (bad) qinjsrv_answer(fd, 81, bad) ;
   else qinjsrv_answer(fd, 71, "the filter says no") ;
   _exit(0) ;
@@ -151,6 +153,24 @@ int main (int argc, char const *const *argv)
     close(sv[0]) ; close(sv[1]) ;
   }
 
+  /* pieces framed in place; the last one with the commit, to a socket only */
+  {
+    qqueue q = QQUEUE_ZERO ;
+    char buf[QQUEUE_HEADROOM + 8 + QQUEUE_TAILROOM] ;
+    size_t start, n ;
+    memcpy(buf + QQUEUE_HEADROOM, "abc", 3) ;
+    n = qqueue_frame(&q, buf, QQUEUE_HEADROOM, 3, &start) ;
+    CHECK(n == 6 && !memcmp(buf + start, "3:abc,", 6) && !q.committed) ;
+    n = qqueue_frame_last(&q, buf, QQUEUE_HEADROOM, 3, &start) ;
+    CHECK(n == 9 && !memcmp(buf + start, "3:abc,0:,", 9) && q.committed) ;
+    q.committed = 0 ; q.pid = 1 ;   /* a program's pipe: the bytes as they are */
+    n = qqueue_frame_last(&q, buf, QQUEUE_HEADROOM, 3, &start) ;
+    CHECK(n == 3 && start == QQUEUE_HEADROOM && !q.committed) ;
+    q.pid = 0 ;
+    n = qqueue_frame_last(&q, buf, QQUEUE_HEADROOM, 0, &start) ;   /* nothing: no commit either */
+    CHECK(n == 0 && !q.committed) ;
+  }
+
   /* qqueue with QMAILQUEUESOCK: a filter's socket, the variables on the list passed on */
   {
     struct sockaddr_un sun = { .sun_family = AF_UNIX } ;
@@ -160,7 +180,7 @@ int main (int argc, char const *const *argv)
     snprintf(sun.sun_path, sizeof sun.sun_path, "%s/filter.sock", base) ;
     CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sun, sizeof sun) == 0 && listen(lfd, 5) == 0) ;
     pid = fork() ;
-    if (!pid) server(lfd) ;
+    if (!pid) server(lfd, 0) ;
     signal(SIGPIPE, SIG_IGN) ;
     setenv("QMAILQUEUESOCK", sun.sun_path, 1) ;
     unsetenv("QMAILQUEUE") ;
@@ -174,12 +194,31 @@ int main (int argc, char const *const *argv)
     CHECK(!strcmp(q.why, "the filter says no")) ;
     if (strcmp(q.why, "the filter says no")) fprintf(stderr, "why: %s\n", q.why) ;
     waitpid(pid, 0, 0) ;
+    /* the whole message at once (qqueue_send), a local injection handed on (flag l) */
+    {
+      qqueue q2 = QQUEUE_ZERO ;
+      struct iovec v[3] = { { (char *)"Subject: x\n", 11 }, { (char *)"", 0 }, { (char *)"\n", 1 } } ;
+      q2.origin = 1 ; q2.ouid = 1000 ; q2.opid = 4242 ;
+      unsetenv("PROTO") ;
+      pid = fork() ;
+      if (!pid) server(lfd, 1) ;
+      CHECK(qqueue_send(&q2, "Fa@b\0Tc@d\0", 10, v, 3) == 71) ;
+      CHECK(!strcmp(q2.why, "the filter says no")) ;
+      if (strcmp(q2.why, "the filter says no")) fprintf(stderr, "why: %s\n", q2.why) ;
+      waitpid(pid, 0, 0) ;
+      setenv("PROTO", "TCP", 1) ;
+    }
     unsetenv("LD_PRELOAD") ;
     /* nobody listening: no fallback to the queue behind the filter */
     close(lfd) ;
     unlink(sun.sun_path) ;
     errno = 0 ;
     CHECK(!qqueue_start(&q, "Fa@b\0Tc@d\0", 10) && errno == ENOENT) ;
+    {
+      qqueue q3 = QQUEUE_ZERO ;
+      struct iovec v = { (char *)"x\n", 2 } ;
+      CHECK(qqueue_send(&q3, "Fa@b\0Tc@d\0", 10, &v, 1) == 74) ;
+    }
     unsetenv("QMAILQUEUESOCK") ;
   }
   stralloc_free(&sa) ;

@@ -101,28 +101,20 @@ static int tmpfile_open (void)
 static void forward (int fd, qfilterd_out const *out, char const *env, size_t envlen, qinjsrv const *origin)
 {
   qqueue q = QQUEUE_ZERO ;
-  char qp[4 + PID_FMT] = "qp-" ;
   struct iovec v[2] ;
   int code ;
   if (origin) { q.origin = 1 ; q.ouid = origin->ouid ; q.opid = origin->opid ; }
-  if (!qqueue_start(&q, env, envlen - 1))
-  {
-    strerr_warnwu1sys("hand a message on to the queue") ;
-    qinjsrv_answer(fd, CODE_NOQUEUE, "unable to reach the queue") ;
-    return ;
-  }
-  if (q.pid) qp[3 + pid_fmt(qp + 3, q.pid)] = 0 ;
   v[0].iov_base = (char *)out->head ; v[0].iov_len = out->headlen ;
   v[1].iov_base = (char *)out->msg ; v[1].iov_len = out->msglen ;
-  if (!qqueue_writev(&q, v, 2) && errno != EPIPE)
+  /* the greeting, the message and the commit in one system call to the next socket */
+  code = qqueue_send(&q, env, envlen - 1, v, 2) ;
+  if (code == CODE_NOQUEUE && !q.why[0])
   {
-    strerr_warnwu1sys("write to the queue") ;
-    qqueue_abort(&q) ;
-    qinjsrv_answer(fd, QUEUE_WRITE, "unable to write to the queue") ;
+    strerr_warnwu1sys("hand a message on to the queue") ;
+    qinjsrv_answer(fd, code, "unable to reach the queue") ;
     return ;
   }
-  code = qqueue_finish(&q) ;
-  qinjsrv_answer(fd, code, code ? (q.why[0] ? q.why : qqueue_strerror(code)) : q.id[0] ? q.id : qp) ;
+  qinjsrv_answer(fd, code, code ? (q.why[0] ? q.why : qqueue_strerror(code)) : q.id[0] ? q.id : "queued") ;
 }
 
 static void serve (int fd)

@@ -133,21 +133,27 @@ static int nscat (stralloc *sa, char const *s, size_t len)
   return stralloc_catb(sa, head, nshead(head, len)) && stralloc_catb(sa, s, len) && stralloc_catb(sa, ",", 1) ;
 }
 
-/* the greeting; with vars, the flag e and the variables of QQUEUE_VARS that are set; then
-   the envelope and its final \0: built whole, written at once */
-static int hello (int fd, char const *env, size_t envlen, int vars, qqueue const *q)
+/* the greeting; with vars, the flag e and the variables of QQUEUE_VARS that are set; with
+   q->origin (and no PROTO), the flag l and the injector; then the head of the envelope's
+   netstring, and its end ("\0,") last: hbuf[0..len-2) goes before the envelope, the last 2
+   bytes after it */
+static stralloc hbuf = STRALLOC_ZERO ;
+
+static int hello_build (char const *env, size_t envlen, int vars, qqueue const *q)
 {
   static char const *const names[] = { QQUEUE_VARS, 0 } ;
-  static stralloc out = STRALLOC_ZERO, sa = STRALLOC_ZERO ;
+  static stralloc sa = STRALLOC_ZERO ;
   char const *proto = getenv("PROTO") ;
   char greet[5] = QQUEUE_PROTO ;
+  char head[UINT64_FMT + 1] ;
   size_t n = 1 ;
   int origin = q && q->origin && !(proto && *proto) ;
+  (void)env ;
   if (proto && *proto) greet[n++] = 'n' ;
   if (vars) greet[n++] = 'e' ;
   if (origin) greet[n++] = 'l' ;
-  out.len = 0 ;
-  if (!nscat(&out, greet, n)) return 0 ;
+  hbuf.len = 0 ;
+  if (!nscat(&hbuf, greet, n)) return 0 ;
   if (vars)
   {
     sa.len = 0 ;
@@ -156,7 +162,7 @@ static int hello (int fd, char const *env, size_t envlen, int vars, qqueue const
       char const *val = getenv(*p) ;
       if (val && !(stralloc_cats(&sa, *p) && stralloc_catb(&sa, "=", 1) && stralloc_cats(&sa, val) && stralloc_0(&sa))) return 0 ;
     }
-    if (!nscat(&out, sa.s, sa.len)) return 0 ;
+    if (!nscat(&hbuf, sa.s, sa.len)) return 0 ;
   }
   if (origin)
   {
@@ -164,18 +170,20 @@ static int hello (int fd, char const *env, size_t envlen, int vars, qqueue const
     size_t k = uint_fmt(o, q->ouid) ;
     o[k++] = ' ' ;
     k += uint_fmt(o + k, q->opid) ;
-    if (!nscat(&out, o, k)) return 0 ;
+    if (!nscat(&hbuf, o, k)) return 0 ;
   }
-  /* the envelope and its final \0 as one netstring, after the rest */
-  {
-    char head[UINT64_FMT + 1] ;
-    if (!stralloc_catb(&out, head, nshead(head, envlen + 1))) return 0 ;
-  }
-  if (!stralloc_catb(&out, "\0,", 2)) return 0 ;
-  {
-    struct iovec w[3] = { { out.s, out.len - 2 }, { (char *)env, envlen }, { out.s + out.len - 2, 2 } } ;
-    return allwritev(fd, w, 3) == out.len + envlen ;
-  }
+  /* the envelope and its final \0 as one netstring */
+  return stralloc_catb(&hbuf, head, nshead(head, envlen + 1)) && stralloc_catb(&hbuf, "\0,", 2) ;
+}
+
+static int hello (int fd, char const *env, size_t envlen, int vars, qqueue const *q)
+{
+  struct iovec w[3] ;
+  if (!hello_build(env, envlen, vars, q)) return 0 ;
+  w[0].iov_base = hbuf.s ; w[0].iov_len = hbuf.len - 2 ;
+  w[1].iov_base = (char *)env ; w[1].iov_len = envlen ;
+  w[2].iov_base = hbuf.s + hbuf.len - 2 ; w[2].iov_len = 2 ;
+  return allwritev(fd, w, 3) == hbuf.len + envlen ;
 }
 
 int qqueue_hello (int fd, char const *env, size_t envlen)
@@ -202,13 +210,21 @@ int qqueue_commit (int fd, char *id)
   return qqueue_commit_why(fd, id, why, sizeof why) ;
 }
 
+static int answer_why (int fd, char *id, char *why, size_t whymax) ;
+
 int qqueue_commit_why (int fd, char *id, char *why, size_t whymax)
+{
+  if (allwrite(fd, "0:,", 3) < 3 && errno != EPIPE) return 54 ;
+  return answer_why(fd, id, why, whymax) ;
+}
+
+/* the answer to a committed message: its code, the ID or the reason */
+static int answer_why (int fd, char *id, char *why, size_t whymax)
 {
   char buf[256] ;
   size_t len = 0, at = 0, n = 0, k ;
   unsigned int code ;
   int whole = 0 ;
-  if (allwrite(fd, "0:,", 3) < 3 && errno != EPIPE) return 54 ;
   /* the answer may have come early (a refused envelope): read it in every case */
   while (len < sizeof buf - 1 && !whole)
   {
@@ -243,7 +259,7 @@ int qqueue_start (qqueue *q, char const *env, size_t envlen)
   char const *prog = getenv("QMAILQUEUE") ;
   char const *sock = getenv("QMAILQUEUESOCK") ;
   q->env = env ; q->envlen = envlen ; q->id[0] = 0 ; q->why[0] = 0 ;
-  q->pid = 0 ; q->msgfd = -1 ; q->envfd = -1 ;
+  q->pid = 0 ; q->msgfd = -1 ; q->envfd = -1 ; q->committed = 0 ;
   if (sock && *sock)
   {
     /* a filter's socket; when it cannot be reached, its program or nothing: never the
@@ -266,6 +282,56 @@ int qqueue_start (qqueue *q, char const *env, size_t envlen)
     }
   }
   return spawn_program(q) ;
+}
+
+int qqueue_send (qqueue *q, char const *env, size_t envlen, struct iovec const *v, unsigned int n)
+{
+  char const *prog = getenv("QMAILQUEUE") ;
+  char const *sock = getenv("QMAILQUEUESOCK") ;
+  char head[UINT64_FMT + 1] ;
+  struct iovec w[14] ;
+  size_t len = 0, total = 0 ;
+  unsigned int i, k = 0 ;
+  int fd, ok, code ;
+  if (n > 8) { errno = EINVAL ; return 54 ; }
+  q->env = env ; q->envlen = envlen ; q->id[0] = 0 ; q->why[0] = 0 ;
+  q->pid = 0 ; q->msgfd = -1 ; q->envfd = -1 ;
+  /* a program: as qqueue_start, qqueue_writev, qqueue_finish do it */
+  fd = sock && *sock ? connect_path(sock, "") : !prog || !*prog ? qqueue_connect() : -1 ;
+  if (fd < 0)
+  {
+    /* a filter's socket down and no program: never the queue behind the filter's back */
+    if (sock && *sock && (!prog || !*prog)) return 74 ;
+    if (!spawn_program(q)) return 74 ;
+    if (!qqueue_writev(q, v, n) && errno != EPIPE) { qqueue_abort(q) ; return 53 ; }
+    {
+      /* the program's pid stands for the queue ID it does not give */
+      pid_t pid = q->pid ;
+      code = qqueue_finish(q) ;
+      if (!code) { memcpy(q->id, "qp-", 3) ; q->id[3 + pid_fmt(q->id + 3, pid)] = 0 ; }
+      return code ;
+    }
+  }
+  /* a socket: the greeting, the envelope, the message as one piece and the commit, in one
+     system call; queue-injectd (or the filter) then wakes once */
+  if (!hello_build(env, envlen, sock && *sock, q)) { close(fd) ; return 51 ; }
+  w[k].iov_base = hbuf.s ; w[k++].iov_len = hbuf.len - 2 ;
+  w[k].iov_base = (char *)env ; w[k++].iov_len = envlen ;
+  w[k].iov_base = hbuf.s + hbuf.len - 2 ; w[k++].iov_len = 2 ;
+  for (i = 0 ; i < n ; i++) len += v[i].iov_len ;
+  if (len)
+  {
+    w[k].iov_base = head ; w[k++].iov_len = nshead(head, len) ;
+    for (i = 0 ; i < n ; i++) if (v[i].iov_len) w[k++] = v[i] ;
+    w[k].iov_base = (char *)"," ; w[k++].iov_len = 1 ;
+  }
+  w[k].iov_base = (char *)"0:," ; w[k++].iov_len = 3 ;
+  for (i = 0 ; i < k ; i++) total += w[i].iov_len ;
+  ok = allwritev(fd, w, k) == total ;
+  /* a refused envelope is answered before the message is read: the answer counts */
+  code = ok || errno == EPIPE ? answer_why(fd, q->id, q->why, sizeof q->why) : 54 ;
+  close(fd) ;
+  return code ;
 }
 
 int qqueue_envelope_add (stralloc *env, char kind, char const *addr)
@@ -304,6 +370,15 @@ size_t qqueue_frame (qqueue const *q, char *buf, size_t off, size_t len, size_t 
   return n + len + 1 ;
 }
 
+size_t qqueue_frame_last (qqueue *q, char *buf, size_t off, size_t len, size_t *start)
+{
+  size_t n = qqueue_frame(q, buf, off, len, start) ;
+  if (q->pid || !len) return n ;
+  memcpy(buf + *start + n, "0:,", 3) ;
+  q->committed = 1 ;
+  return n + 3 ;
+}
+
 static int qqueue_reap (qqueue *q)
 {
   int wstat ;
@@ -323,7 +398,9 @@ int qqueue_finish (qqueue *q)
   {
     /* the caller may have made the socket non-blocking to write with deadlines */
     if (q->msgfd >= 0) ndelay_off(q->msgfd) ;
-    code = q->msgfd >= 0 ? qqueue_commit_why(q->msgfd, q->id, q->why, sizeof q->why) : 54 ;
+    code = q->msgfd < 0 ? 54 : q->committed ? answer_why(q->msgfd, q->id, q->why, sizeof q->why)
+      : qqueue_commit_why(q->msgfd, q->id, q->why, sizeof q->why) ;
+    q->committed = 0 ;
     if (q->msgfd >= 0) close(q->msgfd) ;
     q->msgfd = -1 ;
     return code ;

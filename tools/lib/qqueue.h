@@ -22,8 +22,9 @@ struct qqueue_s
   char why[160] ;   /* the reason a socket gave with a non-zero code, or "" */
   int origin ;      /* set by a filter before qqueue_start: inject for ouid, opid (flag l) */
   unsigned int ouid, opid ;
+  int committed ;   /* the commit went with the last piece (qqueue_frame_last) */
 } ;
-#define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1, .env = 0, .envlen = 0, .id = "", .why = "", .origin = 0, .ouid = 0, .opid = 0 }
+#define QQUEUE_ZERO { .pid = 0, .msgfd = -1, .envfd = -1, .env = 0, .envlen = 0, .id = "", .why = "", .origin = 0, .ouid = 0, .opid = 0, .committed = 0 }
 
 /* Start handing a message over, with its envelope env[0..envlen) (built with
    qqueue_envelope_add, without the final \0; it must stay valid until qqueue_finish).
@@ -48,6 +49,18 @@ extern int qqueue_writev (qqueue *q, struct iovec const *v, unsigned int n) ;
    begin; returns how many bytes to write from there. */
 #define QQUEUE_HEADROOM 24
 extern size_t qqueue_frame (qqueue const *q, char *buf, size_t off, size_t len, size_t *start) ;
+
+/* The same for the last piece of the message, with the commit after it on a socket (buf must
+   then have QQUEUE_TAILROOM bytes after off+len): qqueue_finish then only reads the answer,
+   and the reader wakes once less. */
+#define QQUEUE_TAILROOM 4
+extern size_t qqueue_frame_last (qqueue *q, char *buf, size_t off, size_t len, size_t *start) ;
+
+/* The whole message at once, the pieces v[0..n) (at most 8), with its envelope (as
+   qqueue_start takes it): to a socket, the greeting, envelope, message and commit go in one
+   system call; to a program, as qqueue_start, qqueue_writev and qqueue_finish. The code, as
+   qqueue_finish's (74 when nothing could be reached); q->id and q->why as after it. */
+extern int qqueue_send (qqueue *q, char const *env, size_t envlen, struct iovec const *v, unsigned int n) ;
 
 /* Close the message, hand over the envelope (pipe) or commit (socket), and wait for the
    answer. Returns the qmail-queue exit code (0: queued), 81 when the program crashed, 54 when
