@@ -147,14 +147,20 @@ echo "auth-results (spf, 2 dkim, dmarc) msgs/s: sluice $ar, classic (queue-injec
 
 # --- end to end: smtpd with and without the filter ---------------------------------------------
 cat > "$W/send.py" <<'EOF2'
-import smtplib, sys, time
+import smtplib, ssl, sys, time
+# send.py PORT N MSG [auth]: N messages, one a connection; with auth, STARTTLS then AUTH PLAIN
 port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+auth = len(sys.argv) > 4
 msg = open(path, "rb").read().replace(b"\n", b"\r\n")
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 t0 = time.monotonic()
 try:
     for i in range(n):
         s = smtplib.SMTP("127.0.0.1", port)
         s.ehlo("mx.both.test")
+        if auth:
+            s.starttls(context=ctx); s.ehlo("mx.both.test")
+            s.login("joe@both.test", "secret")
         s.sendmail("joe@both.test", ["bob@rx.test"], msg)
         s.quit()
 except Exception as e:
@@ -162,16 +168,21 @@ except Exception as e:
     sys.stderr.write("send.py: %r\n" % (e,))
     print(0)
     sys.exit(0)
-print("%.0f" % (n / (time.monotonic() - t0)))
+print("%.1f" % (n / (time.monotonic() - t0)))
 EOF2
-smtp() {
+# chain N [auth] [VAR=value...]: tcpsrv ($WOPT) running $CHAIN on a free port with those
+# variables, and send.py's N messages of $SMSG through it (with auth: STARTTLS and AUTH)
+chain() {
+  _n=$1 _auth=""; shift
+  [ "${1:-}" = auth ] && { _auth=auth; shift; }
   _p=$(free_port)
-  env "$@" RELAYCLIENT= "$B/tcpsrv" $WOPT -H -R 127.0.0.1 "$_p" "$B/smtpd" 2>/dev/null &
+  env "$@" "$B/tcpsrv" $WOPT -H -R 127.0.0.1 "$_p" $CHAIN 2>>"$W/chain.log" &
   _pid=$!
   i=0; while ! "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1]))).close()' "$_p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-  "$PY" "$W/send.py" "$_p" "$M" "$SMSG" 2>>"$W/errors"
+  "$PY" "$W/send.py" "$_p" "$_n" "$SMSG" $_auth 2>>"$W/errors"
   kill "$_pid"; wait "$_pid" 2>/dev/null
 }
+smtp() { CHAIN="$B/smtpd" chain "$M" RELAYCLIENT= "$@"; }
 # the filters as services (-d): smtpd hands over to their sockets, starting no process
 SK=$W/dkim.sock SA=$W/ar.sock
 bg "$B/dkim-sign" -d "$SK" -c 2
@@ -407,36 +418,12 @@ if command -v openssl >/dev/null 2>&1 && [ -x "$B/tls-wrap" ] && [ -x "$B/auth-c
         -out "$W/tcert.pem" -days 2 -subj /CN=mx.bench.test >/dev/null 2>&1 \
    && SLUICEDIR=$S "$B/mail-user" adddomain -u "$( [ "$(id -u)" = 0 ] && echo 65534:65534 || echo "$(id -u):$(id -g)")" both.test </dev/null >/dev/null 2>&1 \
    && echo secret | SLUICEDIR=$S "$B/mail-user" adduser joe@both.test >/dev/null 2>&1; then
-  cat > "$W/sendauth.py" <<'EOF2'
-import smtplib, ssl, sys, time
-port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-msg = open(path, "rb").read().replace(b"\n", b"\r\n")
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-t0 = time.monotonic()
-try:
-    for i in range(n):
-        s = smtplib.SMTP("127.0.0.1", port)
-        s.ehlo("mx.both.test"); s.starttls(context=ctx); s.ehlo("mx.both.test")
-        s.login("joe@both.test", "secret")
-        s.sendmail("joe@both.test", ["bob@rx.test"], msg)
-        s.quit()
-except Exception as e:
-    sys.stderr.write("sendauth.py: %r\n" % (e,))
-    print(0)
-    sys.exit(0)
-print("%.1f" % (n / (time.monotonic() - t0)))
-EOF2
-  subm() {   # subm [VAR=value...]: the submission chain on a free port, $SUBN messages of $SMSG
-    _p=$(free_port)
-    env "$@" SLUICEDIR=$S REQUIREAUTH=1 CERTFILE="$W/tcert.pem" KEYFILE="$W/tkey.pem" PATH="$B:$PATH" \
-      "$B/tcpsrv" $WOPT -H -R 127.0.0.1 "$_p" "$B/tls-wrap" -s "$B/smtpd" "$B/auth-check" -n true 2>>"$W/sub.log" &
-    _pid=$!
-    i=0; while ! "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1]))).close()' "$_p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-    "$PY" "$W/sendauth.py" "$_p" "$SUBN" "$SMSG" 2>>"$W/errors"
-    kill "$_pid"; wait "$_pid" 2>/dev/null
+  subm() {   # subm [VAR=value...]: the submission chain, $SUBN messages of $SMSG with STARTTLS and AUTH
+    CHAIN="$B/tls-wrap -s $B/smtpd $B/auth-check -n true" chain "$SUBN" auth SLUICEDIR="$S" REQUIREAUTH=1 \
+      CERTFILE="$W/tcert.pem" KEYFILE="$W/tkey.pem" PATH="$B:$PATH" "$@"
   }
   SMSG=$W/rsa.test.msg; x=$(SUBN=3 subm QMAILQUEUESOCK="$SK")
-  [ "$x" != 0 ] || { SUBOK=0; SUBNOTE="a STARTTLS + AUTH submission failed: $(tail -2 "$W/errors" "$W/sub.log" | tr '\n' ' ')"; }
+  [ "$x" != 0 ] || { SUBOK=0; SUBNOTE="a STARTTLS + AUTH submission failed: $(tail -2 "$W/errors" "$W/chain.log" | tr '\n' ' ')"; }
 else
   SUBOK=0; SUBNOTE="no openssl, tls-wrap, auth-check or mail-user, or the user could not be made"
 fi
