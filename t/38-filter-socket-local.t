@@ -40,12 +40,14 @@ is "$($DT verify "$T/q.msg" "$T/r1.txt")" pass "queued signed"
 # root with ROOT=1); the first line of what was queued
 rcvd() {
   if [ -n "${ROOT:-}" ]; then _a=$(env T="$T" QORIGIN="${2:-}" "$PY" "$TOP/t/qinj.py" "$1" whole)
-  else _a=$(setpriv --reuid=65534 --regid=65534 --clear-groups env T="$T" QORIGIN="${2:-}" "$PY" "$TOP/t/qinj.py" "$1" whole); fi
+  else _a=$(setpriv --reuid=65534 --regid=65534 --clear-groups env T="$T" QORIGIN="${2:-}" "$PY" "$T/qinj.py" "$1" whole); fi
   _id=$(printf '%s' "$_a" | sed -n 's/^[0-9]*:0 \([0-9.]*\),$/\1/p')
   [ -n "$_id" ] && qmsg "$Q/todo/$_id" | head -1
 }
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   chmod o+x "$T" "$S" "$Q"
+  # the client from a place uid 65534 can read, wherever the checkout is
+  cp "$TOP/t/qinj.py" "$T/qinj.py"; chmod o+r "$T/qinj.py"
   printf 'From: alice@mx.test.example\nSubject: whose\n\nbody\n' > "$T/m"; chmod o+r "$T/m"
   like "$(rcvd "$K")" 'invoked by uid 65534\)' "a local user (uid 65534) injecting through the service: queue-injectd's Received: line names that user, not the service's uid"
   like "$(rcvd "$K" "0 1")" 'invoked by uid 65534\)' "the same user saying it injects for root (flag l): not believed by the service"
