@@ -24,13 +24,11 @@
 #include <skalibs/sig.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
-#include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "authdns.h"
 #include "dnscache.h"
 #include "keycache.h"
 #include "control.h"
-#include "dns.h"
 #include "qfilter.h"
 #include "qfilterd.h"
 #include "queue.h"
@@ -354,7 +352,7 @@ static void init (void)
   static int done = 0 ;
   OPENDMARC_LIB_T lib ;
   if (done) return ;
-  if (!authdns_init()) strerr_warnw1x("DNSCACHEIP is not an IPv4 address: SPF and DKIM keys cannot be looked up") ;
+  if (!authdns_init()) strerr_warnw1x("DNSCACHEIP is not an IPv4 address: SPF, DKIM keys and DMARC cannot be looked up") ;
   keycache_init() ;   /* a DKIM key seen again is not parsed again */
   memset(&lib, 0, sizeof lib) ;
   if (opendmarc_policy_library_init(&lib) != DMARC_PARSE_OKAY) { strerr_warnwu1x("initialise libopendmarc") ; _exit(QUEUE_BUG) ; }

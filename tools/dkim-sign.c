@@ -221,6 +221,18 @@ static int sign_one (DKIM_LIB *lib, stralloc *head, char const *domain, char con
   return CODE_SIGN ;
 }
 
+/* a key file's name, SELECTOR.rsa or SELECTOR.ed25519: the dot before the suffix, its
+   algorithm in *alg; 0 for any other name */
+static char const *key_name (char const *name, dkim_alg_t *alg)
+{
+  char const *dot = name[0] == '.' ? 0 : strrchr(name, '.') ;
+  if (!dot || dot == name) return 0 ;
+  if (!strcmp(dot, ".rsa")) *alg = DKIM_SIGN_RSASHA256 ;
+  else if (!strcmp(dot, ".ed25519")) *alg = DKIM_SIGN_ED25519SHA256 ;
+  else return 0 ;
+  return dot ;
+}
+
 /* sign msg with every key of domain into head: 0 (also when the domain has no key), or the
    code to exit with */
 static int sign_all (stralloc *head, char const *domain, char const *msg, size_t len)
@@ -249,12 +261,8 @@ static int sign_all (stralloc *head, char const *domain, char const *msg, size_t
     errno = 0 ;
     de = readdir(dp) ;
     if (!de) { if (errno) { strerr_warnwu2sys("read ", dir.s) ; code = CODE_CONFIG ; } break ; }
-    if (de->d_name[0] == '.') continue ;
-    dot = strrchr(de->d_name, '.') ;
+    dot = key_name(de->d_name, &alg) ;
     if (!dot) continue ;
-    if (!strcmp(dot, ".rsa")) alg = DKIM_SIGN_RSASHA256 ;
-    else if (!strcmp(dot, ".ed25519")) alg = DKIM_SIGN_ED25519SHA256 ;
-    else continue ;
     if (!lib && !(lib = lib_get(&code))) break ;
     path.len = 0 ;
     if (!stralloc_catb(&path, dir.s, dirlen) || !stralloc_cats(&path, de->d_name) || !stralloc_0(&path)) { code = QUEUE_NOMEM ; break ; }
@@ -304,11 +312,8 @@ static int has_key (char const *domain)
   else
   {
     struct dirent *de ;
-    while (!r && (de = readdir(dp)))
-    {
-      char const *dot = strrchr(de->d_name, '.') ;
-      if (de->d_name[0] != '.' && dot && dot > de->d_name && (!strcmp(dot, ".rsa") || !strcmp(dot, ".ed25519"))) r = 1 ;
-    }
+    dkim_alg_t alg ;
+    while (!r && (de = readdir(dp))) if (key_name(de->d_name, &alg)) r = 1 ;
     closedir(dp) ;
   }
   stralloc_free(&dir) ;

@@ -70,61 +70,55 @@ static EVP_PKEY *lookup (char kind, BIO *b, unsigned char const *s, size_t n)
   return 0 ;
 }
 
-static void keep (char kind, unsigned char const *s, size_t n, EVP_PKEY *k)
+/* keep k for the text t[0..n), which the cache takes over: 1, or 0 (t is the caller's) */
+static int keep (char kind, unsigned char *t, size_t n, EVP_PKEY *k)
 {
   entry *e = cache + next ;
-  unsigned char *t = malloc(n) ;
-  if (!t || !EVP_PKEY_up_ref(k)) { free(t) ; return ; }   /* not kept: parsed again next time */
-  memcpy(t, s, n) ;
+  if (!EVP_PKEY_up_ref(k)) return 0 ;   /* not kept: parsed again next time */
   drop(e) ;
   e->kind = kind ; e->len = n ; e->text = t ; e->key = k ;
   next = (next + 1) % KEYCACHE_MAX ;
+  return 1 ;
 }
+
+/* the key in b: the cached one when the text matches, else what parse(b) gives, kept (a
+   copy of the text is taken first: the parse consumes it) */
+static EVP_PKEY *cached (char kind, BIO *b, EVP_PKEY *(*parse) (BIO *))
+{
+  unsigned char *s, *copy ;
+  size_t n = memtext(b, &s) ;
+  EVP_PKEY *k ;
+  if (n && (k = lookup(kind, b, s, n))) return k ;
+  copy = n ? malloc(n) : 0 ;
+  if (!copy) return (*parse)(b) ;
+  memcpy(copy, s, n) ;
+  keycache_misses++ ;
+  k = (*parse)(b) ;
+  if (!k || !keep(kind, copy, n, k)) { OPENSSL_cleanse(copy, n) ; free(copy) ; }
+  return k ;
+}
+
+/* OpenSSL's own functions, found once */
+typedef EVP_PKEY *pem_fn (BIO *, EVP_PKEY **, pem_password_cb *, void *) ;
+typedef EVP_PKEY *der_fn (BIO *, EVP_PKEY **) ;
+static pem_fn *real_pem = 0 ;
+static der_fn *real_der = 0 ;
+
+static EVP_PKEY *parse_pem (BIO *b) { return (*real_pem)(b, 0, 0, 0) ; }
+static EVP_PKEY *parse_der (BIO *b) { return (*real_der)(b, 0) ; }
 
 EVP_PKEY *PEM_read_bio_PrivateKey (BIO *b, EVP_PKEY **x, pem_password_cb *cb, void *u)
 {
-  static EVP_PKEY *(*real) (BIO *, EVP_PKEY **, pem_password_cb *, void *) = 0 ;
-  unsigned char *s ;
-  size_t n = 0 ;
-  EVP_PKEY *k ;
-  if (!real) real = (EVP_PKEY *(*) (BIO *, EVP_PKEY **, pem_password_cb *, void *))dlsym(RTLD_NEXT, "PEM_read_bio_PrivateKey") ;
-  if (!real) return 0 ;
-  if (!x && !cb && !u) n = memtext(b, &s) ;
-  if (n && (k = lookup('p', b, s, n))) return k ;
-  /* keep a copy of the text before the parse consumes it */
-  if (!n) return (*real)(b, x, cb, u) ;
-  {
-    unsigned char *copy = malloc(n) ;
-    if (!copy) return (*real)(b, x, cb, u) ;
-    memcpy(copy, s, n) ;
-    keycache_misses++ ;
-    k = (*real)(b, x, cb, u) ;
-    if (k) keep('p', copy, n, k) ;
-    OPENSSL_cleanse(copy, n) ;
-    free(copy) ;
-    return k ;
-  }
+  if (!real_pem) real_pem = (pem_fn *)dlsym(RTLD_NEXT, "PEM_read_bio_PrivateKey") ;
+  if (!real_pem) return 0 ;
+  if (x || cb || u) return (*real_pem)(b, x, cb, u) ;
+  return cached('p', b, &parse_pem) ;
 }
 
 EVP_PKEY *d2i_PUBKEY_bio (BIO *b, EVP_PKEY **x)
 {
-  static EVP_PKEY *(*real) (BIO *, EVP_PKEY **) = 0 ;
-  unsigned char *s ;
-  size_t n = 0 ;
-  EVP_PKEY *k ;
-  if (!real) real = (EVP_PKEY *(*) (BIO *, EVP_PKEY **))dlsym(RTLD_NEXT, "d2i_PUBKEY_bio") ;
-  if (!real) return 0 ;
-  if (!x) n = memtext(b, &s) ;
-  if (n && (k = lookup('u', b, s, n))) return k ;
-  if (!n) return (*real)(b, x) ;
-  {
-    unsigned char *copy = malloc(n) ;
-    if (!copy) return (*real)(b, x) ;
-    memcpy(copy, s, n) ;
-    keycache_misses++ ;
-    k = (*real)(b, x) ;
-    if (k) keep('u', copy, n, k) ;
-    free(copy) ;
-    return k ;
-  }
+  if (!real_der) real_der = (der_fn *)dlsym(RTLD_NEXT, "d2i_PUBKEY_bio") ;
+  if (!real_der) return 0 ;
+  if (x) return (*real_der)(b, x) ;
+  return cached('u', b, &parse_der) ;
 }

@@ -127,25 +127,28 @@ static void serve (int fd)
   size_t nrcpt ;
   char *map = 0 ;
   int tfd = -1, big = 0, r, code ;
-  struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 } ;
-  socklen_t credlen = sizeof cred ;
   qinjsrv_init(&c, fd, opts->timeout) ;
   vars.len = env.len = mem.len = 0 ;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0)
-  {
-    strerr_warnwu1sys("read the credentials of a client") ;
-    qinjsrv_answer(fd, QUEUE_BUG, "unable to read the client's credentials") ;
-    return ;
-  }
   r = qinjsrv_greeting(&c, &flags, &vars) ;
   if (r == -3) { qinjsrv_answer(fd, QUEUE_BUG, "unknown protocol") ; return ; }
   if (r != 1) { readfail(fd, r) ; return ; }
   client_env(flags, &vars) ;
   /* who injected a local message: the client, unless it is a filter before this one (this
      service's own user, or root) handing on the word of its own client */
-  if (!(flags & QINJSRV_ORIGIN) || (cred.uid != geteuid() && cred.uid != 0))
+  if (!(flags & QINJSRV_NET))
   {
-    c.ouid = (unsigned int)cred.uid ; c.opid = (unsigned int)cred.pid ;
+    struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 } ;
+    socklen_t credlen = sizeof cred ;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0)
+    {
+      strerr_warnwu1sys("read the credentials of a client") ;
+      qinjsrv_answer(fd, QUEUE_BUG, "unable to read the client's credentials") ;
+      return ;
+    }
+    if (!(flags & QINJSRV_ORIGIN) || (cred.uid != geteuid() && cred.uid != 0))
+    {
+      c.ouid = (unsigned int)cred.uid ; c.opid = (unsigned int)cred.pid ;
+    }
   }
   r = qinjsrv_envelope(&c, &env, QUEUE_ENVMAX) ;
   if (r == -3) { qinjsrv_answer(fd, QUEUE_TOOLONG, "envelope too long") ; return ; }

@@ -139,7 +139,7 @@ static int nscat (stralloc *sa, char const *s, size_t len)
    bytes after it */
 static stralloc hbuf = STRALLOC_ZERO ;
 
-static int hello_build (char const *env, size_t envlen, int vars, qqueue const *q)
+static int hello_build (size_t envlen, int vars, qqueue const *q)
 {
   static char const *const names[] = { QQUEUE_VARS, 0 } ;
   static stralloc sa = STRALLOC_ZERO ;
@@ -148,7 +148,6 @@ static int hello_build (char const *env, size_t envlen, int vars, qqueue const *
   char head[UINT64_FMT + 1] ;
   size_t n = 1 ;
   int origin = q && q->origin && !(proto && *proto) ;
-  (void)env ;
   if (proto && *proto) greet[n++] = 'n' ;
   if (vars) greet[n++] = 'e' ;
   if (origin) greet[n++] = 'l' ;
@@ -176,14 +175,20 @@ static int hello_build (char const *env, size_t envlen, int vars, qqueue const *
   return stralloc_catb(&hbuf, head, nshead(head, envlen + 1)) && stralloc_catb(&hbuf, "\0,", 2) ;
 }
 
-static int hello (int fd, char const *env, size_t envlen, int vars, qqueue const *q)
+/* the greeting and the envelope as 3 pieces of w, built by hello_build: 3, or 0 (memory) */
+static unsigned int hello_iov (struct iovec *w, char const *env, size_t envlen, int vars, qqueue const *q)
 {
-  struct iovec w[3] ;
-  if (!hello_build(env, envlen, vars, q)) return 0 ;
+  if (!hello_build(envlen, vars, q)) return 0 ;
   w[0].iov_base = hbuf.s ; w[0].iov_len = hbuf.len - 2 ;
   w[1].iov_base = (char *)env ; w[1].iov_len = envlen ;
   w[2].iov_base = hbuf.s + hbuf.len - 2 ; w[2].iov_len = 2 ;
-  return allwritev(fd, w, 3) == hbuf.len + envlen ;
+  return 3 ;
+}
+
+static int hello (int fd, char const *env, size_t envlen, int vars, qqueue const *q)
+{
+  struct iovec w[3] ;
+  return hello_iov(w, env, envlen, vars, q) && allwritev(fd, w, 3) == hbuf.len + envlen ;
 }
 
 int qqueue_hello (int fd, char const *env, size_t envlen)
@@ -254,70 +259,67 @@ static int answer_why (int fd, char *id, char *why, size_t whymax)
   return (int)code ;
 }
 
-int qqueue_start (qqueue *q, char const *env, size_t envlen)
+/* the socket to hand a message to, connected: the filter's ($QMAILQUEUESOCK, *vars set),
+   else queue-injectd's unless $QMAILQUEUE names a program; -1 when there is none or it
+   cannot be reached. *spawn: whether a program may stand in when the socket fails (for a
+   filter's socket only $QMAILQUEUE: never the queue behind the filter's back) */
+static int queue_socket (int *vars, int *spawn)
 {
   char const *prog = getenv("QMAILQUEUE") ;
   char const *sock = getenv("QMAILQUEUESOCK") ;
+  int haveprog = prog && *prog ;
+  *vars = sock && *sock ;
+  *spawn = !*vars || haveprog ;
+  if (*vars) return connect_path(sock, "") ;
+  return haveprog ? -1 : qqueue_connect() ;
+}
+
+static void qqueue_reset (qqueue *q, char const *env, size_t envlen)
+{
   q->env = env ; q->envlen = envlen ; q->id[0] = 0 ; q->why[0] = 0 ;
   q->pid = 0 ; q->msgfd = -1 ; q->envfd = -1 ; q->committed = 0 ;
-  if (sock && *sock)
+}
+
+int qqueue_start (qqueue *q, char const *env, size_t envlen)
+{
+  int vars, spawn ;
+  int fd = queue_socket(&vars, &spawn) ;
+  qqueue_reset(q, env, envlen) ;
+  if (fd >= 0)
   {
-    /* a filter's socket; when it cannot be reached, its program or nothing: never the
-       queue behind the filter's back */
-    int fd = connect_path(sock, "") ;
-    if (fd >= 0)
-    {
-      if (hello(fd, env, envlen, 1, q)) { q->msgfd = fd ; return 1 ; }
-      close(fd) ;
-    }
-    if (!prog || !*prog) return 0 ;
+    if (hello(fd, env, envlen, vars, q)) { q->msgfd = fd ; return 1 ; }
+    close(fd) ;
   }
-  else if (!prog || !*prog)
-  {
-    int fd = qqueue_connect() ;
-    if (fd >= 0)
-    {
-      if (hello(fd, env, envlen, 0, q)) { q->msgfd = fd ; return 1 ; }
-      close(fd) ;
-    }
-  }
+  if (!spawn) return 0 ;
   return spawn_program(q) ;
 }
 
 int qqueue_send (qqueue *q, char const *env, size_t envlen, struct iovec const *v, unsigned int n)
 {
-  char const *prog = getenv("QMAILQUEUE") ;
-  char const *sock = getenv("QMAILQUEUESOCK") ;
   char head[UINT64_FMT + 1] ;
   struct iovec w[14] ;
   size_t len = 0, total = 0 ;
-  unsigned int i, k = 0 ;
-  int fd, ok, code ;
+  unsigned int i, k ;
+  int vars, spawn, fd, ok, code ;
   if (n > 8) { errno = EINVAL ; return 54 ; }
-  q->env = env ; q->envlen = envlen ; q->id[0] = 0 ; q->why[0] = 0 ;
-  q->pid = 0 ; q->msgfd = -1 ; q->envfd = -1 ;
-  /* a program: as qqueue_start, qqueue_writev, qqueue_finish do it */
-  fd = sock && *sock ? connect_path(sock, "") : !prog || !*prog ? qqueue_connect() : -1 ;
+  fd = queue_socket(&vars, &spawn) ;
+  qqueue_reset(q, env, envlen) ;
   if (fd < 0)
   {
-    /* a filter's socket down and no program: never the queue behind the filter's back */
-    if (sock && *sock && (!prog || !*prog)) return 74 ;
-    if (!spawn_program(q)) return 74 ;
+    pid_t pid ;
+    /* a program: as qqueue_start, qqueue_writev, qqueue_finish do it */
+    if (!spawn || !spawn_program(q)) return 74 ;
     if (!qqueue_writev(q, v, n) && errno != EPIPE) { qqueue_abort(q) ; return 53 ; }
-    {
-      /* the program's pid stands for the queue ID it does not give */
-      pid_t pid = q->pid ;
-      code = qqueue_finish(q) ;
-      if (!code) { memcpy(q->id, "qp-", 3) ; q->id[3 + pid_fmt(q->id + 3, pid)] = 0 ; }
-      return code ;
-    }
+    /* the program's pid stands for the queue ID it does not give */
+    pid = q->pid ;
+    code = qqueue_finish(q) ;
+    if (!code) { memcpy(q->id, "qp-", 3) ; q->id[3 + pid_fmt(q->id + 3, pid)] = 0 ; }
+    return code ;
   }
   /* a socket: the greeting, the envelope, the message as one piece and the commit, in one
      system call; queue-injectd (or the filter) then wakes once */
-  if (!hello_build(env, envlen, sock && *sock, q)) { close(fd) ; return 51 ; }
-  w[k].iov_base = hbuf.s ; w[k++].iov_len = hbuf.len - 2 ;
-  w[k].iov_base = (char *)env ; w[k++].iov_len = envlen ;
-  w[k].iov_base = hbuf.s + hbuf.len - 2 ; w[k++].iov_len = 2 ;
+  k = hello_iov(w, env, envlen, vars, q) ;
+  if (!k) { close(fd) ; return 51 ; }
   for (i = 0 ; i < n ; i++) len += v[i].iov_len ;
   if (len)
   {
